@@ -1,0 +1,194 @@
+"""Access control: bans, black/white lists, the consent gate, and admin permissions.
+
+One question, one function: :meth:`AccessControl.can` answers "may this
+user do X" for every admin command. Superadmins come from ``admins`` in the
+config; ``admin_users`` rows (seed 003) grant finer roles.
+
+Restrictions carry their own ``expires_at``: an expired ban stops applying at
+once, without a job having to flip ``is_active``. Lookups are cached for a
+minute and invalidated by every change made through this service.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import peewee
+
+from .models import AccessList, AdminUser, User, UserRestriction
+
+if TYPE_CHECKING:
+    from .app import Application
+    from .context import Context
+
+PERMISSIONS = {
+    "admin": None,                       # any admin
+    "manage_keys": "can_manage_keys",
+    "view_stats": "can_view_stats",
+    "manage_users": "can_manage_users",
+    "superadmin": None,
+}
+BAN_NOTICE_INTERVAL = 86400
+CACHE_TTL = 60
+
+
+@dataclass
+class Verdict:
+    allowed: bool
+    notice: str | None = None
+    buttons: list[list[Any]] | None = None
+
+
+class AccessControl:
+    def __init__(self, app: Application):
+        self.app = app
+        self.cache = app.cache("access")
+
+    # -- permissions ----------------------------------------------------------------
+    def is_superadmin(self, user: User) -> bool:
+        return user.telegram_id in self.app.config["admins"]
+
+    def is_admin(self, user: User) -> bool:
+        return self.is_superadmin(user) or self._role(user) is not None
+
+    def can(self, user: User, permission: str) -> bool:
+        """May ``user`` do ``permission`` (one of :data:`PERMISSIONS`)? Checked on every call."""
+        if permission not in PERMISSIONS:
+            raise ValueError(f"unknown permission {permission!r}; known: {', '.join(PERMISSIONS)}")
+        if self.is_superadmin(user):
+            return True
+        role = self._role(user)
+        if role is None or permission == "superadmin":
+            return False
+        column = PERMISSIONS[permission]
+        return True if column is None else bool(role.get(column))
+
+    def _role(self, user: User) -> dict[str, Any] | None:
+        def load() -> dict[str, Any]:
+            row = AdminUser.get_or_none(AdminUser.user == user.id)
+            if row is None:
+                return {}
+            return {"can_manage_keys": row.can_manage_keys, "can_view_stats": row.can_view_stats,
+                    "can_manage_users": row.can_manage_users}
+
+        role = self.cache.get_or_set(f"role:{user.id}", load, ttl=CACHE_TTL)
+        return role or None
+
+    def grant(self, user: User, **roles: bool) -> AdminUser:
+        row, _ = AdminUser.get_or_create(user=user.id)
+        for name, value in roles.items():
+            setattr(row, name, bool(value))
+        row.save()
+        self.cache.delete(f"role:{user.id}")
+        return row
+
+    def revoke(self, user: User) -> bool:
+        removed = AdminUser.delete().where(AdminUser.user == user.id).execute()
+        self.cache.delete(f"role:{user.id}")
+        return bool(removed)
+
+    # -- the gate of every update -------------------------------------------------------
+    def check(self, ctx: Context) -> Verdict:
+        """Should this update be served? Admins always are; a ban notice at most once a day."""
+        lists = self._lists()
+        chat_id, tid = ctx.chat_id, ctx.telegram_id
+        if self.is_admin(ctx.user):
+            return Verdict(True)
+        if chat_id in lists["blacklist"]["chat"] or tid in lists["blacklist"]["user"]:
+            return Verdict(False)
+        if self.app.config["access"]["mode"] == "whitelist":
+            if chat_id not in lists["whitelist"]["chat"] and tid not in lists["whitelist"]["user"]:
+                return Verdict(False, ctx.t("core.not_allowed") if self._notice_due(tid, "private") else None)
+        ban = self.active_ban(ctx.user)
+        if ban is not None:
+            notice = None
+            if self._notice_due(tid, "ban"):
+                until = ban["expires_at"]
+                notice = ctx.t("core.banned", until=ctx.t("core.banned_until", date=until[:16]) if until else "")
+            return Verdict(False, notice)
+        if self.app.config["consent"]["required"] and not getattr(ctx.user, "_consent", False):
+            if (ctx.data or "").startswith("consent:"):
+                return Verdict(True)
+            return Verdict(False, self.consent_text(ctx), [[(ctx.t("core.consent.accept_button"), "consent:accept"),
+                                                            (ctx.t("core.consent.decline_button"), "consent:decline")]])
+        return Verdict(True)
+
+    def consent_text(self, ctx: Context) -> str:
+        """The consent text the admin set in ``app_settings`` (seed 003), else the default."""
+        text = self.cache.get_or_set("consent_text", lambda: self.app.settings_row().consent_text or "",
+                                     ttl=CACHE_TTL)
+        return text or ctx.t("core.consent.prompt")
+
+    def _notice_due(self, telegram_id: int, kind: str) -> bool:
+        key = f"notice:{kind}:{telegram_id}"
+        if self.cache.get(key):
+            return False
+        self.cache.set(key, True, ttl=BAN_NOTICE_INTERVAL)
+        return True
+
+    # -- restrictions -----------------------------------------------------------------
+    def active_ban(self, user: User) -> dict[str, Any] | None:
+        def load() -> dict[str, Any]:
+            rows = (UserRestriction.select()
+                    .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True)  # noqa: E712
+                           & (UserRestriction.restriction_type == "ban"))
+                    .order_by(UserRestriction.expires_at.desc(nulls="FIRST")))
+            for row in rows:
+                return {"expires_at": row.expires_at.isoformat() if row.expires_at else None,
+                        "reason": row.reason}
+            return {}
+
+        ban = self.cache.get_or_set(f"ban:{user.id}", load, ttl=CACHE_TTL)
+        if not ban:
+            return None
+        expires = ban["expires_at"]
+        if expires is not None and dt.datetime.fromisoformat(expires) <= self.app.now():
+            return None
+        return ban
+
+    def ban(self, user: User, *, by: int, reason: str | None = None,
+            until: dt.datetime | None = None, kind: str = "ban") -> UserRestriction:
+        row = UserRestriction.create(user=user.id, restriction_type=kind, reason=reason, expires_at=until,
+                                     created_by=by, created_at=self.app.now())
+        self.cache.delete(f"ban:{user.id}")
+        return row
+
+    def unban(self, user: User) -> int:
+        changed = (UserRestriction.update(is_active=False)
+                   .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True))  # noqa: E712
+                   .execute())
+        self.cache.delete(f"ban:{user.id}")
+        return changed
+
+    # -- access lists ---------------------------------------------------------------------
+    def _lists(self) -> dict[str, dict[str, set[int]]]:
+        def load() -> dict[str, dict[str, list[int]]]:
+            lists: dict[str, dict[str, list[int]]] = {
+                "whitelist": {"user": [], "chat": []}, "blacklist": {"user": [], "chat": []}}
+            for row in AccessList.select(AccessList.entity_id, AccessList.entity_type, AccessList.list_type):
+                lists[row.list_type][row.entity_type].append(row.entity_id)
+            return lists
+
+        raw = self.cache.get_or_set("lists", load, ttl=CACHE_TTL)
+        return {kind: {entity: set(ids) for entity, ids in by_entity.items()} for kind, by_entity in raw.items()}
+
+    def add_to_list(self, entity_id: int, entity_type: str, list_type: str, *, by: int | None = None,
+                    reason: str | None = None) -> bool:
+        """True if added, False if it was already there (the triple is unique)."""
+        try:
+            with self.app.db.atomic():
+                AccessList.create(entity_id=entity_id, entity_type=entity_type, list_type=list_type,
+                                  created_by=by, reason=reason, created_at=self.app.now())
+        except peewee.IntegrityError:
+            return False
+        finally:
+            self.cache.delete("lists")
+        return True
+
+    def remove_from_list(self, entity_id: int, entity_type: str, list_type: str) -> bool:
+        removed = AccessList.delete().where((AccessList.entity_id == entity_id)
+                                            & (AccessList.entity_type == entity_type)
+                                            & (AccessList.list_type == list_type)).execute()
+        self.cache.delete("lists")
+        return bool(removed)

@@ -1,0 +1,296 @@
+"""The application: wires config, plugins, database, services, scheduler and transports.
+
+:func:`create_app` is the factory; nothing here happens at import time, so a
+process (a test run, say) can build as many applications as it needs.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import db as dbmod
+from .access import AccessControl
+from .audit import AuditService
+from .cache import Cache, make_cache_backend
+from .config import load_config
+from .context import JobContext, Outgoing
+from .conversations import Conversation
+from .dispatch import ChatDispatcher
+from .i18n import Translator
+from .llm import LLMService
+from .logs import register_secret
+from .migrations import migrate, status
+from .models import AppSettings
+from .pipeline import Pipeline
+from .plugins import PluginManager
+from .ratelimit import DbRateBackend, RateLimiter, make_rate_backend
+from .redisconn import connect_redis
+from .registry import HandlerRegistry, JobRegistry, RegistrationError, Routes
+from .scheduler import Scheduler
+from .sender import Sender, SendError, TelebotApi
+from .sessions import make_session_store
+from .users import UserService
+
+log = logging.getLogger("plugbot.app")
+
+
+def create_app(config: dict[str, Any] | str | None = None, *, api: Any = None,
+               clock: Callable[[], Any] | None = None, overrides: dict[str, Any] | None = None) -> Application:
+    """Build an application from a config dict or a YAML path (env overrides applied)."""
+    if not isinstance(config, dict):
+        config = load_config(config, overrides=overrides)
+    return Application(config, api=api, clock=clock)
+
+
+class Application:
+    def __init__(self, config: dict[str, Any], *, api: Any = None, clock: Callable[[], Any] | None = None):
+        self.config = config
+        self.clock = clock or dbmod.utcnow
+        self.bot_username: str | None = None
+        self.stopping = threading.Event()
+        token = config["telegram"]["token"]
+        if token:
+            register_secret(token)
+        self.plugins = PluginManager(config)
+        self.plugins.load()
+        self.routes = Routes()
+        self.db = dbmod.connect(config["database"]["url"], pool_size=config["database"]["pool_size"])
+        dbmod.database.initialize(self.db)
+        self._init_services()
+        self.api = api if api is not None else TelebotApi(token, config["telegram"]["api_url"])
+        sender_cfg = config["sender"]
+        self.sender = Sender(self.api, global_per_second=sender_cfg["global_per_second"],
+                             private_interval=sender_cfg["private_interval"],
+                             group_per_minute=sender_cfg["group_per_minute"],
+                             max_retries=sender_cfg["max_retries"])
+        self.pipeline = Pipeline(self)
+        self.dispatcher = ChatDispatcher(self.pipeline.process, workers=config["workers"])
+        self._migration_sources: list[tuple[str, str]] = []
+        self._collect()
+
+    def _init_services(self) -> None:
+        config = self.config
+        self.redis = connect_redis(config["redis"]["url"])
+        prefix = config["redis"]["prefix"]
+        self.sessions = make_session_store(self.redis, ttl=config["sessions"]["ttl"], prefix=prefix,
+                                           marker_ttl=config["sessions"]["timeout_notice"])
+        backend = config["ratelimit"]["backend"]
+        self.ratelimiter = RateLimiter(DbRateBackend() if backend == "db" else make_rate_backend(
+            self.redis if backend in ("auto", "redis") else None, prefix=prefix))
+        self._cache_backend = make_cache_backend(self.redis, prefix=prefix)
+        self._caches: dict[str, Cache] = {}
+        self.i18n = Translator(default_language=config["default_language"])
+        self.scheduler = Scheduler(timezone="UTC")
+        llm = config["llm"]
+        self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"])
+        self.users = UserService(self)
+        self.audit = AuditService(self)
+        self.access = AccessControl(self)
+
+    # -- collecting what plugins register --------------------------------------------
+    def _collect(self) -> None:
+        for name in list(self.plugins.order):
+            try:
+                self._collect_one(name)
+            except Exception as exc:
+                if isinstance(exc, RegistrationError) or self.config["strict_plugins"] or self.plugins.plugins[name].builtin:
+                    raise
+                log.exception("plugin %s failed while registering; skipped", name)
+                self._drop(name, f"{exc.__class__.__name__}: {exc}")
+
+    def _collect_one(self, name: str) -> None:
+        plugin = self.plugins.plugins[name]
+        builtin = plugin.builtin
+        call = self.plugins.call_one
+        call(name, "plugbot_register_models", register=plugin.models.append)
+        call(name, "plugbot_register_migrations", register=plugin.migrations.append)
+        call(name, "plugbot_register_locales", register=plugin.locales.append)
+        for directory in plugin.locales:
+            self.i18n.add_catalog(name, directory)
+        call(name, "plugbot_register_handlers", register=HandlerRegistry(self.routes, name, builtin=builtin))
+        call(name, "plugbot_register_jobs", register=JobRegistry(self.routes, name))
+        self._migration_sources.extend((name, d) for d in plugin.migrations)
+
+    def _drop(self, name: str, error: str) -> None:
+        """Take a failing plugin out entirely: no handlers, no jobs, no tables touched."""
+        self.plugins.fail(name, error)
+        routes = self.routes
+        routes.commands = {k: c for k, c in routes.commands.items() if c.plugin != name}
+        routes.texts = [h for h in routes.texts if h.plugin != name]
+        routes.callbacks = {k: r for k, r in routes.callbacks.items() if r.plugin != name}
+        routes.content = {k: [r for r in v if r.plugin != name] for k, v in routes.content.items()}
+        routes.conversations = {k: c for k, c in routes.conversations.items() if k[0] != name}
+        routes.pre_checkout = [r for r in routes.pre_checkout if r.plugin != name]
+        routes.successful_payment = [r for r in routes.successful_payment if r.plugin != name]
+        routes.jobs = {k: j for k, j in routes.jobs.items() if j.plugin != name}
+        self._migration_sources = [(p, d) for p, d in self._migration_sources if p != name]
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def migrate(self) -> dict[str, list[str]]:
+        with dbmod.connection_scope():
+            return migrate(self.db, self._migration_sources)
+
+    def migration_status(self) -> list[Any]:
+        with dbmod.connection_scope():
+            return status(self.db, self._migration_sources)
+
+    def start(self, *, scheduler: bool = True, telegram: bool = True) -> None:
+        """Migrate, run startup hooks, schedule jobs, learn who the bot is."""
+        if self.config["auto_migrate"]:
+            self.migrate()
+        for name, impl in list(self.plugins.impls("plugbot_startup")):
+            try:
+                with dbmod.connection_scope():
+                    impl.function(app=self)
+            except Exception as exc:
+                if self.config["strict_plugins"] or self.plugins.plugins[name].builtin:
+                    raise
+                log.exception("plugin %s failed at startup; skipped", name)
+                self._drop(name, f"startup: {exc.__class__.__name__}: {exc}")
+        for job in self.routes.jobs.values():
+            self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
+                                   **job.trigger_args)
+        self.save_plugin_states()
+        if scheduler:
+            self.scheduler.start()
+        if telegram:
+            self._introduce()
+
+    def _introduce(self) -> None:
+        me = self.sender.call("get_me")
+        self.bot_username = getattr(me, "username", None) or (me.get("username") if isinstance(me, dict) else None)
+        commands = self.menu_commands()
+        try:
+            self.sender.call("set_my_commands", commands=commands)
+        except SendError as exc:
+            log.warning("could not set the command menu: %s", exc)
+
+    def menu_commands(self) -> list[Any]:
+        from telebot.types import BotCommand
+
+        lang = self.config["default_language"]
+        return [BotCommand(c.name, self.i18n.t(c.plugin, c.help, lang)[:256]) for c in self.routes.commands.values()
+                if c.help and not c.hidden and not c.permission]
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+        self.scheduler.shutdown(wait=False)
+        self.plugins.call_each("plugbot_shutdown", app=self)
+        if hasattr(self.db, "close_all"):
+            self.db.close_all()
+        elif not self.db.is_closed():
+            self.db.close()
+
+    # -- updates -----------------------------------------------------------------------
+    def feed(self, update: dict[str, Any]) -> None:
+        """Queue an update; updates of one chat run in order, chats in parallel."""
+        self.dispatcher.submit(_chat_key(update), update)
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self.dispatcher.join(timeout)
+
+    def process_update(self, update: dict[str, Any]) -> None:
+        """Run one update synchronously (console mode and tests)."""
+        self.pipeline.process(update)
+
+    def deliver(self, outbox: list[Outgoing]) -> None:
+        """Send what a handler or job queued, through the rate-limited sender."""
+        for item in outbox:
+            params = {k: v for k, v in item.params.items() if v is not None}
+            try:
+                if item.method == "send_message":
+                    self.sender.send_message(params.pop("chat_id"), params.pop("text"), **params)
+                else:
+                    self.sender.call(item.method, **params)
+            except SendError as exc:
+                log.warning("%s to %s failed: %s", item.method, params.get("chat_id"), exc)
+
+    def save_plugin_states(self) -> None:
+        """Persist plugin status so ``plugbot plugins`` in another process sees pauses."""
+        from .models import PluginState
+
+        with dbmod.connection_scope():
+            for name, plugin in self.plugins.plugins.items():
+                (PluginState.insert(name=name, status=plugin.status, last_error=plugin.error, updated_at=self.now())
+                 .on_conflict(conflict_target=[PluginState.name],
+                              preserve=[PluginState.status, PluginState.last_error, PluginState.updated_at])
+                 .execute())
+
+    def notify_admins(self, text: str) -> None:
+        self.deliver([Outgoing("send_message", {"chat_id": admin, "text": text})
+                      for admin in self.config["admins"]])
+
+    # -- jobs ----------------------------------------------------------------------------
+    def _job_runner(self, job: Any) -> Callable[[], None]:
+        def run() -> None:
+            context = JobContext(self, job.plugin)
+            with dbmod.connection_scope(), dbmod.database.atomic():
+                job.fn(context)
+            self.deliver(context.outbox)
+
+        run.__qualname__ = job.id
+        return run
+
+    def run_job(self, job_id: str) -> None:
+        """Run a scheduled job now, through the scheduler's bookkeeping."""
+        if job_id not in {info.id for info in self.scheduler.jobs()}:
+            job = self.routes.jobs[job_id]
+            self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
+                                   **job.trigger_args)
+        self.scheduler.run_now(job_id)
+
+    # -- services for plugins ---------------------------------------------------------------
+    def now(self) -> Any:
+        return self.clock()
+
+    def cache(self, name: str) -> Cache:
+        if name not in self._caches:
+            cfg = self.config["cache"]
+            self._caches[name] = Cache(self._cache_backend, name=name, max_value_bytes=cfg["max_value_bytes"],
+                                       default_ttl=cfg["default_ttl"])
+        return self._caches[name]
+
+    def plugin_cache(self, plugin: str) -> Cache:
+        return self.cache(f"plugin:{plugin}")
+
+    def plugin_settings(self, plugin: str) -> dict[str, Any]:
+        loaded = self.plugins.plugins.get(plugin)
+        return loaded.settings if loaded is not None else {}
+
+    def conversation_of(self, plugin: str, name: str | None) -> Conversation | None:
+        return self.routes.conversations.get((plugin, name)) if name else None
+
+    def find_conversation(self, plugin: str, state: str, current: str | None) -> Conversation:
+        """The conversation of ``plugin`` that has ``state`` (the current one first)."""
+        if current is not None:
+            conv = self.routes.conversations.get((plugin, current))
+            if conv is not None and state in conv.transitions:
+                return conv
+        for (owner, _), conv in self.routes.conversations.items():
+            if owner == plugin and state in conv.transitions:
+                return conv
+        raise LookupError(f"plugin {plugin!r} registered no conversation with state {state!r}")
+
+    def settings_row(self) -> AppSettings:
+        """The single ``app_settings`` row (seed 003), created by the core migration."""
+        return AppSettings.get_or_none(AppSettings.id == 1) or AppSettings(id=1)
+
+
+def _chat_key(update: dict[str, Any]) -> Any:
+    """Which chat an update belongs to, so its updates keep their order."""
+    for kind in ("message", "edited_message", "channel_post", "edited_channel_post"):
+        body = update.get(kind)
+        if isinstance(body, dict) and isinstance(body.get("chat"), dict):
+            return body["chat"].get("id")
+    for kind in ("callback_query", "pre_checkout_query", "inline_query", "shipping_query"):
+        body = update.get(kind)
+        if isinstance(body, dict):
+            message = body.get("message")
+            if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+                return message["chat"].get("id")
+            sender = body.get("from")
+            if isinstance(sender, dict):
+                return sender.get("id")
+    return ("update", update.get("update_id"))

@@ -1,0 +1,108 @@
+"""Built-in plugin ``core``: /start, /help, /cancel, /language, and the core tables.
+
+Written with the same hooks as any plugin. Its commands are defaults
+(``overridable``): a plugin that registers ``/help`` replaces this one.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..context import Button, Context
+from ..models import UserSettings
+from ..plugins import PluginInfo, hookimpl
+
+HERE = os.path.dirname(__file__)
+
+
+@hookimpl
+def plugbot_plugin_info() -> PluginInfo:
+    return PluginInfo(name="core", version="1.0.0", description="start, help, cancel, language")
+
+
+@hookimpl
+def plugbot_register_migrations(register: Any) -> None:
+    register(os.path.join(HERE, "migrations"))
+
+
+@hookimpl
+def plugbot_register_locales(register: Any) -> None:
+    register(os.path.join(os.path.dirname(HERE), "locales"))
+
+
+@hookimpl(trylast=True)
+def plugbot_register_handlers(register: Any) -> None:
+    register.command("start", start, help="help_start")
+    register.command("help", help_, help="help_help")
+    register.command("cancel", cancel, help="help_cancel")
+    register.command("language", language, help="help_language")
+    register.callback("lang", choose_language)
+
+
+def _command_lines(ctx: Context) -> list[str]:
+    """One section per plugin: its description and its commands, in load order."""
+    app = ctx.app
+    lines: list[str] = []
+    for name in app.plugins.order:
+        commands = [c for c in app.routes.commands_of(name) if not c.hidden
+                    and (c.permission is None or app.access.can(ctx.user, c.permission))]
+        if not commands:
+            continue
+        info = app.plugins.plugins[name].info
+        title = ctx.app.i18n.t(name, "plugin_title", ctx.lang) if name != "core" else ctx.t("core.core_title")
+        if title == "plugin_title":
+            title = info.description or name
+        lines.append(f"\n{title}")
+        for command in commands:
+            text = app.i18n.t(command.plugin, command.help, ctx.lang) if command.help else ""
+            lines.append(f"/{command.name} — {text}" if text else f"/{command.name}")
+    return lines
+
+
+def start(ctx: Context) -> None:
+    name = ctx.user.first_name or ctx.user.username or ""
+    ctx.reply("\n".join([ctx.t("core.welcome", name=name).strip(), *_command_lines(ctx)]))
+
+
+def help_(ctx: Context) -> None:
+    ctx.reply("\n".join([ctx.t("core.help.header"), *_command_lines(ctx)]))
+
+
+def cancel(ctx: Context) -> None:
+    if ctx.session.raw_owner is None:
+        ctx.reply(ctx.t("core.cancel.nothing"))
+        return
+    ctx.session.end()
+    ctx.reply(ctx.t("core.cancel.done"))
+
+
+def language(ctx: Context) -> None:
+    available = ctx.app.i18n.languages("core")
+    wanted = ctx.args.strip().lower()
+    if wanted:
+        if wanted not in available:
+            ctx.reply(ctx.t("core.language_unknown", languages=", ".join(available)))
+            return
+        _set_language(ctx, wanted)
+        return
+    ctx.reply(ctx.t("core.language.prompt"),
+              buttons=[[Button(ctx.app.i18n.t("core", "language.name", code), f"lang:{code}") for code in available]])
+
+
+def choose_language(ctx: Context) -> None:
+    code = (ctx.data or "").partition(":")[2]
+    if code not in ctx.app.i18n.languages("core"):
+        ctx.answer(ctx.t("core.stale_button"))
+        return
+    _set_language(ctx, code)
+
+
+def _set_language(ctx: Context, code: str) -> None:
+    row, _ = UserSettings.get_or_create(user=ctx.user.id, defaults={"created_at": ctx.now(),
+                                                                     "updated_at": ctx.now()})
+    row.language, row.updated_at = code, ctx.now()
+    row.save()
+    ctx.app.users.invalidate(ctx.telegram_id)
+    ctx.lang = code
+    ctx.app.audit.pd(ctx.user, ctx.user, "update_settings", {"language": code})
+    ctx.edit(ctx.t("core.language.changed"))

@@ -1,0 +1,146 @@
+"""Built-in plugin ``datarights``: /mydata, /deleteme, the consent gate's buttons, retention.
+
+Every plugin contributes through ``plugbot_export_user_data`` and
+``plugbot_delete_user_data``; each operation is written to ``pd_audit_log``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from typing import Any
+
+from ..context import Context, JobContext
+from ..models import AuditLog, User, UserSettings
+from ..plugins import PluginInfo, hookimpl
+
+_PROFILE = ("telegram_id", "username", "first_name", "last_name", "language_code", "timezone", "status",
+            "created_at", "last_active")
+
+
+@hookimpl
+def plugbot_plugin_info() -> PluginInfo:
+    return PluginInfo(name="datarights", version="1.0.0", description="personal data: export, deletion, consent")
+
+
+@hookimpl
+def plugbot_register_locales(register: Any) -> None:
+    register(os.path.join(os.path.dirname(os.path.dirname(__file__)), "locales"))
+
+
+@hookimpl
+def plugbot_register_handlers(register: Any) -> None:
+    register.command("mydata", mydata, help="help_mydata")
+    register.command("deleteme", deleteme, help="help_deleteme")
+    register.callback("deleteme", confirm_delete)
+    register.callback("consent", consent)
+
+
+@hookimpl
+def plugbot_register_jobs(register: Any) -> None:
+    register("retention", retention, trigger="cron", hour=10, minute=0)
+
+
+@hookimpl
+def plugbot_export_user_data(user: User) -> dict[str, Any]:
+    settings = UserSettings.get_or_none(UserSettings.user == user.id)
+    row = User.get_by_id(user.id)
+    audit = [{"action": a.action, "plugin": a.plugin, "entity_type": a.entity_type, "entity_id": a.entity_id,
+              "details": a.details, "created_at": a.created_at.isoformat()}
+             for a in AuditLog.select().where(AuditLog.user == user.id).order_by(AuditLog.id)]
+    return {
+        "profile": {name: _jsonable(getattr(row, name)) for name in _PROFILE},
+        "settings": None if settings is None else {
+            "language": settings.language, "consent_at": _jsonable(settings.consent_at),
+            "preferences": settings.preferences},
+        "audit_log": audit,
+    }
+
+
+def mydata(ctx: Context) -> None:
+    """Everything every enabled plugin holds about the user, as one JSON document."""
+    document: dict[str, Any] = {"generated_at": ctx.now().isoformat(), "plugins": {}}
+    for plugin, data in ctx.app.plugins.call_each("plugbot_export_user_data", isolate=False, user=ctx.user):
+        if data is not None:
+            document["plugins"][plugin] = data
+    ctx.app.audit.pd(ctx.user, ctx.user, "export_data", {"plugins": sorted(document["plugins"])})
+    payload = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+    ctx.send_document(payload, "mydata.json", caption=ctx.t("core.mydata.caption"))
+
+
+def deleteme(ctx: Context) -> None:
+    ctx.reply(ctx.t("core.deleteme.confirm"), buttons=[[(ctx.t("core.deleteme.confirm_button"), "deleteme:yes"),
+                                                         (ctx.t("core.deleteme.cancel_button"), "deleteme:no")]])
+
+
+def confirm_delete(ctx: Context) -> None:
+    choice = (ctx.data or "").partition(":")[2]
+    if choice == "no":
+        ctx.edit(ctx.t("core.deleteme.cancelled"))
+        return
+    if choice != "yes":
+        ctx.answer(ctx.t("core.stale_button"))
+        return
+    erase_user(ctx.app, ctx.user, actor=None)
+    ctx.session.end()
+    ctx.edit(ctx.t("core.deleteme.done"))
+
+
+def erase_user(app: Any, user: User, *, actor: User | None) -> list[str]:
+    """Delete a user's data in every plugin, anonymise their audit trail, drop their row.
+
+    All in the caller's transaction: if one plugin fails, nothing is deleted.
+    """
+    plugins = [name for name, _ in app.plugins.call_each("plugbot_delete_user_data", isolate=False, user=user)]
+    app.audit.anonymise(user)
+    app.audit.pd(actor, None, "delete_account", {"plugins": plugins})
+    UserSettings.delete().where(UserSettings.user == user.id).execute()
+    User.delete().where(User.id == user.id).execute()
+    app.users.invalidate(user.telegram_id)
+    return plugins
+
+
+@hookimpl
+def plugbot_delete_user_data(user: User) -> None:
+    """The core's own rows other than the user itself (erase_user removes that last)."""
+    UserSettings.delete().where(UserSettings.user == user.id).execute()
+
+
+def consent(ctx: Context) -> None:
+    choice = (ctx.data or "").partition(":")[2]
+    if choice == "decline":
+        ctx.edit(ctx.t("core.consent.declined"))
+        return
+    if choice != "accept":
+        ctx.answer(ctx.t("core.stale_button"))
+        return
+    row, _ = UserSettings.get_or_create(user=ctx.user.id, defaults={"created_at": ctx.now(),
+                                                                     "updated_at": ctx.now()})
+    row.consent_at = row.updated_at = ctx.now()
+    row.save()
+    ctx.app.audit.pd(ctx.user, ctx.user, "consent_given", {"text_version": ctx.app.settings_row().updated_at})
+    ctx.app.users.invalidate(ctx.telegram_id)
+    ctx.edit(ctx.t("core.consent.accepted"))
+
+
+def retention(job: JobContext) -> None:
+    """Seed 000 retention: remind users inactive for 90 days (once); archive at 180 where plugins opt in."""
+    config = job.app.config["retention"]
+    now = job.now()
+    remind_before = now - dt.timedelta(days=config["remind_after_days"])
+    archive_before = now - dt.timedelta(days=config["archive_after_days"])
+    for user in User.select().where(User.last_active < remind_before, User.status == "active"):
+        settings, _ = UserSettings.get_or_create(user=user.id, defaults={"created_at": now, "updated_at": now})
+        if settings.inactivity_reminded_at is None or settings.inactivity_reminded_at < user.last_active:
+            lang = (settings.language or user.language_code or "en").split("-")[0]
+            job.notify(user.telegram_id, job.t("core.inactivity_reminder", lang, name=user.first_name or ""))
+            settings.inactivity_reminded_at = now
+        if user.last_active < archive_before and settings.archived_at is None:
+            job.app.plugins.call_each("plugbot_archive_user_data", user=user)
+            settings.archived_at = now
+            job.app.audit.pd(None, user, "archive_data", {"inactive_since": user.last_active.isoformat()})
+        settings.save()
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (dt.datetime, dt.date)) else value

@@ -1,0 +1,43 @@
+"""Built-in plugin ``maintenance``: housekeeping jobs of the core tables."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..context import JobContext
+from ..models import ProcessedUpdate, RateLimit
+from ..plugins import PluginInfo, hookimpl
+
+PROCESSED_UPDATES_KEEP = dt.timedelta(days=7)
+
+
+@hookimpl
+def plugbot_plugin_info() -> PluginInfo:
+    return PluginInfo(name="maintenance", version="1.0.0", description="housekeeping jobs")
+
+
+@hookimpl
+def plugbot_register_jobs(register: Any) -> None:
+    register("audit_retention", audit_retention, trigger="cron", hour=3, minute=15)
+    register("prune_updates", prune_updates, trigger="interval", hours=1)
+    register("prune_llm_cache", prune_llm_cache, trigger="interval", hours=1)
+    register("prune_rate_limits", prune_rate_limits, trigger="interval", hours=1)
+
+
+def audit_retention(job: JobContext) -> None:
+    """Delete audit rows older than ``audit.retention_days`` (seed 000: 12 months)."""
+    job.app.audit.prune(job.app.config["audit"]["retention_days"])
+
+
+def prune_updates(job: JobContext) -> None:
+    """Telegram redelivers for at most a day; a week of update ids is plenty for the exactly-once guard."""
+    ProcessedUpdate.delete().where(ProcessedUpdate.processed_at < job.now() - PROCESSED_UPDATES_KEEP).execute()
+
+
+def prune_llm_cache(job: JobContext) -> None:
+    job.app.llm.prune_cache()
+
+
+def prune_rate_limits(job: JobContext) -> None:
+    """DB rate-limit windows older than a day can no longer limit anything."""
+    RateLimit.delete().where(RateLimit.window_start < job.now() - dt.timedelta(days=1)).execute()

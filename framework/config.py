@@ -1,0 +1,267 @@
+"""Configuration: YAML file → ``${VAR:-default}`` interpolation → env overrides → validation.
+
+Every problem is collected (not just the first) and reported as one line
+naming its key path, e.g. ``workers: expected an integer, got 'many'``, so an
+operator fixes a broken config in one pass. A broken config never starts a
+half-working bot: :class:`ConfigError` is raised before anything is wired.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; ``errors`` holds one line per problem."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+"""Value of a plugin setting the operator must provide (see ``plugbot_config_defaults``)."""
+
+# Core settings with their defaults; the type of each default is the type a value must have.
+DEFAULTS: dict[str, Any] = {
+    "telegram": {
+        "token": "",
+        "api_url": "https://api.telegram.org",
+        "mode": "polling",
+        "polling": {"timeout": 25, "limit": 100},
+        "webhook": {"url": "", "secret_token": "", "listen": "0.0.0.0", "port": 8080, "path": "/webhook"},
+    },
+    "database": {"url": "sqlite:///data/bot.db", "pool_size": 20},
+    "redis": {"url": "", "prefix": ""},
+    "admins": [],
+    "workers": 4,
+    "auto_migrate": True,
+    "strict_plugins": False,
+    "default_language": "en",
+    "logging": {"level": "INFO", "format": "plain"},
+    "sessions": {"ttl": 300, "timeout_notice": 1800},
+    "ratelimit": {"messages_per_minute": 30, "backend": "auto"},
+    "cache": {"default_ttl": 3600, "max_value_bytes": 100_000, "user_ttl": 3600},
+    "sender": {"global_per_second": 30, "private_interval": 1.0, "group_per_minute": 20, "max_retries": 5},
+    "access": {"mode": "open"},
+    "consent": {"required": False},
+    "audit": {"retention_days": 365},
+    "retention": {"remind_after_days": 90, "archive_after_days": 180},
+    "circuit_breaker": {"errors": 5, "window_seconds": 300, "pause_seconds": 600},
+    "llm": {"timeout": 20, "retries": 2, "cache_ttl": 86400},
+    "plugins": {},
+}
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "telegram.mode": ("polling", "webhook"),
+    "logging.format": ("plain", "json"),
+    "logging.level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+    "ratelimit.backend": ("auto", "memory", "redis", "db"),
+    "access.mode": ("open", "whitelist"),
+}
+
+# Environment variables that win over the file (ARCHITECTURE.md).
+ENV_OVERRIDES: dict[str, str] = {
+    "TELEGRAM_BOT_TOKEN": "telegram.token",
+    "TELEGRAM_API_URL": "telegram.api_url",
+    "TELEGRAM_WEBHOOK_SECRET": "telegram.webhook.secret_token",
+    "DATABASE_URL": "database.url",
+    "REDIS_URL": "redis.url",
+    "BOT_ADMIN_IDS": "admins",
+}
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+def load_config(path: str | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read, interpolate, override and validate the core part of a config.
+
+    ``overrides`` (a nested mapping) is merged last; tests use it instead of
+    writing YAML files. Plugin sections are checked later, once the plugins
+    are imported (see ``framework.plugins``).
+    """
+    env = os.environ if env is None else env
+    errors: list[str] = []
+    raw: Any = {}
+    if path is not None:
+        raw = _read_yaml(path)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping of settings"])
+    raw = _interpolate(raw, env, "", errors)
+    for var, key_path in ENV_OVERRIDES.items():
+        if env.get(var):
+            _set_path(raw, key_path, env[var])
+    if overrides:
+        raw = _merge(raw, overrides)
+    config = _merge(copy.deepcopy(DEFAULTS), raw)
+    _validate(config, DEFAULTS, "", errors)
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def _read_yaml(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError([f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+
+
+def _interpolate(value: Any, env: Mapping[str, str], key: str, errors: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, _join(key, str(k)), errors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, f"{key}[{i}]", errors) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and (env[name] != "" or default is None):
+            return env[name]
+        if default is not None:
+            return default
+        errors.append(f"{key}: environment variable {name} is not set (use ${{{name}:-default}})")
+        return ""
+
+    return _VAR.sub(substitute, value)
+
+
+def _validate(value: Any, default: Any, key: str, errors: list[str]) -> None:
+    if isinstance(default, dict) and key != "plugins":
+        if not isinstance(value, dict):
+            errors.append(f"{key}: expected a mapping, got {_show(value)}")
+            return
+        for sub, sub_value in value.items():
+            sub_key = _join(key, str(sub))
+            if sub not in default:
+                errors.append(f"{sub_key}: unknown setting")
+                continue
+            value[sub] = _coerce(sub_value, default[sub], sub_key, errors)
+            _validate(value[sub], default[sub], sub_key, errors)
+        return
+    if key == "plugins":
+        _validate_plugin_sections(value, errors)
+    if key in CHOICES and value not in CHOICES[key]:
+        errors.append(f"{key}: must be one of {', '.join(CHOICES[key])}, got {_show(value)}")
+
+
+def _validate_plugin_sections(value: Any, errors: list[str]) -> None:
+    if not isinstance(value, dict):
+        errors.append(f"plugins: expected a mapping of plugin name → settings, got {_show(value)}")
+        return
+    for name, section in list(value.items()):
+        if section is None:
+            value[name] = section = {}
+        if not isinstance(section, dict):
+            errors.append(f"plugins.{name}: expected a mapping of settings, got {_show(section)}")
+            continue
+        section["enabled"] = _coerce(section.get("enabled", True), True, f"plugins.{name}.enabled", errors)
+        if "module" in section and not isinstance(section["module"], str):
+            errors.append(f"plugins.{name}.module: expected a dotted module path")
+
+
+def coerce_setting(value: Any, default: Any, key: str, errors: list[str]) -> Any:
+    """Coerce ``value`` to the type of ``default`` (strings from env vars become ints, bools, lists)."""
+    return _coerce(value, default, key, errors)
+
+
+def _coerce(value: Any, default: Any, key: str, errors: list[str]) -> Any:
+    if default is None or default is REQUIRED or isinstance(default, dict):
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.strip().lower() in ("true", "yes", "on", "1")
+        errors.append(f"{key}: expected true or false, got {_show(value)}")
+        return default
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)
+        errors.append(f"{key}: expected an integer, got {_show(value)}")
+        return default
+    if isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            errors.append(f"{key}: expected a number, got {_show(value)}")
+            return default
+    if isinstance(default, list):
+        return _coerce_list(value, key, errors)
+    if isinstance(default, str):
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        errors.append(f"{key}: expected a string, got {_show(value)}")
+        return default
+    return value
+
+
+def _coerce_list(value: Any, key: str, errors: list[str]) -> list[Any]:
+    if value in (None, ""):
+        return []
+    items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    if isinstance(items, int):
+        items = [items]
+    if not isinstance(items, list):
+        errors.append(f"{key}: expected a list, got {_show(value)}")
+        return []
+    if key == "admins":
+        result = []
+        for item in items:
+            try:
+                result.append(int(item))
+            except (TypeError, ValueError):
+                errors.append(f"{key}: expected Telegram user ids (integers), got {_show(item)}")
+        return result
+    return items
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            base[key] = _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def _set_path(config: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = config
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[last] = value
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,286 @@
+"""What a handler receives: :class:`Context` for updates, :class:`JobContext` for jobs.
+
+A handler never talks to Telegram directly. ``ctx.reply`` and friends put
+calls in an outbox that the pipeline sends through the rate-limited sender
+*after* the update's transaction committed, so a handler that fails halfway
+sends nothing but the friendly error, and nothing it wrote is kept.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from telebot import types
+
+if TYPE_CHECKING:
+    from .app import Application
+    from .models import User
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button; ``data`` comes back as ``ctx.data`` when it is pressed (≤ 64 bytes)."""
+
+    text: str
+    data: str
+
+
+def keyboard(buttons: list[list[Button | tuple[str, str]]] | None) -> types.InlineKeyboardMarkup | None:
+    """Rows of buttons → Telegram markup; refuses callback data Telegram would reject."""
+    if not buttons:
+        return None
+    markup = types.InlineKeyboardMarkup()
+    for row in buttons:
+        cells = []
+        for item in row:
+            text, data = (item.text, item.data) if isinstance(item, Button) else item
+            if not 1 <= len(data.encode("utf-8")) <= 64:
+                raise ValueError(f"callback data must be 1-64 bytes, got {len(data.encode('utf-8'))}: {data!r}")
+            cells.append(types.InlineKeyboardButton(text, callback_data=data))
+        markup.row(*cells)
+    return markup
+
+
+@dataclass
+class Outgoing:
+    """One Bot API call waiting in the outbox (``method`` is the TeleBot method name)."""
+
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class SessionView:
+    """The current user's conversation state, as seen by one plugin.
+
+    A state belongs to the plugin that set it: another plugin reads ``None``.
+    Changes are kept here and saved by the pipeline once the update succeeded.
+    """
+
+    def __init__(self, app: Application, telegram_id: int, plugin: str):
+        self._app = app
+        self._telegram_id = telegram_id
+        self.plugin = plugin
+        self._loaded: Any = None
+        self.pending: tuple[str, str | None, dict[str, Any]] | None = None  # ("save"|"clear", state, data)
+
+    def _load(self) -> Any:
+        if self._loaded is None:
+            self._loaded = self._app.sessions.load(self._telegram_id)
+        return self._loaded
+
+    @property
+    def raw_owner(self) -> str | None:
+        return self._load().owner
+
+    @property
+    def state(self) -> str | None:
+        if self.pending is not None:
+            return self.pending[1]
+        loaded = self._load()
+        return loaded.state if loaded.owner == self.plugin else None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self.pending is not None:
+            return {k: v for k, v in self.pending[2].items() if not k.startswith("_")}
+        loaded = self._load()
+        if loaded.owner != self.plugin:
+            return {}
+        return {k: v for k, v in (loaded.data or {}).items() if not k.startswith("_")}
+
+    @property
+    def conversation(self) -> str | None:
+        if self.pending is not None:
+            return self.pending[2].get("_conv")
+        loaded = self._load()
+        return (loaded.data or {}).get("_conv") if loaded.owner == self.plugin else None
+
+    def goto(self, state: str, **data: Any) -> None:
+        """Move to ``state`` merging ``data`` into the temp data (JSON values only)."""
+        conv = self._app.find_conversation(self.plugin, state, self.conversation)
+        conv.check_transition(self.state, state)
+        merged = {**self.data, **data, "_conv": conv.name, "_cmd": conv.command}
+        self.pending = ("save", state, merged)
+
+    def update(self, **data: Any) -> None:
+        """Change temp data without leaving the current state."""
+        if self.state is None:
+            raise RuntimeError("no conversation to update: call goto() first")
+        self.pending = ("save", self.state, {**self.data, **data, "_conv": self.conversation,
+                                             "_cmd": self._current_command()})
+
+    def end(self) -> None:
+        """Leave the conversation (back to IDLE) and drop its temp data."""
+        self.pending = ("clear", None, {})
+
+    def _current_command(self) -> str | None:
+        if self.pending is not None:
+            return self.pending[2].get("_cmd")
+        return (self._load().data or {}).get("_cmd")
+
+
+class _Sending:
+    """Outbox helpers shared by update and job contexts."""
+
+    app: Application
+    outbox: list[Outgoing]
+
+    def _send(self, method: str, **params: Any) -> None:
+        self.outbox.append(Outgoing(method, params))
+
+    def send_message(self, chat_id: int, text: str, buttons: Any = None, parse_mode: str | None = None) -> None:
+        self._send("send_message", chat_id=chat_id, text=text, reply_markup=keyboard(buttons), parse_mode=parse_mode)
+
+
+class Context(_Sending):
+    """Everything a handler needs about one update, and the ways to answer it."""
+
+    def __init__(self, app: Application, update: types.Update, *, user: User, lang: str, plugin: str = "core"):
+        self.app = app
+        self.update = update
+        self.message: types.Message | None = update.message or update.edited_message
+        self.callback: types.CallbackQuery | None = update.callback_query
+        self.user = user
+        self.lang = lang
+        self.outbox: list[Outgoing] = []
+        self.callback_answered = False
+        self.command: str | None = None
+        self.args: str = ""
+        self._plugin = plugin
+        self.session = SessionView(app, user.telegram_id, plugin)
+
+    # -- who and where ---------------------------------------------------
+    @property
+    def plugin(self) -> str:
+        return self._plugin
+
+    def for_plugin(self, plugin: str) -> Context:
+        """The same update seen by ``plugin`` (its settings, catalog and session)."""
+        self._plugin = plugin
+        pending = self.session.pending
+        loaded = self.session._loaded
+        self.session = SessionView(self.app, self.user.telegram_id, plugin)
+        self.session._loaded = loaded
+        if pending is not None and pending[0] == "clear":
+            self.session.pending = pending
+        return self
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.app.plugin_settings(self._plugin)
+
+    @property
+    def telegram_id(self) -> int:
+        return self.user.telegram_id
+
+    @property
+    def chat(self) -> types.Chat | None:
+        if self.message is not None:
+            return self.message.chat
+        if self.callback is not None and self.callback.message is not None:
+            return self.callback.message.chat
+        return None
+
+    @property
+    def chat_id(self) -> int:
+        chat = self.chat
+        return chat.id if chat is not None else self.user.telegram_id
+
+    @property
+    def chat_type(self) -> str:
+        chat = self.chat
+        return chat.type if chat is not None else "private"
+
+    @property
+    def text(self) -> str:
+        if self.message is None:
+            return ""
+        return self.message.text or self.message.caption or ""
+
+    @property
+    def data(self) -> str | None:
+        return self.callback.data if self.callback is not None else None
+
+    # -- services ------------------------------------------------------------
+    def t(self, key: str, **kwargs: Any) -> str:
+        """Translate ``key`` from this plugin's catalog (``core.*`` from the core's)."""
+        owner, key = ("core", key[5:]) if key.startswith("core.") else (self._plugin, key)
+        return self.app.i18n.t(owner, key, self.lang, **kwargs)
+
+    def now(self) -> dt.datetime:
+        return self.app.now()
+
+    def audit(self, action: str, entity_type: str | None = None, entity_id: int | None = None,
+              details: dict[str, Any] | None = None) -> None:
+        """Write an audit row in this update's transaction (rolled back with a failed change)."""
+        self.app.audit.log(action, user=self.user, plugin=self._plugin, entity_type=entity_type,
+                           entity_id=entity_id, details=details)
+
+    def can(self, permission: str) -> bool:
+        return self.app.access.can(self.user, permission)
+
+    @property
+    def cache(self) -> Any:
+        return self.app.plugin_cache(self._plugin)
+
+    @property
+    def llm(self) -> Any:
+        return self.app.llm
+
+    # -- answering -------------------------------------------------------------
+    def reply(self, text: str, buttons: Any = None, parse_mode: str | None = None) -> None:
+        """Send ``text`` to the chat this update came from (split if longer than 4,096)."""
+        self.send_message(self.chat_id, text, buttons, parse_mode)
+
+    def edit(self, text: str, buttons: Any = None, parse_mode: str | None = None) -> None:
+        """Replace the message whose button was pressed; a plain reply otherwise."""
+        if self.callback is None or self.callback.message is None:
+            self.reply(text, buttons, parse_mode)
+            return
+        self._send("edit_message_text", text=text, chat_id=self.chat_id,
+                   message_id=self.callback.message.message_id, reply_markup=keyboard(buttons),
+                   parse_mode=parse_mode)
+
+    def answer(self, text: str | None = None, alert: bool = False) -> None:
+        """Answer the pressed button (the small toast Telegram shows)."""
+        if self.callback is None or self.callback_answered:
+            return
+        self.callback_answered = True
+        self._send("answer_callback_query", callback_query_id=self.callback.id, text=text, show_alert=alert)
+
+    def send_photo(self, photo: bytes, caption: str | None = None) -> None:
+        self._send("send_photo", chat_id=self.chat_id, photo=photo, caption=caption)
+
+    def send_document(self, data: bytes, filename: str, caption: str | None = None) -> None:
+        self._send("send_document", chat_id=self.chat_id, document=data, visible_file_name=filename,
+                   caption=caption)
+
+
+class JobContext(_Sending):
+    """What a scheduled job receives: settings, clock, i18n, and a way to message users."""
+
+    def __init__(self, app: Application, plugin: str):
+        self.app = app
+        self.plugin = plugin
+        self.outbox: list[Outgoing] = []
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.app.plugin_settings(self.plugin)
+
+    def now(self) -> dt.datetime:
+        return self.app.now()
+
+    def t(self, key: str, lang: str, **kwargs: Any) -> str:
+        owner, key = ("core", key[5:]) if key.startswith("core.") else (self.plugin, key)
+        return self.app.i18n.t(owner, key, lang, **kwargs)
+
+    def notify(self, telegram_id: int, text: str, buttons: Any = None) -> None:
+        """Message a user in their private chat (sent when the job's transaction committed)."""
+        self.send_message(telegram_id, text, buttons)
+
+    def audit(self, action: str, *, user: User | None = None, entity_type: str | None = None,
+              entity_id: int | None = None, details: dict[str, Any] | None = None) -> None:
+        self.app.audit.log(action, user=user, plugin=self.plugin, entity_type=entity_type,
+                           entity_id=entity_id, details=details)

@@ -1,0 +1,140 @@
+"""Database binding: one peewee ``DatabaseProxy`` that every model uses.
+
+Models are declared against :data:`database` at import time, but the real
+database is chosen by the application factory from ``database.url``. That is
+peewee's "dynamically defining a database" pattern and it lets tests build
+many applications in one process, each with its own database.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+database = peewee.DatabaseProxy()
+
+UTC = dt.UTC
+
+
+def utcnow() -> dt.datetime:
+    """The one clock of the project: aware UTC."""
+    return dt.datetime.now(UTC)
+
+
+class DatabaseURLError(ValueError):
+    """The ``database.url`` setting cannot be understood."""
+
+
+def connect(url: str, *, pool_size: int = 20) -> peewee.Database:
+    """Build (but do not open) the database named by ``url``.
+
+    SQLite gets WAL, foreign keys and ``BEGIN IMMEDIATE`` transactions so
+    parallel writers queue on the lock instead of failing with "database is
+    locked" when a read transaction tries to upgrade.
+    """
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise DatabaseURLError(f"sqlite URL needs a path, e.g. sqlite:///data/bot.db (got {url!r})")
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return peewee.SqliteDatabase(
+            path,
+            lock_type="IMMEDIATE",
+            check_same_thread=False,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "synchronous": "normal"},
+        )
+    if parsed.scheme in ("postgres", "postgresql"):
+        return PooledPostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")) or "postgres",
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname or None,
+            port=parsed.port or None,
+            max_connections=pool_size,
+            stale_timeout=300,
+            timeout=30,
+        )
+    raise DatabaseURLError(f"unsupported database URL scheme {parsed.scheme!r}: use sqlite:/// or postgresql://")
+
+
+def is_postgres(db: peewee.Database | None = None) -> bool:
+    db = db if db is not None else database.obj
+    return isinstance(db, peewee.PostgresqlDatabase)
+
+
+@contextmanager
+def connection_scope() -> Iterator[None]:
+    """Open this thread's connection for one update or job, and give it back after.
+
+    Re-entrant: an inner scope on a thread that already holds a connection
+    reuses it and leaves closing to the outer scope.
+    """
+    if not database.is_closed():
+        yield
+        return
+    database.connect()
+    try:
+        yield
+    finally:
+        if not database.is_closed():
+            database.close()
+
+
+class JSONField(peewee.TextField):
+    """JSON stored as text on SQLite and as JSONB on PostgreSQL."""
+
+    field_type = "JSON"
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+    def python_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, (dict, list)):
+            return value
+        return json.loads(value)
+
+
+class UtcDateTimeField(peewee.DateTimeField):
+    """Timezone-aware UTC datetimes on both databases.
+
+    PostgreSQL stores TIMESTAMPTZ. SQLite has no such type, so values are
+    stored as naive UTC text, which keeps them sortable and comparable.
+    """
+
+    field_type = "TIMESTAMPTZ"
+
+    def db_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+            if not is_postgres():
+                return value.replace(tzinfo=None).isoformat(" ")
+            return value
+        return value
+
+    def python_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        if isinstance(value, dt.datetime):
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return value
+
+
+class BaseModel(peewee.Model):
+    """Base for every table, core or plugin: bound to the shared proxy."""
+
+    class Meta:
+        database = database
+        legacy_table_names = False

@@ -1,0 +1,215 @@
+"""Core tables shared by every plugin.
+
+Column names follow the seeds (000 data & state, 002 tarot data, 003
+personalisation, 004 chat memory). Where two seeds disagree the stricter
+constraint wins, noted next to the field.
+"""
+from __future__ import annotations
+
+import peewee
+
+from .db import BaseModel, JSONField, UtcDateTimeField, utcnow
+
+USER_STATUSES = ("active", "suspended", "deleted")
+
+
+class User(BaseModel):
+    """A Telegram user (seeds 000 + 003; status check from seed 002)."""
+
+    telegram_id = peewee.BigIntegerField(unique=True)
+    username = peewee.CharField(max_length=255, null=True)
+    first_name = peewee.CharField(max_length=255, null=True)
+    last_name = peewee.CharField(max_length=255, null=True)
+    language_code = peewee.CharField(max_length=10, default="en")
+    timezone = peewee.CharField(max_length=50, default="UTC")
+    is_admin = peewee.BooleanField(default=False)
+    status = peewee.CharField(
+        max_length=20, default="active",
+        constraints=[peewee.Check("status IN ('active', 'suspended', 'deleted')")],
+    )
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+    last_active = UtcDateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "users"
+
+
+class UserSettings(BaseModel):
+    """Core per-user preferences: language override, consent, inactivity reminders."""
+
+    user = peewee.ForeignKeyField(User, unique=True, on_delete="CASCADE", backref="settings")
+    language = peewee.CharField(max_length=10, null=True)  # /language override of language_code
+    consent_at = UtcDateTimeField(null=True)
+    inactivity_reminded_at = UtcDateTimeField(null=True)
+    archived_at = UtcDateTimeField(null=True)
+    preferences = JSONField(default=dict)
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "user_settings"
+
+
+class AuditLog(BaseModel):
+    """Seed 000 audit_logs. ``user`` is nulled (not cascaded) when a user is erased."""
+
+    user = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL", index=True)
+    telegram_id = peewee.BigIntegerField(null=True)
+    plugin = peewee.CharField(max_length=50, null=True)
+    action = peewee.CharField(max_length=50, index=True)
+    entity_type = peewee.CharField(max_length=50, null=True)
+    entity_id = peewee.BigIntegerField(null=True)
+    details = JSONField(null=True)
+    ip_address = peewee.CharField(max_length=45, null=True)
+    user_agent = peewee.TextField(null=True)
+    created_at = UtcDateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "audit_logs"
+
+
+class PdAuditLog(BaseModel):
+    """Seed 003 pd_audit_log: every operation on personal data (152-FZ)."""
+
+    actor = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    target_user = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    action = peewee.TextField()
+    details = JSONField(null=True)
+    created_at = UtcDateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "pd_audit_log"
+
+
+class UserRestriction(BaseModel):
+    """Seed 004 user_restrictions: bans and restrictions, optionally expiring."""
+
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="restrictions")
+    restriction_type = peewee.CharField(
+        max_length=20, constraints=[peewee.Check("restriction_type IN ('ban', 'restrict')")]
+    )
+    reason = peewee.TextField(null=True)
+    expires_at = UtcDateTimeField(null=True)
+    created_by = peewee.BigIntegerField()
+    is_active = peewee.BooleanField(default=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "user_restrictions"
+        indexes = ((("user", "is_active"), False),)
+
+
+class AccessList(BaseModel):
+    """Seed 004 access_list: white/black lists of users and chats."""
+
+    entity_id = peewee.BigIntegerField()
+    entity_type = peewee.CharField(max_length=20, constraints=[peewee.Check("entity_type IN ('user', 'chat')")])
+    list_type = peewee.CharField(
+        max_length=20, constraints=[peewee.Check("list_type IN ('whitelist', 'blacklist')")]
+    )
+    reason = peewee.TextField(null=True)
+    created_by = peewee.BigIntegerField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "access_list"
+        indexes = ((("entity_id", "entity_type", "list_type"), True),)
+
+
+class RateLimit(BaseModel):
+    """Seed 002 rate_limits: fixed windows per user and endpoint (DB backend)."""
+
+    user_id = peewee.BigIntegerField()  # telegram id: limits apply before a user row may exist
+    endpoint = peewee.CharField(max_length=100)
+    request_count = peewee.IntegerField(default=1)
+    window_start = UtcDateTimeField()
+
+    class Meta:
+        table_name = "rate_limits"
+        indexes = ((("user_id", "endpoint", "window_start"), True),)
+
+
+class AppSettings(BaseModel):
+    """Seed 003 app_settings: the single row of global, admin-controlled settings."""
+
+    id = peewee.SmallIntegerField(primary_key=True, default=1)
+    active_llm_vendor = peewee.TextField(default="local")
+    llm_config = JSONField(default=dict)
+    consent_text = peewee.TextField(null=True)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "app_settings"
+
+
+class AdminUser(BaseModel):
+    """Seed 003 admin_users: finer admin roles than the config's superadmins."""
+
+    user = peewee.ForeignKeyField(User, unique=True, on_delete="CASCADE")
+    can_manage_keys = peewee.BooleanField(default=False)
+    can_view_stats = peewee.BooleanField(default=True)
+    can_manage_users = peewee.BooleanField(default=True)
+    notes = peewee.TextField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "admin_users"
+
+
+class LlmCache(BaseModel):
+    """Seed 003 llm_cache: responses keyed per vendor, pruned when expired."""
+
+    vendor = peewee.TextField()
+    cache_key = peewee.TextField()
+    request_payload = JSONField(null=True)
+    response_payload = JSONField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    expires_at = UtcDateTimeField(null=True, index=True)
+
+    class Meta:
+        table_name = "llm_cache"
+        indexes = ((("vendor", "cache_key"), True),)
+
+
+class UsageStats(BaseModel):
+    """Seed 003 usage_stats: LLM requests and tokens per user and vendor."""
+
+    user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE")
+    vendor = peewee.TextField(null=True)
+    total_requests = peewee.IntegerField(default=0)
+    total_tokens = peewee.IntegerField(default=0)
+    last_request_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        table_name = "usage_stats"
+        indexes = ((("user", "vendor"), True),)
+
+
+class ProcessedUpdate(BaseModel):
+    """The exactly-once guard: an update id is inserted in the same transaction as its effects."""
+
+    update_id = peewee.BigIntegerField(primary_key=True)
+    processed_at = UtcDateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "processed_updates"
+
+
+class PluginState(BaseModel):
+    """Runtime status of a plugin (circuit breaker pauses, last error), for ``plugins`` listings."""
+
+    name = peewee.CharField(max_length=100, primary_key=True)
+    status = peewee.CharField(max_length=20)
+    last_error = peewee.TextField(null=True)
+    paused_until = UtcDateTimeField(null=True)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "plugin_state"
+
+
+CORE_MODELS = [
+    User, UserSettings, AuditLog, PdAuditLog, UserRestriction, AccessList, RateLimit,
+    AppSettings, AdminUser, LlmCache, UsageStats, ProcessedUpdate, PluginState,
+]

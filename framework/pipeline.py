@@ -1,0 +1,273 @@
+"""The update pipeline, one update at a time on a worker thread:
+
+    exactly-once guard → user upsert → access control → incoming rate limit
+    → session → plugin handler → commit → save session → send replies
+
+Everything an update writes (including its audit rows and the update-id
+marker) is one transaction. A handler that raises has its savepoint rolled
+back, its replies dropped, and the user gets a short localized apology; the
+update is still marked processed so a redelivery does not run it again.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from telebot import types
+
+from .context import Context
+from .db import connection_scope, database
+from .logs import log_context
+from .models import ProcessedUpdate
+from .redisconn import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from .app import Application
+    from .registry import Command
+
+log = logging.getLogger("plugbot.pipeline")
+
+CONTENT_TYPES = ("photo", "document", "voice", "video", "audio", "sticker", "animation", "video_note",
+                 "contact", "location", "venue", "poll", "dice")
+
+
+class Pipeline:
+    def __init__(self, app: Application):
+        self.app = app
+
+    # -- entry -------------------------------------------------------------------
+    def process(self, raw: dict[str, Any]) -> None:
+        """Run one raw Telegram update through the whole pipeline; never raises."""
+        update = self._parse(raw)
+        if update is None:
+            return
+        tg_user, chat_id = _origin(update)
+        if tg_user is None or getattr(tg_user, "is_bot", False):
+            log.debug("update %s ignored: no human sender or unsupported type", update.update_id)
+            return
+        with log_context(update_id=update.update_id, chat_id=chat_id, user_id=tg_user.id):
+            try:
+                self._process(update, tg_user)
+            except ServiceUnavailable as exc:
+                log.warning("update %s: a service is unavailable: %s", update.update_id, exc)
+                self._apologise(chat_id, tg_user, "core.unavailable")
+            except Exception:
+                log.exception("update %s failed in the pipeline", update.update_id)
+                self._apologise(chat_id, tg_user, "core.error")
+
+    def _parse(self, raw: dict[str, Any]) -> types.Update | None:
+        if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+            log.warning("malformed update ignored (no integer update_id)")
+            return None
+        try:
+            return types.Update.de_json(raw)
+        except Exception as exc:  # noqa: BLE001 - malformed input must never crash a worker
+            log.warning("malformed update %s ignored: %s", raw.get("update_id"), exc)
+            return None
+
+    def _process(self, update: types.Update, tg_user: types.User) -> None:
+        app = self.app
+        with connection_scope():
+            with database.atomic():
+                if not self._claim(update.update_id):
+                    log.info("update %s already processed: skipped", update.update_id)
+                    return
+                user, lang = app.users.upsert(tg_user)
+                ctx = Context(app, update, user=user, lang=lang)
+                if self._admitted(ctx):
+                    self._handle(ctx)
+            self._after_commit(ctx)
+
+    def _claim(self, update_id: int) -> bool:
+        inserted = (ProcessedUpdate.insert(update_id=update_id, processed_at=self.app.now())
+                    .on_conflict_ignore().as_rowcount().execute())
+        return bool(inserted)
+
+    # -- gates ----------------------------------------------------------------------
+    def _admitted(self, ctx: Context) -> bool:
+        verdict = self.app.access.check(ctx)
+        if not verdict.allowed:
+            if verdict.notice:
+                ctx.reply(verdict.notice, buttons=verdict.buttons)
+            ctx.answer()
+            return False
+        if self.app.access.is_admin(ctx.user):
+            return True
+        limit = self.app.config["ratelimit"]["messages_per_minute"]
+        decision = self.app.ratelimiter.hit(ctx.telegram_id, "messages", limit, 60)
+        if not decision.allowed:
+            if decision.notify:
+                ctx.reply(ctx.t("core.ratelimited", seconds=decision.retry_after))
+            ctx.answer()
+            return False
+        return True
+
+    # -- routing ----------------------------------------------------------------------
+    def _handle(self, ctx: Context) -> None:
+        update = ctx.update
+        if update.callback_query is not None:
+            self._on_callback(ctx)
+        elif update.pre_checkout_query is not None:
+            self._fan_out(ctx, self.app.routes.pre_checkout)
+        elif ctx.message is not None:
+            self._on_message(ctx)
+        ctx.answer()
+
+    def _on_message(self, ctx: Context) -> None:
+        message = ctx.message
+        if message.successful_payment is not None:
+            self._fan_out(ctx, self.app.routes.successful_payment)
+            return
+        if message.content_type != "text":
+            self._fan_out(ctx, self.app.routes.content.get(message.content_type, []))
+            if not message.caption:
+                return
+        command = self._command_of(ctx)
+        if command is not None:
+            self._on_command(ctx, *command)
+            return
+        if ctx.text:
+            self._on_text(ctx)
+
+    def _command_of(self, ctx: Context) -> tuple[str, str] | None:
+        """``/name@bot args`` → (name, args); None for plain text or another bot's command."""
+        text = ctx.message.text or ""
+        if not text.startswith("/") or len(text) < 2:
+            return None
+        head, _, args = text[1:].partition(" ")
+        head = head.split("\n", 1)[0]
+        name, _, target = head.partition("@")
+        if target and self.app.bot_username and target.lower() != self.app.bot_username.lower():
+            return None
+        return name.lower(), (args if "\n" not in head else text[len(head) + 1:]).strip()
+
+    def _on_command(self, ctx: Context, name: str, args: str) -> None:
+        ctx.command, ctx.args = name, args
+        command = self.app.routes.commands.get(name)
+        if command is None:
+            if ctx.chat_type == "private":
+                ctx.reply(ctx.t("core.unknown_command", command=name[:32]))
+            return
+        ctx.for_plugin(command.plugin)
+        if self.app.plugins.is_paused(command.plugin):
+            ctx.reply(ctx.t("core.plugin_paused"))
+            return
+        if command.permission and not self.app.access.can(ctx.user, command.permission):
+            ctx.reply(ctx.t("core.not_admin"))
+            return
+        if not self._command_rate_ok(ctx, command):
+            return
+        self._run(ctx, command.plugin, command.fn)
+
+    def _command_rate_ok(self, ctx: Context, command: Command) -> bool:
+        if command.rate_limit is None or self.app.access.is_admin(ctx.user):
+            return True
+        from .ratelimit import parse_rate
+
+        limit, window = parse_rate(command.rate_limit)
+        decision = self.app.ratelimiter.hit(ctx.telegram_id, f"cmd:{command.name}", limit, window)
+        if not decision.allowed and decision.notify:
+            ctx.reply(ctx.t("core.ratelimited", seconds=decision.retry_after))
+        return decision.allowed
+
+    def _on_text(self, ctx: Context) -> None:
+        owner = ctx.session.raw_owner
+        if owner is not None and not self.app.plugins.is_paused(owner):
+            ctx.for_plugin(owner)
+            conv = self.app.conversation_of(owner, ctx.session.conversation)
+            if conv is not None and self._run(ctx, owner, conv.handle):
+                return
+        elif owner is None and ctx.chat_type == "private":
+            expired = self.app.sessions.expired_conversation(ctx.telegram_id)
+            if expired is not None:
+                self.app.sessions.forget_expired(ctx.telegram_id)
+                ctx.reply(ctx.t("core.timed_out", command=expired[1]))
+                return
+        private = ctx.chat_type == "private"
+        for handler in self.app.routes.sorted_texts():
+            if (private or handler.groups) and not self.app.plugins.is_paused(handler.plugin):
+                ctx.for_plugin(handler.plugin)
+                if self._run(ctx, handler.plugin, handler.fn):
+                    return
+
+    def _on_callback(self, ctx: Context) -> None:
+        data = ctx.data or ""
+        route = self.app.routes.callback_for(data) if data else None
+        if route is None or self.app.plugins.is_paused(route.plugin):
+            ctx.answer(ctx.t("core.stale_button"))
+            return
+        ctx.for_plugin(route.plugin)
+        self._run(ctx, route.plugin, route.fn)
+
+    def _fan_out(self, ctx: Context, routes: list[Any]) -> None:
+        for route in routes:
+            if not self.app.plugins.is_paused(route.plugin):
+                ctx.for_plugin(route.plugin)
+                self._run(ctx, route.plugin, route.fn)
+
+    # -- running a handler -------------------------------------------------------------
+    def _run(self, ctx: Context, plugin: str, fn: Any) -> Any:
+        """Call one handler in a savepoint, isolating and counting its failure.
+
+        Returns what the handler returned (text handlers return True when they
+        took the update), or True when it failed or a middleware stopped it.
+        """
+        handler = getattr(fn, "__qualname__", repr(fn))
+        with log_context(plugin=plugin, handler=handler):
+            try:
+                with database.atomic():
+                    if any(result is False for _, result in
+                           self.app.plugins.call_each("plugbot_before_update", ctx=ctx)):
+                        return True
+                    result = fn(ctx)
+            except ServiceUnavailable:
+                raise
+            except Exception as exc:
+                self._handler_failed(ctx, plugin, handler, exc)
+                return True
+            self.app.plugins.call_each("plugbot_after_update", ctx=ctx, error=None)
+            return result
+
+    def _handler_failed(self, ctx: Context, plugin: str, handler: str, exc: Exception) -> None:
+        log.exception("handler %s of plugin %s failed on update %s", handler, plugin, ctx.update.update_id)
+        ctx.outbox.clear()
+        ctx.session.pending = None
+        ctx.callback_answered = False
+        ctx.reply(ctx.t("core.error"))
+        self.app.plugins.call_each("plugbot_after_update", ctx=ctx, error=exc)
+        if self.app.plugins.record_failure(plugin, f"{exc.__class__.__name__}: {exc}"):
+            self.app.save_plugin_states()
+            self.app.notify_admins(ctx.t("core.plugin_paused_admin", plugin=plugin,
+                                         error=f"{exc.__class__.__name__}: {exc}"[:300]))
+
+    # -- after the transaction -----------------------------------------------------------
+    def _after_commit(self, ctx: Context) -> None:
+        pending = ctx.session.pending
+        if pending is not None:
+            op, state, data = pending
+            if op == "clear":
+                self.app.sessions.clear(ctx.telegram_id)
+            else:
+                self.app.sessions.save(ctx.telegram_id, state, data, ctx.session.plugin,
+                                       command=data.get("_cmd"))
+        self.app.deliver(ctx.outbox)
+
+    def _apologise(self, chat_id: int | None, tg_user: types.User, key: str) -> None:
+        lang = (tg_user.language_code or self.app.config["default_language"]).split("-")[0]
+        try:
+            self.app.sender.send_message(chat_id or tg_user.id, self.app.i18n.t("core", key[5:], lang))
+        except Exception:  # noqa: BLE001 - nothing more can be done for this update
+            log.exception("could not tell the user about the failure")
+
+
+def _origin(update: types.Update) -> tuple[types.User | None, int | None]:
+    """Who sent an update and in which chat; (None, None) for types plugbot does not serve."""
+    if update.message is not None:
+        return update.message.from_user, update.message.chat.id
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat = query.message.chat.id if query.message is not None else query.from_user.id
+        return query.from_user, chat
+    if update.pre_checkout_query is not None:
+        return update.pre_checkout_query.from_user, update.pre_checkout_query.from_user.id
+    return None, None

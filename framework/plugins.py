@@ -1,0 +1,311 @@
+"""Loading plugins with pluggy: from the config by dotted path or by entry point,
+in dependency order, each one isolated.
+
+The :class:`PluginManager` is built by the application factory, never at
+import time, so tests can build many applications in one process.
+"""
+from __future__ import annotations
+
+import collections
+import graphlib
+import importlib
+import logging
+import re
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .config import REQUIRED, ConfigError, coerce_setting
+
+log = logging.getLogger("plugbot.plugins")
+
+API_VERSION = "1.0"
+ENTRY_POINT_GROUP = "plugbot.plugins"
+
+# Built-in features, written as plugins of the same system (datasette's DEFAULT_PLUGINS).
+BUILTIN_PLUGINS = (
+    "framework.builtins.core",
+    "framework.builtins.datarights",
+    "framework.builtins.maintenance",
+)
+
+hookimpl = pluggy.HookimplMarker("plugbot")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Who a plugin is; returned by its ``plugbot_plugin_info`` hook."""
+
+    name: str
+    version: str = "0.0.0"
+    description: str = ""
+    depends_on: tuple[str, ...] = ()
+    api_version: str = ">=1.0,<2.0"
+
+
+@dataclass
+class LoadedPlugin:
+    """A plugin as the application sees it, with its runtime status."""
+
+    name: str
+    module: ModuleType | None
+    info: PluginInfo | None
+    builtin: bool = False
+    status: str = "enabled"  # enabled | disabled | failed | paused
+    error: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    models: list[Any] = field(default_factory=list)
+    migrations: list[str] = field(default_factory=list)
+    locales: list[str] = field(default_factory=list)
+    paused_until: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("enabled", "paused") and self.module is not None
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def api_compatible(spec: str, version: str = API_VERSION) -> bool:
+    """``">=1.0,<2.0"``-style ranges (comma = and) against the running plugbot API version."""
+    current = version_tuple(version)
+    ops: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
+        ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "==": lambda a, b: a == b,
+        ">": lambda a, b: a > b, "<": lambda a, b: a < b, "!=": lambda a, b: a != b,
+    }
+    for clause in filter(None, (c.strip() for c in spec.split(","))):
+        match = re.fullmatch(r"(>=|<=|==|!=|>|<)\s*([\d.]+)", clause)
+        if match is None:
+            raise ValueError(f"cannot read api_version clause {clause!r}")
+        wanted = version_tuple(match.group(2))
+        length = max(len(wanted), len(current))
+        a = current + (0,) * (length - len(current))
+        b = wanted + (0,) * (length - len(wanted))
+        if not ops[match.group(1)](a, b):
+            return False
+    return True
+
+
+class PluginManager:
+    """pluggy's manager plus what plugbot needs: order, settings, status, per-plugin calls."""
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+        self.pm = pluggy.PluginManager("plugbot")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, LoadedPlugin] = {}
+        self.order: list[str] = []
+        self._breaker = CircuitBreaker(**config.get("circuit_breaker", {}))
+
+    # -- loading ---------------------------------------------------------------
+    def load(self) -> None:
+        """Import, order and register every plugin; raise ConfigError for operator mistakes."""
+        errors: list[str] = []
+        strict = bool(self.config.get("strict_plugins"))
+        for dotted in BUILTIN_PLUGINS:
+            self._add(importlib.import_module(dotted), builtin=True)
+        candidates: dict[str, LoadedPlugin] = {}
+        for name, section in self.config.get("plugins", {}).items():
+            if not section.get("enabled", True):
+                self.plugins[name] = LoadedPlugin(name, None, None, status="disabled")
+                continue
+            loaded = self._import(name, section, errors, strict)
+            if loaded is not None:
+                candidates[name] = loaded
+        order = self._dependency_order(candidates, errors)
+        for name in order:
+            loaded = candidates[name]
+            self._settings_for(loaded, self.config["plugins"].get(name, {}), errors)
+            self.plugins[name] = loaded
+            if loaded.status == "enabled":
+                self.pm.register(loaded.module, name=name)
+                self.order.append(name)
+        if errors:
+            raise ConfigError(errors)
+
+    def _add(self, module: ModuleType, builtin: bool) -> None:
+        info = module.plugbot_plugin_info()
+        loaded = LoadedPlugin(info.name, module, info, builtin=builtin)
+        self.plugins[info.name] = loaded
+        self.pm.register(module, name=info.name)
+        self.order.append(info.name)
+
+    def _import(self, name: str, section: dict[str, Any], errors: list[str], strict: bool) -> LoadedPlugin | None:
+        dotted = section.get("module")
+        try:
+            module = self._resolve_module(name, dotted)
+        except ModuleNotFoundError as exc:
+            errors.append(f"plugins.{name}: cannot import {dotted or name!r} ({exc})")
+            return None
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the bot
+            message = f"import failed: {exc.__class__.__name__}: {exc}"
+            if strict:
+                errors.append(f"plugins.{name}: {message}")
+                return None
+            log.error("plugin %s skipped: %s\n%s", name, message, traceback.format_exc())
+            self.plugins[name] = LoadedPlugin(name, None, None, status="failed", error=message)
+            return None
+        info_fn = getattr(module, "plugbot_plugin_info", None)
+        info = info_fn() if info_fn else PluginInfo(name=name)
+        if info.name != name:
+            info = PluginInfo(name, info.version, info.description, tuple(info.depends_on), info.api_version)
+        try:
+            compatible = api_compatible(info.api_version)
+        except ValueError as exc:
+            errors.append(f"plugins.{name}: {exc}")
+            return None
+        if not compatible:
+            errors.append(f"plugins.{name}: written for plugbot API {info.api_version}, "
+                          f"this is plugbot API {API_VERSION}; upgrade the plugin or plugbot")
+            return None
+        return LoadedPlugin(name, module, info)
+
+    @staticmethod
+    def _resolve_module(name: str, dotted: str | None) -> ModuleType:
+        if dotted:
+            return importlib.import_module(dotted)
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name == name:
+                return ep.load()
+        return importlib.import_module(f"plugins.{name}")
+
+    def _dependency_order(self, candidates: dict[str, LoadedPlugin], errors: list[str]) -> list[str]:
+        graph: dict[str, set[str]] = {}
+        for name, loaded in candidates.items():
+            deps = set(loaded.info.depends_on if loaded.info else ())
+            for dep in sorted(deps):
+                if dep in candidates or self.plugins.get(dep, LoadedPlugin(dep, None, None)).builtin:
+                    continue
+                state = self.plugins.get(dep)
+                why = "is disabled" if state and state.status == "disabled" else (
+                    "failed to load" if state and state.status == "failed" else "is not configured")
+                errors.append(f"plugins.{name}.depends_on: {name!r} needs {dep!r}, which {why}")
+            graph[name] = {d for d in deps if d in candidates}
+        try:
+            return list(graphlib.TopologicalSorter(graph).static_order())
+        except graphlib.CycleError as exc:
+            errors.append(f"plugins: dependency cycle {' → '.join(exc.args[1])}")
+            return []
+
+    def _settings_for(self, loaded: LoadedPlugin, section: dict[str, Any], errors: list[str]) -> None:
+        defaults = dict(self.call_one(loaded, "plugbot_config_defaults") or {})
+        given = {k: v for k, v in section.items() if k not in ("enabled", "module")}
+        settings: dict[str, Any] = {}
+        for key, value in given.items():
+            if key not in defaults:
+                errors.append(f"plugins.{loaded.name}.{key}: unknown setting")
+                continue
+            settings[key] = coerce_setting(value, defaults[key], f"plugins.{loaded.name}.{key}", errors)
+        for key, default in defaults.items():
+            if key not in settings:
+                if default is REQUIRED:
+                    errors.append(f"plugins.{loaded.name}.{key}: required setting missing")
+                settings[key] = default
+        for problem in self.call_one(loaded, "plugbot_validate_config", settings=settings) or []:
+            errors.append(f"plugins.{loaded.name}.{problem}")
+        loaded.settings = settings
+
+    # -- calling -----------------------------------------------------------------
+    def impls(self, hook: str) -> Iterator[tuple[str, Any]]:
+        """(plugin name, hookimpl) in load order: dependencies before dependants."""
+        by_plugin = {impl.plugin_name: impl for impl in getattr(self.pm.hook, hook).get_hookimpls()}
+        for name in self.order:
+            if name in by_plugin and self.plugins[name].active:
+                yield name, by_plugin[name]
+
+    def call_one(self, plugin: str | LoadedPlugin, hook: str, **kwargs: Any) -> Any:
+        """Call one plugin's implementation of ``hook`` (None if it has none)."""
+        loaded = plugin if isinstance(plugin, LoadedPlugin) else self.plugins[plugin]
+        fn = getattr(loaded.module, hook, None)
+        if fn is None:
+            return None
+        names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
+        return fn(**{k: v for k, v in kwargs.items() if k in names})
+
+    def call_each(self, hook: str, *, isolate: bool = True, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` plugin by plugin; with ``isolate`` a raising plugin is logged and skipped."""
+        results = []
+        for name, impl in self.impls(hook):
+            args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+            try:
+                results.append((name, impl.function(**args)))
+            except Exception as exc:
+                if not isolate:
+                    raise
+                self.plugins[name].error = f"{hook}: {exc.__class__.__name__}: {exc}"
+                log.exception("plugin %s failed in %s", name, hook, extra={"plugin": name})
+        return results
+
+    def fail(self, name: str, error: str) -> None:
+        """Mark a plugin failed at startup: it keeps nothing registered that could run."""
+        loaded = self.plugins[name]
+        loaded.status, loaded.error = "failed", error
+        if name in self.order:
+            self.order.remove(name)
+
+    # -- circuit breaker ---------------------------------------------------------
+    def is_paused(self, name: str) -> bool:
+        loaded = self.plugins.get(name)
+        if loaded is None or loaded.status != "paused":
+            return False
+        if loaded.paused_until is not None and time.monotonic() >= loaded.paused_until:
+            loaded.status, loaded.paused_until = "enabled", None
+            self._breaker.reset(name)
+            log.warning("plugin %s resumed after its pause", name, extra={"plugin": name})
+            return False
+        return True
+
+    def record_failure(self, name: str, error: str) -> bool:
+        """Count a handler failure; True when this failure paused the plugin."""
+        loaded = self.plugins.get(name)
+        if loaded is None or loaded.builtin:
+            return False
+        loaded.error = error
+        if loaded.status == "enabled" and self._breaker.trip(name):
+            loaded.status = "paused"
+            loaded.paused_until = time.monotonic() + self._breaker.pause_seconds
+            log.error("plugin %s paused by the circuit breaker: %s", name, error, extra={"plugin": name})
+            return True
+        return False
+
+    def resume(self, name: str) -> None:
+        loaded = self.plugins[name]
+        if loaded.status == "paused":
+            loaded.status, loaded.paused_until = "enabled", None
+            self._breaker.reset(name)
+
+
+class CircuitBreaker:
+    """N handler errors of one plugin within a window → pause it for a while."""
+
+    def __init__(self, errors: int = 5, window_seconds: int = 300, pause_seconds: int = 600,
+                 clock: Callable[[], float] = time.monotonic):
+        self.errors = errors
+        self.window = window_seconds
+        self.pause_seconds = pause_seconds
+        self._clock = clock
+        self._events: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+
+    def trip(self, name: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            events = self._events[name]
+            events.append(now)
+            while events and events[0] < now - self.window:
+                events.popleft()
+            return len(events) >= self.errors
+
+    def reset(self, name: str) -> None:
+        with self._lock:
+            self._events.pop(name, None)

@@ -1,0 +1,423 @@
+"""Every outgoing Bot API call goes through one :class:`Sender`.
+
+Telegram limits a bot to about 30 messages a second overall, one a second
+per private chat and 20 a minute per group, and answers a bot that goes
+faster with ``429 Too Many Requests`` and a ``retry_after``. Handlers run on
+many threads; if each called the API itself they would trip those limits
+and each would need its own retry logic. The sender paces message-producing
+calls, honours ``retry_after``, retries transient failures with bounded
+backoff and turns every other failure into one exception, :class:`SendError`.
+
+Pacing uses *reservations*: a thread books the next free slot of its chat
+(and then of the global bucket) under a short lock and sleeps outside it, so
+one slow chat never blocks the threads serving other chats.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol
+
+import requests
+import telebot
+from telebot import apihelper
+
+from .logs import register_secret
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 4096
+"""Longest text of one message, in UTF-16 code units (the way Telegram counts)."""
+
+# Methods that produce or change a message but are not paced like one.
+_UNPACED = frozenset({"send_chat_action", "send_message_draft"})
+_PACED_PREFIXES = ("send_", "edit_", "copy_", "forward_")
+# Parameters sent only with the first chunk of a split message (the reply reference).
+_FIRST_CHUNK_ONLY = ("reply_parameters", "reply_to_message_id", "allow_sending_without_reply")
+
+_NETWORK_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+
+
+class BotApi(Protocol):
+    """The one thing the framework needs from a Bot API client.
+
+    ``method`` is the pyTelegramBotAPI ``TeleBot`` method name
+    (``send_message``, ``answer_callback_query``...), ``params`` its keyword
+    arguments. :class:`TelebotApi` talks to Telegram; the console transport
+    and the test fakes implement the same call.
+    """
+
+    def call(self, method: str, **params: Any) -> Any: ...
+
+
+class SendError(Exception):
+    """A call failed for good: refused by Telegram (4xx) or retries exhausted.
+
+    ``error_code`` is Telegram's code (403: the user blocked the bot...) or
+    ``None`` when the network failed.
+    """
+
+    def __init__(self, method: str, error_code: int | None, description: str) -> None:
+        super().__init__(f"{method} failed: {error_code if error_code is not None else 'network'} {description}")
+        self.method = method
+        self.error_code = error_code
+        self.description = description
+
+
+class TelebotApi:
+    """:class:`BotApi` backed by a real ``telebot.TeleBot``.
+
+    The token is registered with :func:`framework.logs.register_secret`, so
+    it cannot leak through a logged exception that quotes a request URL.
+    ``API_URL``/``FILE_URL`` are module globals of pyTelegramBotAPI: one
+    process talks to one Bot API server (the last one configured).
+    """
+
+    def __init__(self, token: str, api_url: str = "https://api.telegram.org") -> None:
+        register_secret(token)
+        base = api_url.rstrip("/")
+        apihelper.API_URL = base + "/bot{0}/{1}"
+        apihelper.FILE_URL = base + "/file/bot{0}/{1}"
+        self.api_url = base
+        self._token = token
+        self.bot = telebot.TeleBot(token, threaded=False)
+
+    def call(self, method: str, **params: Any) -> Any:
+        """Run ``TeleBot.<method>(**params)``; ``get_updates`` returns raw update dicts.
+
+        ``TeleBot.get_updates`` parses updates into objects that drop the
+        original JSON, while the pipeline works on the dicts Telegram sent,
+        so that one call goes to ``apihelper`` directly.
+        """
+        if method.startswith("_"):
+            raise ValueError(f"not a Bot API method: {method!r}")
+        if method == "get_updates":
+            return apihelper.get_updates(self._token, **params)
+        return getattr(self.bot, method)(**params)
+
+    def __repr__(self) -> str:
+        bot_id = self._token.split(":", 1)[0]
+        return f"TelebotApi(bot={bot_id}:***, api_url={self.api_url!r})"
+
+
+# -- pacing ----------------------------------------------------------------------------
+
+
+class _TokenBucket:
+    """``rate`` calls a second with bursts of ``rate``; each reservation says how long to wait."""
+
+    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
+        self._rate = rate
+        self._clock = clock
+        self._tokens = rate
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._rate, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            self._tokens -= 1  # may go negative: later callers queue behind this reservation
+            return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+
+
+class _ChatWindow:
+    """At most ``count`` calls per ``period`` seconds for each chat (sliding window of booked slots)."""
+
+    _PRUNE_EVERY = 1024
+
+    def __init__(self, count: int, period: float, clock: Callable[[], float]) -> None:
+        self._count = count
+        self._period = period
+        self._clock = clock
+        self._slots: dict[Hashable, deque[float]] = {}
+        self._reservations = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, chat: Hashable) -> float:
+        """Book the chat's next free slot; return the seconds to wait for it."""
+        with self._lock:
+            now = self._clock()
+            slots = self._slots.setdefault(chat, deque(maxlen=self._count))
+            slot = now
+            if slots:
+                slot = max(slot, slots[-1])  # keep each chat's calls in booking order
+            if len(slots) == self._count:
+                slot = max(slot, slots[0] + self._period)
+            slots.append(slot)
+            self._reservations += 1
+            if self._reservations % self._PRUNE_EVERY == 0:
+                self._prune(now)
+            return slot - now
+
+    def _prune(self, now: float) -> None:
+        # Forget chats whose bookings can no longer delay anyone, so memory stays bounded.
+        idle = [chat for chat, slots in self._slots.items() if not slots or slots[-1] + self._period <= now]
+        for chat in idle:
+            del self._slots[chat]
+
+
+class _Pauses:
+    """Chats Telegram told us to leave alone for a while (429 ``retry_after``)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._until: dict[Hashable, float] = {}
+        self._lock = threading.Lock()
+
+    def pause(self, chat: Hashable, seconds: float) -> None:
+        with self._lock:
+            until = self._clock() + seconds
+            self._until[chat] = max(until, self._until.get(chat, until))
+
+    def remaining(self, chat: Hashable) -> float:
+        """Seconds ``chat`` is still paused for (expired pauses are forgotten)."""
+        with self._lock:
+            until = self._until.get(chat)
+            if until is None:
+                return 0.0
+            left = until - self._clock()
+            if left <= 0:
+                del self._until[chat]
+            return max(left, 0.0)
+
+
+def chat_key(chat_id: Any) -> int | str | None:
+    """Normalise a ``chat_id`` parameter: ``"123"`` → ``123``; ``"@channel"`` stays a string."""
+    if isinstance(chat_id, bool) or chat_id is None:
+        return None
+    if isinstance(chat_id, int):
+        return chat_id
+    if isinstance(chat_id, str):
+        text = chat_id.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        return text or None
+    return None
+
+
+def is_paced(method: str) -> bool:
+    """Does ``method`` produce a message (and so count against Telegram's message limits)?"""
+    return method.startswith(_PACED_PREFIXES) and method not in _UNPACED
+
+
+# -- long texts ----------------------------------------------------------------------------
+
+
+def _fit(text: str, limit: int) -> int:
+    """Length of the longest prefix of ``text`` that is at most ``limit`` UTF-16 units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def _cut(text: str, end: int) -> tuple[int, int]:
+    """Where to split ``text`` at or before ``end``: (chunk length, separator length to drop)."""
+    for separator, earliest in (("\n\n", end // 2), ("\n", end // 2), (" ", 1)):
+        position = text.rfind(separator, 0, end + len(separator))
+        if position >= max(earliest, 1):
+            return position, len(separator)
+    return end, 0
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split ``text`` into chunks of at most ``limit`` UTF-16 units each.
+
+    Cuts at a paragraph break, else a line break, else a space, else hard at
+    the limit; whitespace-only chunks are dropped because Telegram refuses
+    empty messages.
+    """
+    chunks: list[str] = []
+    while True:
+        end = _fit(text, limit)
+        if end == len(text):
+            chunks.append(text)
+            break
+        size, skip = _cut(text, end)
+        chunks.append(text[:size])
+        text = text[size + skip:]
+    kept = [chunk for chunk in chunks if chunk.strip()]
+    return kept or chunks[:1]
+
+
+# -- the sender -------------------------------------------------------------------------------
+
+
+class Sender:
+    """Paces, retries and sends Bot API calls; safe to share between threads.
+
+    A limit set to ``None`` is not applied (the console transport has no
+    Telegram limits to respect). ``sleep`` and ``clock`` are injectable so
+    tests check the pacing without waiting.
+    """
+
+    def __init__(
+        self,
+        api: BotApi,
+        *,
+        global_per_second: float | None = 30,
+        private_interval: float | None = 1.0,
+        group_per_minute: int | None = 20,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api = api
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._sleep = sleep
+        self._clock = clock
+        self._bucket = _TokenBucket(global_per_second, clock) if global_per_second else None
+        self._private = _ChatWindow(1, private_interval, clock) if private_interval else None
+        self._groups = _ChatWindow(group_per_minute, 60.0, clock) if group_per_minute else None
+        self._pauses = _Pauses(clock)
+        self._random = random.Random()
+        self._stats_lock = threading.Lock()
+        self._stats: dict[str, float] = {
+            "calls": 0, "retries": 0, "flood_waits": 0, "failures": 0, "throttled": 0, "throttle_seconds": 0.0,
+        }
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """A snapshot: ``calls`` sent, ``retries``, ``flood_waits`` (429s), ``failures``
+        (SendErrors raised), ``throttled`` calls and the ``throttle_seconds`` they waited."""
+        with self._stats_lock:
+            return dict(self._stats)
+
+    def call(self, method: str, **params: Any) -> Any:
+        """Send one call, blocking until it went through; return the API's result.
+
+        ``send_message`` with a text over 4,096 characters is split (see
+        :meth:`send_message`). Raises :class:`SendError` when Telegram refuses
+        the call or the retries are exhausted.
+        """
+        if method == "send_message" and "chat_id" in params and "text" in params:
+            return self.send_message(params.pop("chat_id"), params.pop("text"), **params)
+        return self._deliver(method, params)
+
+    def send_message(self, chat_id: int | str, text: str, **params: Any) -> Any:
+        """Send ``text``, split into several messages if it is too long; return the last result.
+
+        The keyboard (``reply_markup``) goes with the last chunk, where the
+        reader ends up; a reply reference goes with the first.
+        """
+        chunks = split_text(text)
+        if len(chunks) > 1 and params.get("entities"):
+            raise ValueError("cannot split a long message that carries explicit entities")
+        markup = params.pop("reply_markup", None)
+        result = None
+        for index, chunk in enumerate(chunks):
+            chunk_params = dict(params)
+            if index > 0:
+                for name in _FIRST_CHUNK_ONLY:
+                    chunk_params.pop(name, None)
+            if index == len(chunks) - 1 and markup is not None:
+                chunk_params["reply_markup"] = markup
+            result = self._deliver("send_message", {"chat_id": chat_id, "text": chunk, **chunk_params})
+        return result
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _count(self, name: str, amount: float = 1) -> None:
+        with self._stats_lock:
+            self._stats[name] += amount
+
+    def _deliver(self, method: str, params: dict[str, Any]) -> Any:
+        chat = chat_key(params.get("chat_id")) if is_paced(method) else None
+        attempt = 0
+        while True:
+            if is_paced(method):
+                self._throttle(chat)
+            try:
+                result = self.api.call(method, **params)
+            except (apihelper.ApiException, *_NETWORK_ERRORS) as exc:
+                delay = self._retry_delay(method, exc, attempt, chat)
+                attempt += 1
+                self._count("retries")
+                if delay > 0:
+                    self._sleep(delay)
+                continue
+            self._count("calls")
+            return result
+
+    def _throttle(self, chat: int | str | None) -> None:
+        waited = 0.0
+        if chat is not None:
+            paused = self._pauses.remaining(chat)
+            if paused > 0:
+                self._sleep(paused)
+            window = self._window_for(chat)
+            booked = window.reserve(chat) if window is not None else 0.0
+            if booked > 0:
+                self._sleep(booked)
+            waited = paused + booked
+        if self._bucket is not None:
+            wait = self._bucket.reserve()
+            if wait > 0:
+                self._sleep(wait)
+                waited += wait
+        if waited > 0:
+            self._count("throttled")
+            self._count("throttle_seconds", waited)
+
+    def _window_for(self, chat: int | str) -> _ChatWindow | None:
+        if isinstance(chat, int) and chat > 0:
+            return self._private
+        return self._groups  # negative ids and @channel names
+
+    def _retry_delay(self, method: str, exc: Exception, attempt: int, chat: int | str | None) -> float:
+        """Seconds to sleep before retrying ``exc``, or raise :class:`SendError` if it must not be.
+
+        A 429 on a chat pauses the chat itself, so the retry (and every other
+        thread writing to that chat) waits in :meth:`_throttle`.
+        """
+        code, description = _describe(exc)
+        if code == 429:
+            self._count("flood_waits")
+            delay = _retry_after(exc)
+            if chat is not None:
+                self._pauses.pause(chat, delay)
+        elif code is None or code >= 500:
+            delay = self._backoff(attempt)
+        else:
+            self._count("failures")
+            raise SendError(method, code, description) from exc
+        if attempt >= self.max_retries:
+            self._count("failures")
+            raise SendError(method, code, f"{description} (gave up after {self.max_retries} retries)") from exc
+        logger.warning("%s failed (%s); retry %d/%d in %.1fs", method, exc, attempt + 1, self.max_retries, delay)
+        return 0.0 if code == 429 and chat is not None else delay
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, so many threads do not retry in lockstep."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2**attempt)
+        return ceiling * self._random.uniform(0.5, 1.0)
+
+
+def _describe(exc: Exception) -> tuple[int | None, str]:
+    """(HTTP/Telegram error code or ``None`` for network failures, description)."""
+    if isinstance(exc, apihelper.ApiTelegramException):
+        return exc.error_code, exc.description
+    status = getattr(getattr(exc, "result", None), "status_code", None)
+    if isinstance(exc, apihelper.ApiException) and isinstance(status, int) and status != 200:
+        return status, str(exc)
+    return None, str(exc)
+
+
+def _retry_after(exc: Exception) -> float:
+    parameters = (getattr(exc, "result_json", None) or {}).get("parameters") or {}
+    try:
+        return max(0.0, float(parameters.get("retry_after", 1)))
+    except (TypeError, ValueError):
+        return 1.0

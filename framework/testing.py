@@ -1,0 +1,354 @@
+"""pytest plugin for plugbot and its plugin authors (registered as ``pytest11``).
+
+Service fixtures give each test its own throwaway PostgreSQL database and
+Redis key prefix. Without the services those tests skip with the reason;
+with ``PLUGBOT_REQUIRE_SERVICES=1`` (set by CI) a missing service fails.
+
+Environment:
+  PLUGBOT_TEST_POSTGRES_URL  admin URL used to create throwaway databases
+                             (default postgresql://postgres@127.0.0.1:5432/test)
+  PLUGBOT_TEST_REDIS_URL     (default redis://127.0.0.1:6379/0)
+  PLUGBOT_REQUIRE_SERVICES   1 → a missing service is a failure, not a skip
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def services_required() -> bool:
+    return os.environ.get("PLUGBOT_REQUIRE_SERVICES", "") not in ("", "0", "false", "no")
+
+
+def _unavailable(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable ({error.__class__.__name__}: {error})"
+    if services_required():
+        pytest.fail(message + "; PLUGBOT_REQUIRE_SERVICES is set", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database, dropped after the test."""
+    import psycopg2
+
+    admin_url = os.environ.get("PLUGBOT_TEST_POSTGRES_URL", DEFAULT_PG)
+    parsed = urlparse(admin_url)
+    name = f"plugbot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = psycopg2.connect(admin_url, connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001 - any failure means "service missing"
+        _unavailable("PostgreSQL", exc)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunparse(parsed._replace(path="/" + name))
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """URL of the test Redis; pair it with :func:`redis_prefix` so runs never collide."""
+    import redis
+
+    url = os.environ.get("PLUGBOT_TEST_REDIS_URL", DEFAULT_REDIS)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        _unavailable("Redis", exc)
+    yield url
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix unique to this test; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"plugbot-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+# ---------------------------------------------------------------------------
+# A whole bot in a test: fake Telegram, simulated users, buttons, jobs, clock
+# ---------------------------------------------------------------------------
+
+import datetime as dt  # noqa: E402
+import itertools  # noqa: E402
+import threading  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+from telebot import types  # noqa: E402
+
+BOT_USERNAME = "plugbot_test_bot"
+
+
+@dataclass
+class Reply:
+    """One outgoing Bot API call the bot made, in a shape tests can assert on."""
+
+    method: str
+    chat_id: int | None
+    text: str | None = None
+    buttons: list[list[tuple[str, str]]] = field(default_factory=list)
+    photo: bytes | None = None
+    document: bytes | None = None
+    filename: str | None = None
+    message_id: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def button_texts(self) -> list[str]:
+        return [text for row in self.buttons for text, _ in row]
+
+
+def _buttons(markup: Any) -> list[list[tuple[str, str]]]:
+    if markup is None:
+        return []
+    rows = markup.keyboard if hasattr(markup, "keyboard") else markup.get("inline_keyboard", [])
+    result = []
+    for row in rows:
+        result.append([(b.text, b.callback_data) if hasattr(b, "text") else (b["text"], b.get("callback_data"))
+                       for b in row])
+    return result
+
+
+class FakeTelegram:
+    """A Bot API that records every call instead of sending it (thread-safe)."""
+
+    def __init__(self, username: str = BOT_USERNAME):
+        self.username = username
+        self.calls: list[Reply] = []
+        self.messages: dict[tuple[int, int], Reply] = {}
+        self._ids = itertools.count(1000)
+        self._lock = threading.Lock()
+
+    def call(self, method: str, **params: Any) -> Any:
+        if method == "get_me":
+            return types.User(id=1, is_bot=True, first_name="plugbot", username=self.username)
+        if method in ("set_my_commands", "delete_webhook", "set_webhook", "send_chat_action"):
+            return True
+        with self._lock:
+            reply = self._record(method, params)
+        if reply.message_id is not None and method.startswith("send_"):
+            return types.Message(reply.message_id, None, int(dt.datetime.now().timestamp()),
+                                 types.Chat(reply.chat_id, "private"), "text", {}, "")
+        return True
+
+    def _record(self, method: str, params: dict[str, Any]) -> Reply:
+        reply = Reply(method, params.get("chat_id"), text=params.get("text", params.get("caption")),
+                      buttons=_buttons(params.get("reply_markup")), params=params)
+        if method == "send_photo":
+            reply.photo = _bytes(params.get("photo"))
+        if method == "send_document":
+            reply.document = _bytes(params.get("document"))
+            reply.filename = params.get("visible_file_name")
+        if method.startswith("send_"):
+            reply.message_id = next(self._ids)
+            self.messages[(reply.chat_id, reply.message_id)] = reply
+        elif method in ("edit_message_text", "edit_message_reply_markup"):
+            reply.message_id = params.get("message_id")
+            original = self.messages.get((reply.chat_id, reply.message_id))
+            if original is not None:
+                if method == "edit_message_text":
+                    original.text = reply.text
+                original.buttons = reply.buttons
+        self.calls.append(reply)
+        return reply
+
+
+def _bytes(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    if hasattr(value, "read"):
+        return value.read()
+    return None
+
+
+class Clock:
+    """The application's clock, movable by tests."""
+
+    def __init__(self, now: dt.datetime | None = None):
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now if self.now is not None else dt.datetime.now(dt.UTC)
+
+
+class TestUser:
+    """A Telegram user talking to the bot in one chat (private unless ``chat`` is given)."""
+
+    __test__ = False
+
+    def __init__(self, bot: TestBot, telegram_id: int, chat: dict[str, Any] | None = None, **profile: Any):
+        self.bot = bot
+        self.id = telegram_id
+        self.profile = {"id": telegram_id, "is_bot": False, "first_name": f"User{telegram_id}", **profile}
+        self.chat = chat or {"id": telegram_id, "type": "private", "first_name": self.profile["first_name"]}
+
+    def in_chat(self, chat_id: int, title: str = "Group", kind: str = "group") -> TestUser:
+        """The same user writing in a group chat."""
+        return TestUser(self.bot, self.id, {"id": chat_id, "type": kind, "title": title},
+                        **{k: v for k, v in self.profile.items() if k not in ("id", "is_bot")})
+
+    def send(self, text: str, **extra: Any) -> list[Reply]:
+        """Send a text message; returns what the bot sent while handling it."""
+        message = {"text": text, **extra}
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return self.send_message(message)
+
+    def send_message(self, fields: dict[str, Any]) -> list[Reply]:
+        message = {"message_id": self.bot.next_message_id(), "date": self.bot.timestamp(),
+                   "chat": self.chat, "from": self.profile, **fields}
+        return self.bot.process({"update_id": self.bot.next_update_id(), "message": message})
+
+    def press(self, text: str | None = None, *, data: str | None = None,
+              message: Reply | None = None) -> list[Reply]:
+        """Press the inline button labelled ``text`` on the newest message showing it,
+        or send raw callback ``data`` (a forged button) on ``message`` or the newest message."""
+        if text is not None:
+            message, data = self.bot.find_button(self.chat["id"], text)
+        if message is None:
+            message = self.bot.latest(self.chat["id"])
+        origin = {"message_id": message.message_id if message else 1, "date": self.bot.timestamp(),
+                  "chat": self.chat, "text": message.text if message else ""}
+        query = {"id": str(self.bot.next_update_id()), "from": self.profile, "chat_instance": "1",
+                 "data": data, "message": origin}
+        return self.bot.process({"update_id": self.bot.next_update_id(), "callback_query": query})
+
+    @property
+    def last(self) -> Reply | None:
+        return self.bot.latest(self.chat["id"])
+
+
+class TestBot:
+    """An application wired to :class:`FakeTelegram`, driven synchronously by tests."""
+
+    __test__ = False
+
+    def __init__(self, app: Any, telegram: FakeTelegram, clock: Clock):
+        self.app = app
+        self.telegram = telegram
+        self.clock = clock
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+
+    def user(self, telegram_id: int, **profile: Any) -> TestUser:
+        return TestUser(self, telegram_id, **profile)
+
+    def process(self, update: dict[str, Any]) -> list[Reply]:
+        """Run one raw update through the real pipeline; returns the calls it caused."""
+        start = len(self.telegram.calls)
+        self.app.process_update(update)
+        return [r for r in self.telegram.calls[start:] if r.method != "answer_callback_query" or r.text]
+
+    def run_job(self, job_id: str) -> list[Reply]:
+        start = len(self.telegram.calls)
+        self.app.run_job(job_id)
+        return self.telegram.calls[start:]
+
+    def set_time(self, when: dt.datetime) -> None:
+        self.clock.now = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+    def advance(self, **delta: float) -> None:
+        self.clock.now = self.clock() + dt.timedelta(**delta)
+
+    def latest(self, chat_id: int) -> Reply | None:
+        for reply in reversed(self.telegram.calls):
+            if reply.chat_id == chat_id and reply.message_id is not None and reply.method.startswith("send_"):
+                return reply
+        return None
+
+    def find_button(self, chat_id: int, text: str) -> tuple[Reply, str]:
+        """The newest message in ``chat_id`` with a button labelled ``text`` (exact, else containing it)."""
+        messages = [r for r in reversed(list(self.telegram.messages.values())) if r.chat_id == chat_id]
+        for matches in (lambda label: label == text, lambda label: text in label):
+            for reply in messages:
+                for row in reply.buttons:
+                    for label, data in row:
+                        if matches(label):
+                            return reply, data
+        raise AssertionError(f"no button {text!r} in chat {chat_id}")
+
+    def next_update_id(self) -> int:
+        return next(self._update_ids)
+
+    def next_message_id(self) -> int:
+        return next(self._message_ids)
+
+    def timestamp(self) -> int:
+        return int(self.clock().timestamp())
+
+
+TEST_SETTINGS: dict[str, Any] = {
+    "workers": 4,
+    "sender": {"global_per_second": 1_000_000, "private_interval": 0.0, "group_per_minute": 1_000_000,
+               "max_retries": 2},
+}
+
+
+@pytest.fixture
+def bot_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
+    """Build test bots: ``bot_factory(plugins={"expenses": {}}, database="sqlite"|"postgres", redis=False)``.
+
+    The database is a fresh SQLite file or a throwaway PostgreSQL database;
+    with ``redis=True`` sessions, rate limits and cache use the real Redis
+    under a key prefix of their own.
+    """
+    from .app import Application
+    from .config import load_config
+
+    built: list[Any] = []
+
+    def make(plugins: dict[str, Any] | None = None, *, database: str = "sqlite", redis: bool = False,
+             config: dict[str, Any] | None = None, admins: tuple[int, ...] = (), start: bool = True,
+             db_url: str | None = None, redis_prefix: str | None = None) -> TestBot:
+        if db_url is None:
+            db_url = (request.getfixturevalue("postgres_url") if database == "postgres"
+                      else f"sqlite:///{tmp_path}/bot-{len(built)}.db")
+        overrides: dict[str, Any] = {**TEST_SETTINGS, "database": {"url": db_url}, "admins": list(admins),
+                                     "plugins": plugins or {}}
+        if redis:
+            overrides["redis"] = {"url": request.getfixturevalue("redis_url"),
+                                  "prefix": redis_prefix or request.getfixturevalue("redis_prefix")}
+        cfg = load_config(None, env={}, overrides=_deep_merge(overrides, config or {}))
+        telegram, clock = FakeTelegram(), Clock()
+        app = Application(cfg, api=telegram, clock=clock)
+        if start:
+            app.start(scheduler=False)
+        bot = TestBot(app, telegram, clock)
+        built.append(bot)
+        return bot
+
+    yield make
+    for bot in reversed(built):
+        bot.app.stop()
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _deep_merge(result[key], value)
+        else:
+            result[key] = value
+    return result

@@ -1,0 +1,160 @@
+"""Webhook: Telegram POSTs each update to a small WSGI application.
+
+The endpoint only authenticates, parses and queues the update, then answers
+200 at once; the per-chat dispatcher does the work. Telegram waits for the
+answer before sending the chat's next update, so a slow handler must not
+hold the request. If queueing fails the answer is 500 and Telegram retries.
+
+Authentication is Telegram's ``secret_token``: every request carries it in
+``X-Telegram-Bot-Api-Secret-Token``, compared in constant time.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import socketserver
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from . import App
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
+MAX_BODY = 1024 * 1024  # updates are a few KiB; refuse anything absurd before reading it
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error"}
+
+
+def make_wsgi_app(app: App, secret_token: str, path: str = "/webhook") -> WSGIApp:
+    """The WSGI callable: ``POST path`` takes updates, ``GET /healthz`` answers ``ok``.
+
+    A secret is required: without it anyone who guesses the URL could
+    inject updates in the name of any user.
+    """
+    if not secret_token:
+        raise ValueError("a webhook needs a secret_token (telegram.webhook.secret_token)")
+    expected = secret_token.encode("utf-8")
+
+    def webhook(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        route = environ.get("PATH_INFO") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
+        if route == HEALTH_PATH:
+            if method not in ("GET", "HEAD"):
+                return _respond(start_response, 405, allow="GET, HEAD")
+            return _respond(start_response, 200, b"ok")
+        if route != path:
+            return _respond(start_response, 404)
+        if method != "POST":
+            return _respond(start_response, 405, allow="POST")
+        given = environ.get(SECRET_HEADER, "").encode("utf-8", "replace")
+        if not hmac.compare_digest(given, expected):
+            return _respond(start_response, 403)
+        status, update = _read_update(environ)
+        if update is None:
+            return _respond(start_response, status)
+        try:
+            app.feed(update)
+        except Exception:
+            logger.exception("could not queue webhook update %s", update.get("update_id"))
+            return _respond(start_response, 500)
+        return _respond(start_response, 200)
+
+    return webhook
+
+
+def _read_update(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+    """(status, update): the update when the body is a JSON object with an ``update_id``."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 400, None
+    if length > MAX_BODY:
+        return 413, None
+    try:
+        update = json.loads(environ["wsgi.input"].read(length) if length > 0 else b"")
+    except (ValueError, UnicodeDecodeError):
+        return 400, None
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        return 400, None
+    return 200, update
+
+
+def _respond(start_response: StartResponse, status: int, body: bytes = b"", allow: str | None = None) -> list[bytes]:
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    if allow:
+        headers.append(("Allow", allow))
+    start_response(f"{status} {_REASONS[status]}", headers)
+    return [body]
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    """One thread per request, so a slow client cannot stall Telegram's deliveries."""
+
+    daemon_threads = True
+
+
+class _LoggingRequestHandler(WSGIRequestHandler):
+    """Access lines go to logging at DEBUG instead of wsgiref's raw stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # wsgiref's parameter name
+        logger.debug("%s - " + format, self.address_string(), *args)
+
+
+def make_webhook_server(app: App, listen: str, port: int, *, secret_token: str,
+                        path: str = "/webhook") -> WSGIServer:
+    """A bound, threaded server for the webhook (``port=0`` picks a free port)."""
+    return make_server(listen, port, make_wsgi_app(app, secret_token, path),
+                       server_class=_ThreadingWSGIServer, handler_class=_LoggingRequestHandler)
+
+
+def serve_webhook(app: App, listen: str | None = None, port: int | None = None, *,
+                  secret_token: str | None = None, path: str | None = None) -> None:
+    """Serve the webhook until ``app.stopping`` is set.
+
+    Anything not passed comes from ``app.config['telegram']['webhook']``
+    (``listen``, ``port``, ``secret_token``, ``path``). Registering the URL
+    with Telegram is :func:`set_webhook`'s job.
+    """
+    settings = app.config["telegram"]["webhook"]
+    server = make_webhook_server(
+        app,
+        listen if listen is not None else settings.get("listen", "0.0.0.0"),
+        port if port is not None else int(settings.get("port", 8080)),
+        secret_token=secret_token if secret_token is not None else settings.get("secret_token", ""),
+        path=path if path is not None else settings.get("path", "/webhook"),
+    )
+    host, bound_port = server.server_address[:2]
+    logger.info("webhook listening on %s:%s", host, bound_port)
+    watcher = threading.Thread(target=_shutdown_when_stopping, args=(app, server),
+                               name="plugbot-webhook-stop", daemon=True)
+    watcher.start()
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+
+
+def _shutdown_when_stopping(app: App, server: WSGIServer) -> None:
+    app.stopping.wait()
+    server.shutdown()
+
+
+def set_webhook(app: App, url: str | None = None, *, secret_token: str | None = None,
+                allowed_updates: list[str] | None = None, drop_pending_updates: bool = False) -> Any:
+    """Tell Telegram to POST updates to ``url`` with ``secret_token`` (defaults from the config)."""
+    settings = app.config["telegram"]["webhook"]
+    url = url if url is not None else settings.get("url", "")
+    secret_token = secret_token if secret_token is not None else settings.get("secret_token", "")
+    if not url or not secret_token:
+        raise ValueError("set_webhook needs telegram.webhook.url and telegram.webhook.secret_token")
+    return app.sender.call("set_webhook", url=url, secret_token=secret_token,
+                           allowed_updates=allowed_updates, drop_pending_updates=drop_pending_updates)

@@ -1,0 +1,154 @@
+"""Per-user settings of the plugin (the ``expense_settings`` row) and how to change them.
+
+The row is created on first use with defaults from the plugin configuration and
+the user's language, so a Russian user sees "1 234,56" and "31.03.2025" without
+touching /settings. Every setter validates and raises :class:`SettingError`
+with a locale code, never a raw exception.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from framework import User
+
+from . import money, periods
+from .models import ExpenseSettings
+
+DATE_FORMATS = {"YYYY-MM-DD": "%Y-%m-%d", "DD.MM.YYYY": "%d.%m.%Y", "MM/DD/YYYY": "%m/%d/%Y", "DD/MM/YYYY": "%d/%m/%Y"}
+NUMBER_FORMATS = ("en-US", "ru-RU")
+ON = frozenset({"on", "yes", "true", "1", "вкл", "да"})
+OFF = frozenset({"off", "no", "false", "0", "выкл", "нет"})
+WEEK_STARTS = {"sunday": 0, "sun": 0, "воскресенье": 0, "вс": 0, "0": 0,
+               "monday": 1, "mon": 1, "понедельник": 1, "пн": 1, "1": 1}
+
+
+class SettingError(ValueError):
+    """A setting value the user typed is not acceptable; ``code`` names the locale message."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+def _language_defaults(language: str) -> dict[str, str]:
+    if (language or "").lower().startswith("ru"):
+        return {"number_format": "ru-RU", "date_format": "DD.MM.YYYY"}
+    return {"number_format": "en-US", "date_format": "YYYY-MM-DD"}
+
+
+def get(user: User, config: dict[str, Any], language: str | None = None) -> ExpenseSettings:
+    """The user's settings row, created with defaults on first use."""
+    row = ExpenseSettings.get_or_none(ExpenseSettings.user == user.id)
+    if row is not None:
+        return row
+    currency = str(config.get("default_currency", "USD")).upper()
+    timezone = getattr(user, "timezone", None) or config.get("default_timezone", "UTC")
+    values = {
+        "user": user.id,
+        "currency": currency if money.is_currency(currency) else "USD",
+        "timezone": timezone if periods.is_valid_timezone(timezone) else "UTC",
+        "week_start": int(config.get("week_start", 1)),
+        "budget_alert_threshold": int(config.get("budget_alert_threshold", 80)),
+        **_language_defaults(language or user.language_code or "en"),
+    }
+    ExpenseSettings.insert(**values).on_conflict_ignore().execute()
+    return ExpenseSettings.get(ExpenseSettings.user == user.id)
+
+
+def _save(row: ExpenseSettings, now: dt.datetime, **changes: Any) -> ExpenseSettings:
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at = now
+    row.save()
+    return row
+
+
+def _switch(value: str) -> bool:
+    value = value.strip().lower()
+    if value in ON:
+        return True
+    if value in OFF:
+        return False
+    raise SettingError("bad_switch")
+
+
+def set_currency(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    code = money.resolve_currency(value.strip()) or value.strip().upper()
+    if not money.is_currency(code):
+        raise SettingError("bad_currency", value=value)
+    return _save(row, now, currency=code)
+
+
+def set_timezone(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    value = value.strip()
+    if not periods.is_valid_timezone(value):
+        raise SettingError("bad_timezone", value=value)
+    return _save(row, now, timezone=value)
+
+
+def set_week_start(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    key = value.strip().lower()
+    if key not in WEEK_STARTS:
+        raise SettingError("bad_week_start")
+    return _save(row, now, week_start=WEEK_STARTS[key])
+
+
+def set_nlp(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    return _save(row, now, nlp_enabled=_switch(value))
+
+
+def set_auto_categorize(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    return _save(row, now, auto_categorize=_switch(value))
+
+
+def set_threshold(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    text = value.strip().rstrip("%")
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise SettingError("bad_threshold")
+    return _save(row, now, budget_alert_threshold=int(text), budget_alert_level=0, budget_alert_month=None)
+
+
+def set_date_format(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    value = value.strip().upper()
+    if value not in DATE_FORMATS:
+        raise SettingError("bad_date_format", choices=", ".join(DATE_FORMATS))
+    return _save(row, now, date_format=value)
+
+
+def set_number_format(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    matches = [f for f in NUMBER_FORMATS if f.lower() == value.strip().lower()]
+    if not matches:
+        raise SettingError("bad_number_format", choices=", ".join(NUMBER_FORMATS))
+    return _save(row, now, number_format=matches[0])
+
+
+def set_budget(row: ExpenseSettings, amount: Decimal | None, now: dt.datetime) -> ExpenseSettings:
+    """A new budget starts the month's alerts afresh."""
+    return _save(row, now, monthly_budget=amount, budget_alert_level=0, budget_alert_month=None)
+
+
+SETTERS = {
+    "currency": set_currency, "timezone": set_timezone, "tz": set_timezone,
+    "week_start": set_week_start, "weekstart": set_week_start, "nlp": set_nlp,
+    "autocategorize": set_auto_categorize, "auto_categorize": set_auto_categorize,
+    "threshold": set_threshold, "date_format": set_date_format, "dateformat": set_date_format,
+    "number_format": set_number_format, "numberformat": set_number_format,
+}
+
+
+def format_date(date: dt.date, row: ExpenseSettings) -> str:
+    """A date in the user's chosen format."""
+    return date.strftime(DATE_FORMATS.get(row.date_format, "%Y-%m-%d"))
+
+
+def format_money(amount: Decimal, currency: str, row: ExpenseSettings) -> str:
+    """An amount in the user's number format."""
+    return money.format_money(Decimal(amount), currency, row.number_format)
+
+
+def today(row: ExpenseSettings, now: dt.datetime) -> dt.date:
+    """The user's local date at the aware UTC ``now``."""
+    return periods.local_date(now, row.timezone)
