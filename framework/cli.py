@@ -1,5 +1,5 @@
-"""Command line: ``python -m framework run | console | migrate | check-config | plugins |
-webhook set|delete | backup | restore`` (also installed as ``plugbot``).
+"""Command line: ``python -m framework run | console | migrate | check-config | health |
+plugins | webhook set|delete | backup | restore`` (also installed as ``plugbot``).
 
 Operator mistakes (a broken config, a bad database URL) print one line per
 problem and exit with status 2, never a traceback.
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate = add("migrate", cmd_migrate, "apply pending migrations of the core and every plugin")
     migrate.add_argument("--list", action="store_true", help="show applied and pending migrations")
     add("check-config", cmd_check_config, "validate the configuration and the plugins")
+    add("health", cmd_health, "exit 0 if the database (and Redis, if configured) answer")
     add("plugins", cmd_plugins, "list plugins: status, version, commands, models, jobs, last error")
     webhook = add("webhook", cmd_webhook, "register or remove the webhook with Telegram")
     webhook.add_argument("action", choices=("set", "delete"))
@@ -160,6 +161,33 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         raise ConfigError([f"database.url: {exc}"]) from None
     print("config OK")
     return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """For container health checks: can the bot reach what it needs?"""
+    from .db import connect
+    from .redisconn import connect_redis
+
+    config = _config(args)
+    problems = []
+    database = connect(config["database"]["url"])
+    try:
+        database.connect()
+        database.execute_sql("SELECT 1")
+        database.close()
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        problems.append(f"database: {exc.__class__.__name__}")
+    client = connect_redis(config["redis"]["url"])
+    if client is not None:
+        try:
+            client.ping()
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"redis: {exc.__class__.__name__}")
+    for problem in problems:
+        print(f"unhealthy: {problem}", file=sys.stderr)
+    if not problems:
+        print("healthy")
+    return 1 if problems else 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
