@@ -61,9 +61,9 @@ class Application:
         self._init_services()
         self.api = api if api is not None else TelebotApi(token, config["telegram"]["api_url"])
         sender_cfg = config["sender"]
-        self.sender = Sender(self.api, global_per_second=sender_cfg["global_per_second"],
-                             private_interval=sender_cfg["private_interval"],
-                             group_per_minute=sender_cfg["group_per_minute"],
+        self.sender = Sender(self.api, global_per_second=sender_cfg["global_per_second"] or None,
+                             private_interval=sender_cfg["private_interval"] or None,
+                             group_per_minute=sender_cfg["group_per_minute"] or None,
                              max_retries=sender_cfg["max_retries"])
         self.pipeline = Pipeline(self)
         self.dispatcher = ChatDispatcher(self.pipeline.process, workers=config["workers"])
@@ -246,10 +246,11 @@ class Application:
         return self.clock()
 
     def cache(self, name: str) -> Cache:
+        """A named cache; its keys live under ``cache:{name}:`` so names never collide."""
         if name not in self._caches:
             cfg = self.config["cache"]
             self._caches[name] = Cache(self._cache_backend, name=name, max_value_bytes=cfg["max_value_bytes"],
-                                       default_ttl=cfg["default_ttl"])
+                                       default_ttl=cfg["default_ttl"], namespace=f"{name}:")
         return self._caches[name]
 
     def plugin_cache(self, plugin: str) -> Cache:

@@ -119,6 +119,9 @@ def cmd_console(args: argparse.Namespace, config: dict[str, Any] | None = None) 
     from .transports.console import ConsoleApi, run_console
 
     config = config or _config(args)
+    # One person at a terminal: Telegram's pacing would only make the console slow.
+    config = {**config, "sender": {**config["sender"], "global_per_second": 0, "private_interval": 0.0,
+                                   "group_per_minute": 0}}
     _logging({**config, "logging": {**config["logging"], "level": "WARNING"}})
     api = ConsoleApi(sys.stdout)
     app = _app(config, api=api)

@@ -108,6 +108,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None,
         raw = _merge(raw, overrides)
     config = _merge(copy.deepcopy(DEFAULTS), raw)
     _validate(config, DEFAULTS, "", errors)
+    _validate_webhook(config, errors)
     if errors:
         raise ConfigError(errors)
     return config
@@ -162,6 +163,15 @@ def _validate(value: Any, default: Any, key: str, errors: list[str]) -> None:
         _validate_plugin_sections(value, errors)
     if key in CHOICES and value not in CHOICES[key]:
         errors.append(f"{key}: must be one of {', '.join(CHOICES[key])}, got {_show(value)}")
+
+
+def _validate_webhook(config: dict[str, Any], errors: list[str]) -> None:
+    """Webhook mode without a secret would accept updates from anyone who finds the URL."""
+    telegram = config.get("telegram", {})
+    if telegram.get("mode") != "webhook" or not isinstance(telegram.get("webhook"), dict):
+        return
+    if not telegram["webhook"].get("secret_token"):
+        errors.append("telegram.webhook.secret_token: required in webhook mode (TELEGRAM_WEBHOOK_SECRET)")
 
 
 def _validate_plugin_sections(value: Any, errors: list[str]) -> None:

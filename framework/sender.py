@@ -277,7 +277,6 @@ class Sender:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
-        self._clock = clock
         self._bucket = _TokenBucket(global_per_second, clock) if global_per_second else None
         self._private = _ChatWindow(1, private_interval, clock) if private_interval else None
         self._groups = _ChatWindow(group_per_minute, 60.0, clock) if group_per_minute else None

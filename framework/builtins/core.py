@@ -36,6 +36,8 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("help", help_, help="help_help")
     register.command("cancel", cancel, help="help_cancel")
     register.command("language", language, help="help_language")
+    register.command("jobs", jobs, help="help_jobs", permission="admin")
+    register.command("plugins", plugins, help="help_plugins", permission="admin")
     register.callback("lang", choose_language)
 
 
@@ -106,3 +108,31 @@ def _set_language(ctx: Context, code: str) -> None:
     ctx.lang = code
     ctx.app.audit.pd(ctx.user, ctx.user, "update_settings", {"language": code})
     ctx.edit(ctx.t("core.language.changed"))
+
+
+def jobs(ctx: Context) -> None:
+    """Admins: every scheduled job with its last run, duration, outcome and failures."""
+    stats = ctx.app.scheduler.job_stats()
+    lines = [ctx.t("core.jobs_header")]
+    for info in ctx.app.scheduler.jobs():
+        job = stats.get(info.id)
+        last = job.last_run_at.strftime("%Y-%m-%d %H:%M") if job and job.last_run_at else "—"
+        outcome = job.last_outcome or "—" if job else "—"
+        duration = f"{job.last_duration_s:.2f}s" if job and job.last_duration_s is not None else "—"
+        lines.append(ctx.t("core.jobs_line", id=info.id, last=last, outcome=outcome, duration=duration,
+                           runs=job.runs if job else 0, failures=job.failures if job else 0))
+        if job and job.last_error:
+            lines.append(f"   {job.last_error[:200]}")
+    ctx.reply("\n".join(lines))
+
+
+def plugins(ctx: Context) -> None:
+    """Admins: each plugin's live status (a paused plugin shows here), version and last error."""
+    lines = [ctx.t("core.plugins_header")]
+    for name, plugin in ctx.app.plugins.plugins.items():
+        ctx.app.plugins.is_paused(name)  # lets an expired pause lift before it is shown
+        version = plugin.info.version if plugin.info else "—"
+        lines.append(f"{name} {version} [{plugin.status}]")
+        if plugin.error:
+            lines.append(f"   {plugin.error[:200]}")
+    ctx.reply("\n".join(lines))

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?")
 # Answered quietly with True: they change nothing a person would see in the chat.
 _SILENT = frozenset({"send_chat_action", "set_my_commands", "delete_my_commands", "set_webhook", "delete_webhook"})
-_MEDIA = frozenset({"photo", "video", "audio", "voice", "animation", "sticker", "video_note"})
+_FILES = frozenset({"document", "photo", "video", "audio", "voice", "animation", "sticker", "video_note"})
 
 
 @dataclass
@@ -91,6 +91,7 @@ class ConsoleApi:
         self._file_ids = itertools.count(1)
         self._messages: dict[tuple[Any, int], dict[str, Any]] = {}
         self._lock = threading.RLock()
+        self._handlers = self._routes()
 
     def next_message_id(self) -> int:
         """Message ids are shared with the console's incoming messages, as in a real chat."""
@@ -99,33 +100,35 @@ class ConsoleApi:
 
     def call(self, method: str, **params: Any) -> Any:
         with self._lock:
-            if method == "get_me":
-                return types.User.de_json(dict(self.me))
             if method in _SILENT:
                 return True
-            if method == "get_updates":
-                return []  # updates come from run_console, never from polling
-            if method == "send_message":
-                return self._send(params, {"text": params.get("text", "")}, [params.get("text", "")])
-            if method == "send_document":
-                return self._send_file(params, "document")
-            if method.startswith("send_") and method[5:] in _MEDIA:
+            if method.startswith("send_") and method[5:] in _FILES:
                 return self._send_file(params, method[5:])
-            if method == "edit_message_text":
-                return self._edit(params, {"text": params.get("text", "")}, f"[edited] {params.get('text', '')}")
-            if method == "edit_message_caption":
-                return self._edit(params, {"caption": params.get("caption", "")},
-                                  f"[edited caption] {params.get('caption', '')}")
-            if method == "edit_message_reply_markup":
-                return self._edit(params, {}, None)
-            if method == "answer_callback_query":
-                if params.get("text"):
-                    self._print("[alert] " if params.get("show_alert") else "[answer] ", params["text"])
-                return True
-            if method == "delete_message":
-                return self._delete(params)
+            handler = self._handlers.get(method)
+            if handler is not None:
+                return handler(params)
             self._print(f"[{method}]")
             return None if method.startswith("get_") else True
+
+    def _routes(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "get_me": lambda params: types.User.de_json(dict(self.me)),
+            "get_updates": lambda params: [],  # updates come from run_console, never from polling
+            "send_message": lambda params: self._send(params, {"text": params.get("text", "")},
+                                                      [params.get("text", "")]),
+            "edit_message_text": lambda params: self._edit(params, {"text": params.get("text", "")},
+                                                           f"[edited] {params.get('text', '')}"),
+            "edit_message_caption": lambda params: self._edit(params, {"caption": params.get("caption", "")},
+                                                              f"[edited caption] {params.get('caption', '')}"),
+            "edit_message_reply_markup": lambda params: self._edit(params, {}, None),
+            "answer_callback_query": self._answer,
+            "delete_message": self._delete,
+        }
+
+    def _answer(self, params: dict[str, Any]) -> bool:
+        if params.get("text"):
+            self._print("[alert] " if params.get("show_alert") else "[answer] ", params["text"])
+        return True
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -231,7 +234,9 @@ class _ConsoleChat:
             self.chat = {"id": chat_id, "type": "private", "first_name": first_name}
         else:
             self.chat = {"id": chat_id, "type": "group", "title": "Console"}
-        self._update_ids = itertools.count(1)
+        # The pipeline drops update ids it has seen, and the database outlives a console
+        # session: start from the current time in microseconds so no session reuses an id.
+        self._update_ids = itertools.count(int(time.time() * 1_000_000))
         self._query_ids = itertools.count(1)
 
     def update_for(self, line: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ import pytest
 import requests
 from telebot import apihelper, types
 
-from framework.sender import MESSAGE_LIMIT, SendError, Sender, TelebotApi, split_text
+from framework.sender import MESSAGE_LIMIT, Sender, SendError, TelebotApi, split_text
 
 
 class FakeTime:
@@ -268,10 +268,10 @@ def bot_api_server() -> Iterator[tuple[str, list[str]]]:
     paths: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:  # http.server's name
             self.answer()
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.answer()
 
         def answer(self) -> None:
