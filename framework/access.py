@@ -88,6 +88,11 @@ class AccessControl:
         self.cache.delete(f"role:{user.id}")
         return bool(removed)
 
+    def forget(self, user: User) -> None:
+        """Drop the cached role and ban of an erased user: SQLite may give its id to the next new user."""
+        self.cache.delete(f"role:{user.id}")
+        self.cache.delete(f"ban:{user.id}")
+
     # -- the gate of every update -------------------------------------------------------
     def check(self, ctx: Context) -> Verdict:
         """Should this update be served? Admins always are; a ban notice at most once a day."""
@@ -105,7 +110,8 @@ class AccessControl:
             notice = None
             if self._notice_due(tid, "ban"):
                 until = ban["expires_at"]
-                notice = ctx.t("core.banned", until=ctx.t("core.banned_until", date=until[:16]) if until else "")
+                date = until[:16].replace("T", " ") + " UTC" if until else ""
+                notice = ctx.t("core.banned", until=ctx.t("core.banned_until", date=date) if until else "")
             return Verdict(False, notice)
         if self.app.config["consent"]["required"] and not getattr(ctx.user, "_consent", False):
             if (ctx.data or "").startswith("consent:"):

@@ -59,7 +59,9 @@ class Application:
         self.db = dbmod.connect(config["database"]["url"], pool_size=config["database"]["pool_size"])
         dbmod.database.initialize(self.db)
         self._init_services()
-        self.api = api if api is not None else TelebotApi(token, config["telegram"]["api_url"])
+        if api is None:
+            api = TelebotApi(token, config["telegram"]["api_url"]) if token else OfflineApi()
+        self.api = api
         sender_cfg = config["sender"]
         self.sender = Sender(self.api, global_per_second=sender_cfg["global_per_second"] or None,
                              private_interval=sender_cfg["private_interval"] or None,
@@ -74,11 +76,15 @@ class Application:
         config = self.config
         self.redis = connect_redis(config["redis"]["url"])
         prefix = config["redis"]["prefix"]
-        self.sessions = make_session_store(self.redis, ttl=config["sessions"]["ttl"], prefix=prefix,
-                                           marker_ttl=config["sessions"]["timeout_notice"])
+        sessions = config["sessions"]
+        # The timeout notice must outlive the state; a long ttl alone must not trip over its default.
+        self.sessions = make_session_store(self.redis, ttl=sessions["ttl"], prefix=prefix,
+                                           marker_ttl=max(sessions["timeout_notice"], sessions["ttl"]))
         backend = config["ratelimit"]["backend"]
-        self.ratelimiter = RateLimiter(DbRateBackend() if backend == "db" else make_rate_backend(
-            self.redis if backend in ("auto", "redis") else None, prefix=prefix))
+        # DB windows follow the application's clock, like every other timestamp the app writes.
+        self.ratelimiter = RateLimiter(DbRateBackend(lambda: self.clock().timestamp()) if backend == "db"
+                                       else make_rate_backend(self.redis if backend in ("auto", "redis") else None,
+                                                              prefix=prefix))
         self._cache_backend = make_cache_backend(self.redis, prefix=prefix)
         self._caches: dict[str, Cache] = {}
         self.i18n = Translator(default_language=config["default_language"])
@@ -199,13 +205,14 @@ class Application:
         """Send what a handler or job queued, through the rate-limited sender."""
         for item in outbox:
             params = {k: v for k, v in item.params.items() if v is not None}
+            chat_id = params.get("chat_id")
             try:
                 if item.method == "send_message":
                     self.sender.send_message(params.pop("chat_id"), params.pop("text"), **params)
                 else:
                     self.sender.call(item.method, **params)
             except SendError as exc:
-                log.warning("%s to %s failed: %s", item.method, params.get("chat_id"), exc)
+                log.warning("%s to %s failed: %s", item.method, chat_id, exc)
 
     def save_plugin_states(self) -> None:
         """Persist plugin status so ``plugbot plugins`` in another process sees pauses."""
@@ -279,19 +286,34 @@ class Application:
         return AppSettings.get_or_none(AppSettings.id == 1) or AppSettings(id=1)
 
 
+class OfflineApi:
+    """The Bot API of an application without a token (``migrate``, ``plugins``): every call fails."""
+
+    def call(self, method: str, **params: Any) -> Any:
+        raise SendError(method, None, "no telegram.token configured")
+
+
 def _chat_key(update: dict[str, Any]) -> Any:
-    """Which chat an update belongs to, so its updates keep their order."""
+    """Which chat an update belongs to, so its updates keep their order (always hashable:
+    a malformed update must reach the pipeline, which ignores it, not break the queue)."""
+    if not isinstance(update, dict):
+        return ("malformed",)
     for kind in ("message", "edited_message", "channel_post", "edited_channel_post"):
         body = update.get(kind)
         if isinstance(body, dict) and isinstance(body.get("chat"), dict):
-            return body["chat"].get("id")
+            return _key(body["chat"].get("id"))
     for kind in ("callback_query", "pre_checkout_query", "inline_query", "shipping_query"):
         body = update.get(kind)
         if isinstance(body, dict):
             message = body.get("message")
             if isinstance(message, dict) and isinstance(message.get("chat"), dict):
-                return message["chat"].get("id")
+                return _key(message["chat"].get("id"))
             sender = body.get("from")
             if isinstance(sender, dict):
-                return sender.get("id")
-    return ("update", update.get("update_id"))
+                return _key(sender.get("id"))
+    update_id = update.get("update_id")
+    return ("update", update_id if isinstance(update_id, int) else None)
+
+
+def _key(chat_id: Any) -> Any:
+    return chat_id if chat_id is None or isinstance(chat_id, (int, str)) else ("malformed",)

@@ -109,6 +109,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None,
     config = _merge(copy.deepcopy(DEFAULTS), raw)
     _validate(config, DEFAULTS, "", errors)
     _validate_webhook(config, errors)
+    _validate_token(config, errors)
     if errors:
         raise ConfigError(errors)
     return config
@@ -163,6 +164,13 @@ def _validate(value: Any, default: Any, key: str, errors: list[str]) -> None:
         _validate_plugin_sections(value, errors)
     if key in CHOICES and value not in CHOICES[key]:
         errors.append(f"{key}: must be one of {', '.join(CHOICES[key])}, got {_show(value)}")
+
+
+def _validate_token(config: dict[str, Any], errors: list[str]) -> None:
+    """The shape pyTelegramBotAPI insists on, checked here so a typo is a config error, not a traceback."""
+    token = config.get("telegram", {}).get("token")
+    if isinstance(token, str) and token and (token.count(":") != 1 or any(ch.isspace() for ch in token)):
+        errors.append("telegram.token: not a bot token (expected the <id>:<secret> that @BotFather gave)")
 
 
 def _validate_webhook(config: dict[str, Any], errors: list[str]) -> None:

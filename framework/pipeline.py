@@ -11,8 +11,10 @@ update is still marked processed so a redelivery does not run it again.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
+import peewee
 from telebot import types
 
 from .context import Context
@@ -26,6 +28,12 @@ if TYPE_CHECKING:
     from .registry import Command
 
 log = logging.getLogger("plugbot.pipeline")
+
+# A lost database connection (a restart, a failover, a killed backend) surfaces as one of these.
+# The update's transaction is then rolled back and nothing was sent yet, so the whole update is
+# run again on a fresh pooled connection instead of being dropped (or blamed on the plugin).
+DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (peewee.OperationalError, peewee.InterfaceError)
+DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 CONTENT_TYPES = ("photo", "document", "voice", "video", "audio", "sticker", "animation", "video_note",
                  "contact", "location", "venue", "poll", "dice")
@@ -46,14 +54,27 @@ class Pipeline:
             log.debug("update %s ignored: no human sender or unsupported type", update.update_id)
             return
         with log_context(update_id=update.update_id, chat_id=chat_id, user_id=tg_user.id):
-            try:
-                self._process(update, tg_user)
-            except ServiceUnavailable as exc:
-                log.warning("update %s: a service is unavailable: %s", update.update_id, exc)
-                self._apologise(chat_id, tg_user, "core.unavailable")
-            except Exception:
-                log.exception("update %s failed in the pipeline", update.update_id)
-                self._apologise(chat_id, tg_user, "core.error")
+            for attempt, delay in enumerate((*DB_RETRY_DELAYS, None)):
+                try:
+                    self._process(update, tg_user)
+                except ServiceUnavailable as exc:
+                    log.warning("update %s: a service is unavailable: %s", update.update_id, exc)
+                    self._apologise(chat_id, tg_user, "core.unavailable")
+                except DB_CONNECTION_ERRORS as exc:
+                    # The rolled-back transaction may have created the user row the cache now names.
+                    self._forget_user(tg_user)
+                    if delay is not None and not self.app.stopping.is_set():
+                        log.warning("update %s: database error (%s: %s); retry %d in %.2fs", update.update_id,
+                                    exc.__class__.__name__, str(exc).strip()[:200], attempt + 1, delay)
+                        time.sleep(delay)
+                        continue
+                    log.exception("update %s failed in the pipeline", update.update_id)
+                    self._apologise(chat_id, tg_user, "core.error")
+                except Exception:
+                    self._forget_user(tg_user)
+                    log.exception("update %s failed in the pipeline", update.update_id)
+                    self._apologise(chat_id, tg_user, "core.error")
+                break
 
     def _parse(self, raw: dict[str, Any]) -> types.Update | None:
         if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
@@ -223,6 +244,8 @@ class Pipeline:
             except ServiceUnavailable:
                 raise
             except Exception as exc:
+                if _connection_lost(exc):
+                    raise  # not the plugin's fault: the whole update is retried (see process)
                 self._handler_failed(ctx, plugin, handler, exc)
                 return True
             self.app.plugins.call_each("plugbot_after_update", ctx=ctx, error=None)
@@ -252,12 +275,28 @@ class Pipeline:
                                        command=data.get("_cmd"))
         self.app.deliver(ctx.outbox)
 
+    def _forget_user(self, tg_user: types.User) -> None:
+        try:
+            self.app.users.invalidate(tg_user.id)
+        except Exception:  # noqa: BLE001 - best effort; the cache entry expires anyway
+            log.debug("could not drop the cached profile of %s", tg_user.id, exc_info=True)
+
     def _apologise(self, chat_id: int | None, tg_user: types.User, key: str) -> None:
         lang = (tg_user.language_code or self.app.config["default_language"]).split("-")[0]
         try:
             self.app.sender.send_message(chat_id or tg_user.id, self.app.i18n.t("core", key[5:], lang))
         except Exception:  # noqa: BLE001 - nothing more can be done for this update
             log.exception("could not tell the user about the failure")
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Did ``exc`` come from a dead database connection (rather than from a bad query)?"""
+    if not isinstance(exc, DB_CONNECTION_ERRORS):
+        return False
+    try:
+        return not database.is_connection_usable()
+    except Exception:  # noqa: BLE001 - a connection that cannot even be asked is lost
+        return True
 
 
 def _origin(update: types.Update) -> tuple[types.User | None, int | None]:

@@ -207,6 +207,8 @@ class PluginManager:
                 continue
             settings[key] = coerce_setting(value, defaults[key], f"plugins.{loaded.name}.{key}", errors)
         for key, default in defaults.items():
+            if default is REQUIRED and settings.get(key) in (None, ""):
+                settings.pop(key, None)  # `key: ${VAR:-}` with VAR unset gives nothing, not a value
             if key not in settings:
                 if default is REQUIRED:
                     errors.append(f"plugins.{loaded.name}.{key}: required setting missing")

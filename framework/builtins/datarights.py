@@ -97,6 +97,7 @@ def erase_user(app: Any, user: User, *, actor: User | None) -> list[str]:
     UserSettings.delete().where(UserSettings.user == user.id).execute()
     User.delete().where(User.id == user.id).execute()
     app.users.invalidate(user.telegram_id)
+    app.access.forget(user)
     return plugins
 
 

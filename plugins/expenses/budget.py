@@ -72,7 +72,13 @@ def due_alert(user: User, row: ExpenseSettings, today: dt.date) -> Progress | No
         reached = LEVEL_THRESHOLD
     if reached <= level:
         return None
-    ExpenseSettings.update(budget_alert_month=month, budget_alert_level=reached).where(
-        ExpenseSettings.id == row.id).execute()
+    # Conditional, so that of two concurrent writers (a user and the recurring job) only one alerts.
+    claimed = (ExpenseSettings
+               .update(budget_alert_month=month, budget_alert_level=reached)
+               .where((ExpenseSettings.id == row.id)
+                      & ((ExpenseSettings.budget_alert_month.is_null())
+                         | (ExpenseSettings.budget_alert_month != month)
+                         | (ExpenseSettings.budget_alert_level < reached)))
+               .execute())
     row.budget_alert_month, row.budget_alert_level = month, reached
-    return current
+    return current if claimed else None

@@ -18,6 +18,7 @@ from framework import User
 
 from .export import ExportRow
 from .models import Category, Expense
+from .money import to_decimal
 
 RESTORE_WINDOW = dt.timedelta(hours=24)
 MAX_NOTE = 500
@@ -118,7 +119,8 @@ def export_rows(user: User, start: dt.date, end: dt.date, label: Any) -> list[Ex
     """The period's expenses for the CSV file, oldest first; ``label(category)`` names a category."""
     query = _in_period(user, start, end).order_by(Expense.expense_date, Expense.created_at, Expense.id)
     return [
-        ExportRow(e.expense_date, Decimal(e.amount), e.currency, label(e.category), e.note or "", e.source)
+        ExportRow(e.expense_date, to_decimal(e.amount, e.currency), e.currency, label(e.category), e.note or "",
+                  e.source)
         for e in query
     ]
 

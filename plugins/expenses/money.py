@@ -110,6 +110,8 @@ def parse_number(text: str, lang: str = "en") -> Decimal:
     never reach ``Decimal``'s own (too liberal) parser.
     """
     text = text.strip()
+    if text.startswith("-") and (_PLAIN_NUMBER.fullmatch(text[1:].strip()) or _SPACED_NUMBER.fullmatch(text[1:].strip())):
+        raise AmountError("not_positive")
     if not (_PLAIN_NUMBER.fullmatch(text) or _SPACED_NUMBER.fullmatch(text)):
         raise AmountError("invalid")
     compact = re.sub(f"[{_SPACES}']", "", text)
@@ -154,6 +156,20 @@ def validate_amount(amount: Decimal, currency: str) -> Decimal:
 def parse_amount(text: str, currency: str, lang: str = "en") -> Decimal:
     """Parse and validate a user-typed amount (the /add amount step, /budget, /recurring)."""
     return validate_amount(parse_number(text, lang), currency)
+
+
+def parse_money(text: str, default_currency: str, lang: str = "en") -> tuple[Decimal, str]:
+    """Parse an amount with an optional currency marker: ``12.50``, ``12.50 eur``, ``€5``, ``350₽``.
+
+    Used where the user is asked for an amount (the /add steps, /budget); the
+    errors are the ones of :func:`parse_amount`, for the currency that applies.
+    """
+    text = text.strip()
+    found = scan_amounts(text)
+    if len(found) == 1 and not (text[:found[0].start] + text[found[0].end:]).strip():
+        currency = found[0].currency or default_currency
+        return parse_amount(found[0].number, currency, lang), currency
+    return parse_amount(text, default_currency, lang), default_currency
 
 
 def to_decimal(value: object, currency: str | None = None) -> Decimal:

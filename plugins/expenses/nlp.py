@@ -228,3 +228,15 @@ def _plausible(text: str, amount: MoneyMatch, note: str, known_words: Collection
         return False
     known = {categories.normalize(w) for w in known_words}
     return any(categories.is_keyword(w) or w in known for w in categories.words_of(note))
+
+
+def parse_date(text: str, today: dt.date) -> dt.date | None:
+    """A date typed on its own ("yesterday", "пт", "2025-03-01", "01.03.2025", "01.03"), or None."""
+    text = (text or "").strip()
+    match = _DM_DATE.match(text)
+    if match:
+        return _day_month(int(match[1]), int(match[2]), today)
+    dates = _find_dates(text, today)
+    if len(dates) == 1 and dates[0][1:] == (0, len(text)):
+        return dates[0][0]
+    return None

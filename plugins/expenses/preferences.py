@@ -39,8 +39,12 @@ def _language_defaults(language: str) -> dict[str, str]:
     return {"number_format": "en-US", "date_format": "YYYY-MM-DD"}
 
 
-def get(user: User, config: dict[str, Any], language: str | None = None) -> ExpenseSettings:
-    """The user's settings row, created with defaults on first use."""
+def get(user: User, config: dict[str, Any], language: str | None = None, *, create: bool = True) -> ExpenseSettings:
+    """The user's settings row, created with defaults on first use.
+
+    With ``create=False`` a missing row is returned unsaved (``id`` None), so merely
+    reading chat text for quick add does not write a row for every passer-by.
+    """
     row = ExpenseSettings.get_or_none(ExpenseSettings.user == user.id)
     if row is not None:
         return row
@@ -54,6 +58,8 @@ def get(user: User, config: dict[str, Any], language: str | None = None) -> Expe
         "budget_alert_threshold": int(config.get("budget_alert_threshold", 80)),
         **_language_defaults(language or user.language_code or "en"),
     }
+    if not create:
+        return ExpenseSettings(**values)
     ExpenseSettings.insert(**values).on_conflict_ignore().execute()
     return ExpenseSettings.get(ExpenseSettings.user == user.id)
 
@@ -75,7 +81,11 @@ def _switch(value: str) -> bool:
     raise SettingError("bad_switch")
 
 
+# The setters below share one signature so /settings can dispatch through SETTERS.
+
+
 def set_currency(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    """An ISO code or a symbol/word ("€", "рубль"); only currencies of the table are accepted."""
     code = money.resolve_currency(value.strip()) or value.strip().upper()
     if not money.is_currency(code):
         raise SettingError("bad_currency", value=value)
@@ -83,6 +93,7 @@ def set_currency(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseS
 
 
 def set_timezone(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    """An IANA name, checked with zoneinfo (so "../etc/passwd" and typos are refused)."""
     value = value.strip()
     if not periods.is_valid_timezone(value):
         raise SettingError("bad_timezone", value=value)
@@ -105,6 +116,7 @@ def set_auto_categorize(row: ExpenseSettings, value: str, now: dt.datetime) -> E
 
 
 def set_threshold(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
+    """1..100 percent; a new threshold re-arms this month's alerts."""
     text = value.strip().rstrip("%")
     if not text.isdigit() or not 1 <= int(text) <= 100:
         raise SettingError("bad_threshold")

@@ -19,8 +19,8 @@ import peewee
 
 from framework import User
 
-from .money import to_decimal
 from .models import Category, Expense
+from .money import to_decimal
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import datetime
 
 from peewee import *
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 SYSTEM_CATEGORIES = (
     ("Food", "🍔", "#F4A261", 1),
@@ -27,7 +27,7 @@ class TimestampTZField(DateTimeField):
 
     field_type = "TIMESTAMPTZ"
 
-    def db_value(self, value):
+    def db_value(self, value: object) -> object:
         if isinstance(value, datetime.datetime):
             value = value.astimezone(UTC)
             if not isinstance(self.model._meta.database, PostgresqlDatabase):
@@ -35,11 +35,11 @@ class TimestampTZField(DateTimeField):
         return value
 
 
-def now():
+def now() -> datetime.datetime:
     return datetime.datetime.now(UTC)
 
 
-def up(migrator, db):
+def up(migrator, db) -> None:
     class User(Model):
         class Meta:
             database = db
@@ -169,7 +169,7 @@ def up(migrator, db):
             Category.create(name=name, emoji=emoji, color=color, is_system=True, user=None, sort_order=order)
 
 
-def down(migrator, db):
+def down(migrator, db) -> None:
     for table in ("category_memory", "recurring_runs", "recurring_expenses", "exchange_rates",
                   "expense_settings", "expenses", "categories"):
         migrator.migrate(migrator.drop_table(table))

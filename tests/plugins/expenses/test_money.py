@@ -41,7 +41,7 @@ def test_parse_number_rejects_non_numbers(text: str) -> None:
 @pytest.mark.parametrize(("text", "currency", "code"), [
     ("0", "USD", "not_positive"),
     ("0.00", "USD", "not_positive"),
-    ("-5", "USD", "invalid"),
+    ("-5", "USD", "not_positive"),
     ("abc", "USD", "invalid"),
     ("1e400", "USD", "invalid"),
     ("NaN", "USD", "invalid"),

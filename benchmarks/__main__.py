@@ -1,0 +1,168 @@
+"""``python -m benchmarks``: the benchmark matrix of issue 5, printed as tables (and saved as JSON).
+
+    python -m benchmarks                         # everything at N=20,000 (takes a while)
+    python -m benchmarks --n 2000 --workers 4    # a quick look
+    python -m benchmarks --modes inproc --workloads mix --backends postgres
+    python -m benchmarks --only scale --scale 10000,100000 [--scale-1m]
+
+Sections: ``matrix`` (workloads × backends × workers × modes), ``baseline``
+(plain pyTelegramBotAPI, same fake server), ``latency`` (the mix at a fixed
+offered load, so latency is not queueing) and ``scale`` (quick-add and /stats
+against 10^4…10^6 stored expenses and 100k users). Numbers only: nothing here
+asserts a time.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from . import e2e, scale
+from .fakeapi import FakeApiProcess
+from .report import print_baseline, print_kinds, print_matrix, print_scale
+from .services import storage
+from .workloads import generate
+
+SECTIONS = ("matrix", "baseline", "latency", "scale")
+
+
+def _csv(text: str, kind: type = str) -> list[Any]:
+    return [kind(part) for part in text.split(",") if part.strip()]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=20_000, help="updates per run (default 20,000)")
+    parser.add_argument("--users", type=int, default=1000, help="distinct users (default 1,000)")
+    parser.add_argument("--workloads", default="echo,quick_add,mix")
+    parser.add_argument("--backends", default="sqlite,postgres",
+                        help="sqlite = SQLite + in-memory services; postgres = PostgreSQL + Redis")
+    parser.add_argument("--workers", default="1,4,8")
+    parser.add_argument("--modes", default="inproc,e2e")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"sections to run: {','.join(SECTIONS)}")
+    parser.add_argument("--latency-rate", type=float, default=300.0,
+                        help="offered load (updates/s) of the latency section (default 300)")
+    parser.add_argument("--latency-workers", type=int, default=4)
+    parser.add_argument("--scale", default="10000,100000", help="stored expenses for the scale section")
+    parser.add_argument("--scale-1m", action="store_true", help="also 10^6 stored expenses (slow to prepare)")
+    parser.add_argument("--scale-users", type=int, default=100_000)
+    parser.add_argument("--scale-n", type=int, default=3000, help="updates per scale run")
+    parser.add_argument("--charts", action="store_true", help="let /stats render its matplotlib chart")
+    parser.add_argument("--json", default=None, help="also write every result to this JSON file")
+    return parser.parse_args(argv)
+
+
+def _inproc(workload: str, backend: str, workers: int, n: int, users: int, workdir: str, *,
+            rate: float = 0.0, charts: bool = False, extra: list[str] | None = None) -> dict[str, Any]:
+    """One in-process run in a child process (its own peak RSS, no state shared between runs)."""
+    command = [sys.executable, "-m", "benchmarks.inproc", "--workload", workload, "--backend", backend,
+               "--workers", str(workers), "--n", str(n), "--users", str(users), "--rate", str(rate),
+               "--workdir", workdir] + (["--charts"] if charts else []) + (extra or [])
+    done = subprocess.run(command, cwd=e2e.ROOT, env=e2e._env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stderr[-2000:], file=sys.stderr)
+        return {"mode": "inproc", "workload": workload, "backend": backend, "workers": workers, "n": n,
+                "error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_matrix(args: argparse.Namespace, workdir: str) -> list[dict[str, Any]]:
+    results = []
+    modes, workloads = _csv(args.modes), _csv(args.workloads)
+    backends, workers_list = _csv(args.backends), _csv(args.workers, int)
+    server = FakeApiProcess(cwd=e2e.ROOT) if "e2e" in modes else None
+    try:
+        for mode in modes:
+            for workload in workloads:
+                for backend in backends:
+                    for workers in workers_list:
+                        if mode == "inproc":
+                            result = _inproc(workload, backend, workers, args.n, args.users, workdir,
+                                             charts=args.charts)
+                        else:
+                            with storage(backend, workdir) as store:
+                                result = e2e.run_plugbot(server, store, generate(workload, args.n, args.users),
+                                                         workers, workdir, charts=args.charts)
+                        results.append(result)
+                        print_matrix([result], header=len(results) == 1)
+    finally:
+        if server is not None:
+            server.close()
+    return results
+
+
+def run_baselines(args: argparse.Namespace, workdir: str) -> list[dict[str, Any]]:
+    results = []
+    with FakeApiProcess(cwd=e2e.ROOT) as server:
+        for workload in [w for w in _csv(args.workloads) if w in ("echo", "quick_add")]:
+            for backend in _csv(args.backends):
+                for workers in _csv(args.workers, int):
+                    with storage(backend, workdir) as store:
+                        result = e2e.run_baseline(server, store, generate(workload, args.n, args.users),
+                                                  workers, workdir)
+                    results.append(result)
+                    print_matrix([result], header=len(results) == 1)
+    return results
+
+
+def run_latency(args: argparse.Namespace, workdir: str) -> list[dict[str, Any]]:
+    """The mix at a fixed offered load: latency per update type without a saturated queue."""
+    results = []
+    n = min(args.n, int(args.latency_rate * 30))  # about 30 s of traffic
+    with FakeApiProcess(cwd=e2e.ROOT) as server:
+        for backend in _csv(args.backends):
+            with storage(backend, workdir) as store:
+                result = e2e.run_plugbot(server, store, generate("mix", n, args.users), args.latency_workers,
+                                         workdir, rate=args.latency_rate, charts=args.charts)
+            results.append(result)
+            print_matrix([result], header=len(results) == 1)
+            print_kinds(result)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sections = _csv(args.only)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        print(f"unknown section(s): {', '.join(sorted(unknown))}; use {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    print(f"# plugbot benchmarks {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, N={args.n}, users={args.users}")
+    print(f"# command: python -m benchmarks {' '.join(argv if argv is not None else sys.argv[1:])}\n")
+    everything: dict[str, Any] = {"args": vars(args)}
+    with tempfile.TemporaryDirectory(prefix="plugbot-bench-") as workdir:
+        if "matrix" in sections:
+            print("## matrix")
+            everything["matrix"] = run_matrix(args, workdir)
+            for result in everything["matrix"]:
+                if result.get("workload") == "mix" and result.get("kinds"):
+                    print_kinds(result)
+        if "baseline" in sections:
+            print("\n## baseline (plain pyTelegramBotAPI, end to end)")
+            everything["baseline"] = run_baselines(args, workdir)
+            print_baseline(everything.get("matrix", []), everything["baseline"])
+        if "latency" in sections:
+            print(f"\n## latency at a fixed offered load ({args.latency_rate:.0f} updates/s)")
+            everything["latency"] = run_latency(args, workdir)
+        if "scale" in sections:
+            sizes = _csv(args.scale, int) + ([1_000_000] if args.scale_1m else [])
+            print(f"\n## scale: {args.scale_users} users, stored expenses {sizes}")
+            everything["scale"] = scale.run(sizes, users=args.scale_users, n=args.scale_n, workdir=workdir,
+                                            inproc=_inproc)
+            print_scale(everything["scale"])
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(everything, fh, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

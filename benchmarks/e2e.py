@@ -1,0 +1,122 @@
+"""End-to-end runs: the fake Bot API server, and the bot (plugbot or baseline) as its own process.
+
+Throughput is measured by the server, from the first update it served to the
+last reply it received: for plugbot that is when the run is confirmed complete
+(the polling loop asks for the next offset only after the batch's replies were
+sent); the baseline confirms updates before handling them, so its run ends
+when the expected number of replies arrived.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from .fakeapi import FakeApiProcess
+from .instrument import percentile
+from .services import Storage, bot_config, plugins_for, write_config
+from .workloads import Workload
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _timeout(n: int) -> float:
+    return 120 + n / 20  # generous: 20 updates/s would be a broken bot, not a slow one
+
+
+def _server_numbers(stats: dict[str, Any], n: int, end: float | None) -> dict[str, Any]:
+    start = stats["first_served_at"]
+    elapsed = (end - start) if (start is not None and end is not None) else 0.0
+    latencies = stats["latencies"]
+    return {
+        "elapsed_s": elapsed, "updates_per_s": n / elapsed if elapsed > 0 else 0.0,
+        "replies": stats["reply_count"], "duplicates": stats["duplicate_messages"],
+        "redelivered": stats["redelivered"],
+        "server_latency": {"n": len(latencies), "p50_ms": percentile(latencies, 50) * 1000,
+                           "p95_ms": percentile(latencies, 95) * 1000,
+                           "p99_ms": percentile(latencies, 99) * 1000},
+    }
+
+
+def run_plugbot(server: FakeApiProcess, store: Storage, work: Workload, workers: int, workdir: str, *,
+                rate: float = 0.0, charts: bool = False) -> dict[str, Any]:
+    """One plugbot run: load the updates, start the bot process, wait until all are confirmed."""
+    tag = f"{work.name}-{store.backend}-{workers}-{int(time.time() * 1000)}"
+    updates, kinds = os.path.join(workdir, f"{tag}.jsonl"), os.path.join(workdir, f"{tag}.kinds.json")
+    stats_out, config_path = os.path.join(workdir, f"{tag}.stats.json"), os.path.join(workdir, f"{tag}.yaml")
+    work.write(updates, kinds)
+    write_config(bot_config(store, workers=workers, plugins=plugins_for(work.name, charts), api_url=server.url),
+                 config_path)
+    server.reset()
+    server.load(path=updates, rate=rate, correlate=work.name in ("echo", "quick_add"))
+    n = len(work.updates)
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.runner", "--config", config_path,
+                             "--stats-out", stats_out, "--kinds", kinds], cwd=ROOT, env=_env())
+    try:
+        stats = server.wait(lambda s: s["confirmed_all_at"] is not None or proc.poll() is not None,
+                            _timeout(n), interval=0.25)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    end = stats["last_reply_at"] if stats["last_reply_at"] is not None else stats["confirmed_all_at"]
+    result = {"mode": "e2e", "engine": "plugbot", "workload": work.name, "backend": store.backend,
+              "workers": workers, "n": n, "rate": rate, "complete": stats["confirmed_all_at"] is not None,
+              **_server_numbers(stats, n, end)}
+    if os.path.exists(stats_out):
+        with open(stats_out, encoding="utf-8") as fh:
+            bot = json.load(fh)
+        result.update({"bot": bot, "peak_rss_mb": bot["peak_rss_mb"], "all": bot["all"], "kinds": bot["kinds"],
+                       "sql_total": bot["sql_total"], "redis_total": bot["redis_total"],
+                       "redis_roundtrips": bot["redis_roundtrips"]})
+    for path in (updates, kinds, stats_out, config_path):
+        if os.path.exists(path):
+            os.remove(path)
+    return result
+
+
+def run_baseline(server: FakeApiProcess, store: Storage, work: Workload, workers: int,
+                 workdir: str) -> dict[str, Any]:
+    """The same workload on plain pyTelegramBotAPI (echo or quick_add)."""
+    tag = f"baseline-{work.name}-{store.backend}-{workers}-{int(time.time() * 1000)}"
+    updates, kinds = os.path.join(workdir, f"{tag}.jsonl"), os.path.join(workdir, f"{tag}.kinds.json")
+    stats_out = os.path.join(workdir, f"{tag}.stats.json")
+    work.write(updates, kinds)
+    server.reset()
+    server.load(path=updates, correlate=True)
+    n = len(work.updates)
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.baseline", "--api-url", server.url,
+                             "--workload", work.name, "--db", store.database_url, "--workers", str(workers),
+                             "--stats-out", stats_out], cwd=ROOT, env=_env())
+    try:
+        stats = server.wait(lambda s: s["reply_count"] >= n or proc.poll() is not None, _timeout(n), interval=0.25)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    result = {"mode": "e2e", "engine": "baseline", "workload": work.name, "backend": store.backend,
+              "workers": workers, "n": n, "rate": 0.0, "complete": stats["reply_count"] >= n,
+              **_server_numbers(stats, n, stats["last_reply_at"])}
+    if os.path.exists(stats_out):
+        with open(stats_out, encoding="utf-8") as fh:
+            result["peak_rss_mb"] = json.load(fh)["peak_rss_mb"]
+    for path in (updates, kinds, stats_out):
+        if os.path.exists(path):
+            os.remove(path)
+    return result

@@ -1,0 +1,109 @@
+"""The expenses plugin: track spending by command, conversation or plain text.
+
+This module only wires hooks; the work lives in the modules it names. It is the
+reference plugin: copy its layout (``models``, ``migrations/``, ``locales/``,
+``handlers``, ``conversation``, ``jobs``, pure domain modules with their tests).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from framework import PluginInfo, User, hookimpl
+
+from . import conversation, handlers, jobs, money, periods, userdata
+from .models import MODELS
+
+HERE = os.path.dirname(__file__)
+
+
+@hookimpl
+def plugbot_plugin_info() -> PluginInfo:
+    return PluginInfo(name="expenses", version="1.0.0",
+                      description="Expense tracking: quick add, budgets, statistics, recurring expenses",
+                      depends_on=(), api_version=">=1.0,<2.0")
+
+
+@hookimpl
+def plugbot_config_defaults() -> dict[str, Any]:
+    return {
+        "default_currency": "USD",    # a new user's currency (they change it with /settings currency)
+        "default_timezone": "UTC",    # used when Telegram gives the user none
+        "week_start": 1,              # 0 = Sunday, 1 = Monday
+        "budget_alert_threshold": 80, # percent of the monthly budget for the first alert
+        "page_size": 5,               # expenses per /list page
+        "top_n": 3,                   # top expenses in /stats
+        "charts": True,               # send the /stats chart (needs matplotlib)
+        "quick_add": True,            # read expenses from plain text ("coffee $5")
+    }
+
+
+@hookimpl
+def plugbot_validate_config(settings: dict[str, Any]) -> list[str]:
+    problems = []
+    if not money.is_currency(str(settings["default_currency"])):
+        problems.append(f"default_currency: unknown currency {settings['default_currency']!r}")
+    if not periods.is_valid_timezone(str(settings["default_timezone"])):
+        problems.append(f"default_timezone: not an IANA timezone: {settings['default_timezone']!r}")
+    if settings["week_start"] not in (0, 1):
+        problems.append("week_start: must be 0 (Sunday) or 1 (Monday)")
+    if not 1 <= int(settings["budget_alert_threshold"]) <= 100:
+        problems.append("budget_alert_threshold: must be between 1 and 100")
+    if not 1 <= int(settings["page_size"]) <= 20:
+        problems.append("page_size: must be between 1 and 20")
+    if not 1 <= int(settings["top_n"]) <= 10:
+        problems.append("top_n: must be between 1 and 10")
+    return problems
+
+
+@hookimpl
+def plugbot_register_models(register: Any) -> None:
+    for model in MODELS:
+        register(model)
+
+
+@hookimpl
+def plugbot_register_migrations(register: Any) -> None:
+    register(os.path.join(HERE, "migrations"))
+
+
+@hookimpl
+def plugbot_register_locales(register: Any) -> None:
+    register(os.path.join(HERE, "locales"))
+
+
+@hookimpl
+def plugbot_register_handlers(register: Any) -> None:
+    register.command("add", conversation.start, help="help.add")
+    register.command("list", handlers.list_, help="help.list")
+    register.command("undo", handlers.undo, help="help.undo")
+    register.command("stats", handlers.stats_, help="help.stats", rate_limit="30/minute")
+    register.command("export", handlers.export_, help="help.export", rate_limit="10/minute")
+    register.command("categories", handlers.categories_, help="help.categories")
+    register.command("budget", handlers.budget_, help="help.budget")
+    register.command("recurring", handlers.recurring_, help="help.recurring")
+    register.command("settings", handlers.settings_, help="help.settings")
+    register.command("rate", handlers.rate, help="help.rate")
+    register.text(handlers.quick_add, priority=0)
+    register.callback("exp", handlers.on_callback)
+    register.conversation(conversation.add_conversation)
+
+
+@hookimpl
+def plugbot_register_jobs(register: Any) -> None:
+    register("recurring", jobs.run_recurring, trigger="interval", minutes=10)
+
+
+@hookimpl
+def plugbot_export_user_data(user: User) -> dict[str, Any]:
+    return userdata.export(user)
+
+
+@hookimpl
+def plugbot_delete_user_data(user: User) -> None:
+    userdata.delete(user)
+
+
+@hookimpl
+def plugbot_stats() -> dict[str, Any]:
+    return userdata.counters()

@@ -1,0 +1,121 @@
+"""Test plugin ``probe``: handlers and jobs that use the core services from inside a plugin.
+
+Every call it wants a test to see is written to its table ``probe_events``,
+in the transaction of the update or job that made it.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import peewee
+
+from framework import (
+    BaseModel,
+    Context,
+    JobContext,
+    PluginInfo,
+    User,
+    UtcDateTimeField,
+    connection_scope,
+    hookimpl,
+    utcnow,
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FALLBACK_TEXT = "local fallback text"
+
+
+class ProbeEvent(BaseModel):
+    kind = peewee.CharField(max_length=50)
+    telegram_id = peewee.BigIntegerField(null=True)
+    note = peewee.TextField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "probe_events"
+
+
+def events(kind: str, telegram_id: int | None = None) -> list[ProbeEvent]:
+    """What the plugin recorded (read in a connection of its own)."""
+    with connection_scope():
+        query = ProbeEvent.select().where(ProbeEvent.kind == kind)
+        if telegram_id is not None:
+            query = query.where(ProbeEvent.telegram_id == telegram_id)
+        return list(query.order_by(ProbeEvent.id))
+
+
+@hookimpl
+def plugbot_plugin_info() -> PluginInfo:
+    return PluginInfo(name="probe", version="0.1.0", description="test plugin: probe")
+
+
+@hookimpl
+def plugbot_register_models(register: Any) -> None:
+    register(ProbeEvent)
+
+
+@hookimpl
+def plugbot_register_migrations(register: Any) -> None:
+    register(os.path.join(HERE, "migrations"))
+
+
+@hookimpl
+def plugbot_register_handlers(register: Any) -> None:
+    register.command("write", write)
+    register.command("boom", boom)
+    register.command("limited", limited, rate_limit="2/hour")
+    register.command("manage", manage, permission="manage_users")
+    register.command("ask", ask)
+
+
+@hookimpl
+def plugbot_register_jobs(register: Any) -> None:
+    # One-second intervals: they only run when a test starts the real scheduler.
+    register("explode", explode, trigger="interval", seconds=1)
+    register("tick", tick, trigger="interval", seconds=1)
+
+
+@hookimpl
+def plugbot_archive_user_data(user: User) -> None:
+    ProbeEvent.create(kind="archived", telegram_id=user.telegram_id)
+
+
+def _write(ctx: Context) -> ProbeEvent:
+    row = ProbeEvent.create(kind="write", telegram_id=ctx.telegram_id, note=ctx.args, created_at=ctx.now())
+    ctx.audit("probe_written", "probe_event", row.id, {"note": ctx.args})
+    return row
+
+
+def write(ctx: Context) -> None:
+    _write(ctx)
+    ctx.reply("written")
+
+
+def boom(ctx: Context) -> None:
+    _write(ctx)
+    ctx.reply("this reply must never be sent")
+    raise RuntimeError("boom after writing")
+
+
+def limited(ctx: Context) -> None:
+    ctx.reply("limited command ran")
+
+
+def manage(ctx: Context) -> None:
+    ProbeEvent.create(kind="manage", telegram_id=ctx.telegram_id)
+    ctx.reply("managed")
+
+
+def ask(ctx: Context) -> None:
+    result = ctx.llm.complete([{"role": "user", "content": ctx.args or "hi"}], user_id=ctx.user.id,
+                              fallback=lambda: FALLBACK_TEXT, cache=False)
+    ctx.reply(f"{result.text} [vendor={result.vendor} fell_back={result.fell_back}]")
+
+
+def explode(job: JobContext) -> None:
+    raise RuntimeError("kaboom")
+
+
+def tick(job: JobContext) -> None:
+    ProbeEvent.create(kind="tick", created_at=job.now())

@@ -1,0 +1,9 @@
+"""Written for a plugbot API this version does not provide."""
+from __future__ import annotations
+
+from framework import PluginInfo, hookimpl
+
+
+@hookimpl
+def plugbot_plugin_info() -> PluginInfo:
+    return PluginInfo(name="future_api", version="3.0.0", api_version=">=2.0,<3.0")

@@ -1,0 +1,205 @@
+"""framework/cli.py as an operator meets it: ``python -m framework check-config | plugins |
+migrate | run`` in a real subprocess (exit codes, one line per problem, never a traceback)."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import plugins_for_tests
+import pytest
+
+from framework import cli
+from framework.config import ENV_OVERRIDES
+
+HERE = Path(__file__).parent
+EXAMPLES = HERE.parents[1] / "examples" / "hello"
+PYTHON = "/work/venv/bin/python" if os.path.exists("/work/venv/bin/python") else sys.executable
+HELLO_YAML = "  hello:\n    module: plugbot_hello\n"
+
+
+@pytest.fixture(autouse=True)
+def _plugin_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.syspath_prepend(str(HERE))
+    for var in ENV_OVERRIDES:
+        monkeypatch.delenv(var, raising=False)
+    plugins_for_tests.reset()
+
+
+def plugbot(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m framework ARGS`` in ``tmp_path``, the way an operator would."""
+    environ = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PLUGBOT_")}
+    environ["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), str(HERE)])
+    environ.update(env or {})
+    return subprocess.run([PYTHON, "-m", "framework", *args], cwd=tmp_path, input=stdin, env=environ,
+                          capture_output=True, text=True, timeout=120)
+
+
+def config_file(tmp_path: Path, body: str, name: str = "config.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(f"database:\n  url: sqlite:///{tmp_path}/bot.db\n{body}", encoding="utf-8")
+    return str(path)
+
+
+# -- check-config ---------------------------------------------------------------------------------
+
+
+def test_check_config_ok(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}")
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "config OK\n", "")
+
+
+def test_check_config_finds_config_yaml_in_the_working_directory(tmp_path: Path) -> None:
+    config_file(tmp_path, "workers: lots\n")
+    result = plugbot(tmp_path, "check-config")
+    assert result.returncode == 2
+    assert result.stderr == "config error: workers: expected an integer, got 'lots'\n"
+
+
+def test_check_config_reports_each_core_error_on_one_line(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "colour: blue\nworkers: lots\ntelegram:\n  mode: pigeon\n"
+                                 "  token: ${MISSING_TOKEN}\n")
+    result = plugbot(tmp_path, "--config", path, "check-config")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert sorted(result.stderr.splitlines()) == [
+        "config error: colour: unknown setting",
+        "config error: telegram.mode: must be one of polling, webhook, got 'pigeon'",
+        "config error: telegram.token: environment variable MISSING_TOKEN is not set "
+        "(use ${MISSING_TOKEN:-default})",
+        "config error: workers: expected an integer, got 'lots'",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_reports_each_plugin_error_on_one_line(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "plugins:\n  hello:\n    module: plugbot_hello\n    morning_hour: 25\n"
+                                 "    colour: blue\n  ghost:\n    module: no_such_package\n"
+                                 "  needs_key:\n    module: plugins_for_tests.needs_key\n")
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 4
+    assert "config error: plugins.hello.morning_hour: must be between 0 and 23" in lines
+    assert "config error: plugins.hello.colour: unknown setting" in lines
+    assert "config error: plugins.needs_key.api_key: required setting missing" in lines
+    assert any(line.startswith("config error: plugins.ghost: cannot import 'no_such_package'") for line in lines)
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_reports_a_bad_database_url(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("database:\n  url: 'sqlite://'\n")
+    result = plugbot(tmp_path, "check-config", "--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith("config error: database.url: sqlite URL needs a path")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_environment_wins_over_the_file_for_check_config(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "admins: [1]\n")
+    result = plugbot(tmp_path, "check-config", "--config", path, env={"BOT_ADMIN_IDS": "one"})
+    assert result.returncode == 2
+    assert result.stderr == "config error: admins: expected Telegram user ids (integers), got 'one'\n"
+
+
+# -- plugins -------------------------------------------------------------------------------------------
+
+
+def test_plugins_lists_status_version_commands_models_jobs_and_errors(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  broken:\n    module: plugins_for_tests.broken_import\n"
+                                 "  alpha:\n    enabled: false\n")
+    result = plugbot(tmp_path, "plugins", "--config", path)
+    assert result.returncode == 0, result.stderr
+    blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in _blocks(result.stdout)}
+    assert blocks["hello 1.0.0 [enabled]"] == [
+        "  commands: /hello, /nickname, /morning",
+        "  models:   hello_greetings",
+        "  jobs:     hello.morning",
+    ]
+    assert blocks["broken - [failed]"][-1] == (
+        "  last error: import failed: RuntimeError: broken_import cannot start: missing API credentials")
+    assert "alpha - [disabled]" in blocks
+    assert "core 1.0.0 [enabled] (built-in)" in blocks
+    assert "  jobs:     datarights.retention" in blocks["datarights 1.0.0 [enabled] (built-in)"]
+
+
+def _blocks(text: str) -> list[str]:
+    blocks: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("  ") and blocks:
+            blocks[-1] += "\n" + line
+        else:
+            blocks.append(line)
+    return blocks
+
+
+def test_plugins_shows_a_plugin_paused_in_the_running_bot(bot_factory, tmp_path: Path, capsys) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  flaky:\n    module: plugins_for_tests.flaky\n")
+    bot = bot_factory({"hello": {"module": "plugbot_hello"}, "flaky": {"module": "plugins_for_tests.flaky"}},
+                      db_url=f"sqlite:///{tmp_path}/bot.db")
+    for _ in range(5):
+        bot.user(1).send("/boom")
+    capsys.readouterr()
+    assert cli.main(["--config", path, "plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "flaky 0.3.0 [paused]" in out
+    assert "  last error: ValueError: the flaky plugin broke" in out
+    assert "hello 1.0.0 [enabled]" in out
+
+
+# -- migrate -------------------------------------------------------------------------------------------
+
+
+def test_migrate_needs_no_token_and_is_idempotent(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}")
+    first = plugbot(tmp_path, "migrate", "--config", path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == ["applied core: 0001_core", "applied hello: 0001_initial",
+                                         "2 migration(s) applied"]
+    second = plugbot(tmp_path, "migrate", "--config", path)
+    assert (second.returncode, second.stdout) == (0, "nothing to do: the database is up to date\n")
+    listing = plugbot(tmp_path, "migrate", "--list", "--config", path)
+    assert [line.split()[:3] for line in listing.stdout.splitlines()] == [
+        ["[x]", "core", "0001_core"], ["[x]", "hello", "0001_initial"]]
+
+
+# -- run without a token -------------------------------------------------------------------------------
+
+
+def test_run_without_token_says_so_and_serves_the_console_until_eof(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "telegram:\n  token: ${TELEGRAM_BOT_TOKEN:-}\n"
+                                 f"plugins:\n{HELLO_YAML}")
+    result = plugbot(tmp_path, "run", "--config", path, stdin="/hello\n/help\n", env={"TELEGRAM_BOT_TOKEN": ""})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "no telegram.token (TELEGRAM_BOT_TOKEN) set: starting console mode\n"
+    out = result.stdout
+    assert out.startswith("plugbot console:")
+    assert "👋 Hello, Console! That's greeting #1." in out
+    assert "/nickname — choose how I call you" in out
+    assert "/morning — good-morning messages on|off" in out
+
+
+def test_run_with_a_broken_config_starts_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
+    path = config_file(tmp_path, "plugins:\n  needs_key:\n    module: plugins_for_tests.needs_key\n")
+    monkeypatch.setattr(cli, "_logging", lambda config: None)
+    monkeypatch.setattr("sys.stdin", io.StringIO("/help\n"))
+    assert cli.main(["--config", path, "run"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == "config error: plugins.needs_key.api_key: required setting missing"
+    assert captured.out == ""  # no console was opened
+    assert not (tmp_path / "bot.db").exists()
+
+
+def test_run_with_a_malformed_token_is_a_config_error(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "")
+    result = plugbot(tmp_path, "run", "--config", path, env={"TELEGRAM_BOT_TOKEN": "not a token"})
+    assert result.returncode == 2
+    assert result.stderr == ("config error: telegram.token: not a bot token "
+                             "(expected the <id>:<secret> that @BotFather gave)\n")
+    assert "not a token" not in result.stderr  # a secret is never echoed

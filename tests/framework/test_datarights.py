@@ -1,0 +1,151 @@
+"""/mydata, /deleteme and the retention job through the real pipeline, on both backends (issue 3, item 9)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from pb_testplugins import BACKENDS, HELLO, PROBE, build, texts
+from pb_testplugins.probe import events
+
+from framework import User, connection_scope
+from framework.models import AuditLog, PdAuditLog, UserSettings
+
+ALICE, BOB = 1401, 1402
+T0 = dt.datetime(2025, 2, 1, 9, 0, tzinfo=dt.UTC)
+DELETED = "All your data has been deleted. Goodbye!"
+REMINDER = "it has been a while"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def _user(telegram_id: int) -> User | None:
+    with connection_scope():
+        return User.get_or_none(User.telegram_id == telegram_id)
+
+
+def _greeting_rows(user_id: int) -> int:
+    from plugbot_hello.models import Greeting
+
+    with connection_scope():
+        return Greeting.select().where(Greeting.user == user_id).count()
+
+
+def _with_nickname(bot, telegram_id: int, nickname: str):
+    user = bot.user(telegram_id, first_name="Alice", username="alice")
+    user.send("/hello")
+    user.send("/nickname")
+    user.send(nickname)
+    assert texts(user.press("Yes")) == [f"Done: I'll call you {nickname}."]
+    return user
+
+
+def test_mydata_sends_every_plugins_data_as_json(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    alice = _with_nickname(bot, ALICE, "Neo")
+    [reply] = alice.send("/mydata")
+    assert (reply.method, reply.filename) == ("send_document", "mydata.json")
+    assert reply.text == "Here is all the data this bot keeps about you."
+    document = json.loads(reply.document.decode("utf-8"))
+    assert document["plugins"]["hello"] == {"greetings": 1, "nickname": "Neo", "morning": False}
+    core = document["plugins"]["datarights"]
+    assert core["profile"]["telegram_id"] == ALICE
+    assert (core["profile"]["first_name"], core["profile"]["username"]) == ("Alice", "alice")
+    assert [a["action"] for a in core["audit_log"]] == ["nickname_set"]
+    assert texts(bot.user(BOB).send("/mydata")) == ["Here is all the data this bot keeps about you."]
+    bob_doc = json.loads(bot.telegram.calls[-1].document)
+    assert "hello" not in bob_doc["plugins"] and bob_doc["plugins"]["datarights"]["profile"]["telegram_id"] == BOB
+
+
+def test_deleteme_asks_first_and_no_keeps_everything(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    alice = _with_nickname(bot, ALICE, "Neo")
+    [ask] = alice.send("/deleteme")
+    assert ask.button_texts == ["Yes, delete everything", "No, keep my data"]
+    assert texts(alice.press("No, keep my data")) == ["Nothing was deleted."]
+    user = _user(ALICE)
+    assert user is not None and _greeting_rows(user.id) == 1
+    assert "Neo" in texts(alice.send("/hello"))[0]
+
+
+def test_deleteme_yes_erases_and_anonymises(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    alice = _with_nickname(bot, ALICE, "Neo")
+    _with_nickname(bot, BOB, "Bobby")
+    alice.send("/language ru")
+    user_id = _user(ALICE).id
+    with connection_scope():
+        assert AuditLog.select().where(AuditLog.telegram_id == ALICE).count() == 1
+
+    alice.send("/deleteme")
+    assert texts(alice.press("Да, удалить всё")) == ["Все ваши данные удалены. До свидания!"]
+    assert _user(ALICE) is None
+    assert _greeting_rows(user_id) == 0
+    with connection_scope():
+        assert UserSettings.select().where(UserSettings.user == user_id).count() == 0
+        nickname_rows = list(AuditLog.select().where(AuditLog.action == "nickname_set").order_by(AuditLog.id))
+        assert [(r.user_id, r.telegram_id) for r in nickname_rows] == [(None, None), (_user(BOB).id, BOB)]
+        assert nickname_rows[0].details is None               # the nickname itself is personal data
+        assert PdAuditLog.select().where((PdAuditLog.actor == user_id) | (PdAuditLog.target_user == user_id)).count() == 0
+        [erased] = PdAuditLog.select().where(PdAuditLog.action == "delete_account")
+        assert "hello" in erased.details["plugins"]
+    assert _greeting_rows(_user(BOB).id) == 1                 # nobody else's data
+
+    assert "greeting #1" in texts(alice.send("/hello"))[0]   # a new, empty account
+    assert _user(ALICE).id != user_id
+
+
+def test_retention_reminds_once_and_archives_at_180_days(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO, PROBE)
+    bot.set_time(T0)
+    bot.user(ALICE, first_name="Alice").send("/hello")
+
+    def reminded() -> list[int]:
+        return [r.chat_id for r in bot.run_job("datarights.retention") if r.text and REMINDER in r.text]
+
+    bot.set_time(T0 + dt.timedelta(days=89))
+    assert reminded() == []
+    bot.set_time(T0 + dt.timedelta(days=91))
+    assert reminded() == [ALICE]
+    assert reminded() == []                                   # the second run sends nothing
+    assert events("archived") == []
+    bot.set_time(T0 + dt.timedelta(days=100))
+    bot.user(BOB).send("/hello")                              # an active user is left alone
+
+    bot.set_time(T0 + dt.timedelta(days=179))
+    assert reminded() == []
+    assert events("archived") == []
+    bot.set_time(T0 + dt.timedelta(days=181))
+    assert reminded() == []
+    assert [e.telegram_id for e in events("archived")] == [ALICE]
+    bot.run_job("datarights.retention")
+    assert len(events("archived")) == 1                       # archived once
+    with connection_scope():
+        assert PdAuditLog.select().where(PdAuditLog.action == "archive_data").count() == 1
+    stats = bot.app.scheduler.job_stats()["datarights.retention"]
+    assert (stats.runs, stats.failures) == (6, 0)
+
+    # Coming back starts the clock again: a later absence earns a new reminder.
+    bot.user(ALICE, first_name="Alice").send("/hello")
+    bot.set_time(T0 + dt.timedelta(days=181 + 91))
+    assert ALICE in reminded()
+
+
+def test_erased_admins_role_does_not_pass_to_a_new_user(bot_factory, monkeypatch, backend) -> None:
+    """SQLite reuses the highest rowid: the next new user may get the erased user's id."""
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    alice = bot.user(ALICE)
+    alice.send("/hello")
+    with connection_scope():
+        bot.app.access.grant(_user(ALICE), can_view_stats=True)
+    assert texts(alice.send("/jobs"))[0].startswith("Scheduled jobs:")     # the role is cached now
+    alice.send("/deleteme")
+    alice.press("Yes, delete everything")
+
+    carol = bot.user(BOB)
+    assert texts(carol.send("/jobs")) == ["You are not allowed to do that."]
+    with connection_scope():
+        assert not bot.app.access.is_admin(_user(BOB))

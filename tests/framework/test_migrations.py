@@ -1,0 +1,121 @@
+"""framework/migrations.py: per-plugin migrations on peewee's runner, idempotent,
+recorded in ``schema_version``, on SQLite and PostgreSQL (also through ``migrate`` on the CLI)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from framework import cli, connection_scope
+from framework.config import ENV_OVERRIDES
+
+HERE = Path(__file__).parent
+EXAMPLES = HERE.parents[1] / "examples" / "hello"
+HELLO = {"module": "plugbot_hello"}
+
+
+@pytest.fixture(autouse=True)
+def _plugin_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    for var in ENV_OVERRIDES:
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/bot.db"
+    return request.getfixturevalue("postgres_url")
+
+
+def applied_rows(app: Any) -> list[tuple[str, str]]:
+    with connection_scope():
+        cursor = app.db.execute_sql("SELECT plugin, name FROM schema_version ORDER BY plugin, name")
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def test_migrate_twice_applies_nothing_the_second_time(bot_factory, db_url: str) -> None:
+    bot = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
+    first = bot.app.migrate()
+    assert first["core"] == ["0001_core"]
+    assert first["hello"] == ["0001_initial"]
+    rows = applied_rows(bot.app)
+    assert ("core", "0001_core") in rows and ("hello", "0001_initial") in rows
+    assert bot.app.migrate() == {plugin: [] for plugin in first}
+    assert applied_rows(bot.app) == rows
+    with connection_scope():
+        assert {"hello_greetings", "users", "processed_updates"} <= set(bot.app.db.get_tables())
+
+
+def test_status_shows_pending_then_applied_per_plugin(bot_factory, db_url: str) -> None:
+    bot = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
+    before = {(row.plugin, row.name): row.applied_at for row in bot.app.migration_status()}
+    assert before == {("core", "0001_core"): None, ("hello", "0001_initial"): None}
+    bot.app.migrate()
+    after = {(row.plugin, row.name): row.applied_at for row in bot.app.migration_status()}
+    assert set(after) == set(before)
+    assert all(when is not None for when in after.values())
+
+
+def test_dependencies_migrate_before_dependants(bot_factory, tmp_path: Path) -> None:
+    bot = bot_factory({"hello": HELLO}, config={"auto_migrate": False}, start=False)
+    assert list(bot.app.migrate()) == ["core", "hello"]  # the core owns `users`, which hello references
+
+
+def test_a_restarted_app_finds_everything_applied(bot_factory, db_url: str) -> None:
+    bot_factory({"hello": HELLO}, db_url=db_url)  # start() auto-migrates
+    again = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
+    assert all(names == [] for names in again.app.migrate().values())
+
+
+def test_frozen_migration_matches_the_model(bot_factory, db_url: str) -> None:
+    """The migration is a frozen copy of the model: the table it creates has the model's columns."""
+    from plugbot_hello.models import Greeting
+
+    bot = bot_factory({"hello": HELLO}, db_url=db_url)
+    with connection_scope():
+        columns = {column.name for column in bot.app.db.get_columns("hello_greetings")}
+    assert columns == {field.column_name for field in Greeting._meta.sorted_fields}
+
+
+def test_disabled_plugin_is_not_migrated(bot_factory) -> None:
+    bot = bot_factory({"hello": {**HELLO, "enabled": False}}, config={"auto_migrate": False}, start=False)
+    assert list(bot.app.migrate()) == ["core"]
+    assert all(plugin == "core" for plugin, _ in applied_rows(bot.app))
+
+
+# -- `python -m framework migrate` (in process; test_cli.py runs the real command) -------------------
+
+
+def write_config(tmp_path: Path, db_url: str) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"database:\n  url: {db_url}\nplugins:\n  hello:\n    module: plugbot_hello\n")
+    return str(path)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    code = cli.main(list(args))
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_cli_migrate_then_migrate_again(capsys, tmp_path: Path, db_url: str) -> None:
+    config = write_config(tmp_path, db_url)
+    code, lines = run_cli(capsys, "--config", config, "migrate")
+    assert code == 0
+    assert lines == ["applied core: 0001_core", "applied hello: 0001_initial", "2 migration(s) applied"]
+    code, lines = run_cli(capsys, "--config", config, "migrate")
+    assert (code, lines) == (0, ["nothing to do: the database is up to date"])
+
+
+def test_cli_migrate_list_shows_a_row_per_plugin_migration(capsys, tmp_path: Path, db_url: str) -> None:
+    config = write_config(tmp_path, db_url)
+    code, lines = run_cli(capsys, "migrate", "--list", "--config", config)
+    assert code == 0
+    assert [line.split() for line in lines] == [["[", "]", "core", "0001_core", "pending"],
+                                                ["[", "]", "hello", "0001_initial", "pending"]]
+    run_cli(capsys, "--config", config, "migrate")
+    code, lines = run_cli(capsys, "--config", config, "migrate", "--list")
+    assert code == 0
+    assert [line.split()[:3] for line in lines] == [["[x]", "core", "0001_core"], ["[x]", "hello", "0001_initial"]]
+    assert all("pending" not in line for line in lines)

@@ -1,0 +1,237 @@
+"""framework/plugins.py through a whole application: loading by dotted path and entry point,
+enable/disable, dependency order, isolation of broken plugins, the circuit breaker, /help."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import plugins_for_tests
+import pytest
+
+from framework import ConfigError, connection_scope
+from framework.registry import RegistrationError
+
+HERE = Path(__file__).parent
+EXAMPLES = HERE.parents[1] / "examples" / "hello"
+HELLO = {"module": "plugbot_hello"}
+ADMIN = 900
+
+
+@pytest.fixture(autouse=True)
+def _plugin_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.syspath_prepend(str(HERE))
+    plugins_for_tests.reset()
+
+
+def section_of(name: str) -> dict[str, Any]:
+    """The config section of the test plugin ``plugins_for_tests.<name>``."""
+    return {"module": f"plugins_for_tests.{name}"}
+
+
+def tables(bot: Any) -> set[str]:
+    with connection_scope():
+        return set(bot.app.db.get_tables())
+
+
+# -- enable / disable ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_disabled_plugin_is_fully_out(bot_factory, database: str) -> None:
+    bot = bot_factory({"hello": {**HELLO, "enabled": False}}, database=database)
+    app = bot.app
+    assert "hello_greetings" not in tables(bot)
+    assert "users" in tables(bot)  # the core did migrate
+    assert app.plugins.plugins["hello"].status == "disabled"
+    assert app.plugins.pm.get_plugin("hello") is None  # none of its hooks can run
+    assert not app.routes.commands_of("hello")
+    assert not [job for job in app.routes.jobs if job.startswith("hello.")]
+    assert not [info for info in app.scheduler.jobs() if info.id.startswith("hello.")]
+    assert "hello" not in {row.plugin for row in app.migration_status()}
+    user = bot.user(1)
+    assert [r.text for r in user.send("/hello")] == ["I don't know /hello. See /help."]
+    assert "/hello" not in user.send("/help")[0].text
+
+
+def test_enabled_plugin_creates_its_table_and_answers(bot_factory) -> None:
+    bot = bot_factory({"hello": HELLO})
+    assert "hello_greetings" in tables(bot)
+    assert bot.app.plugins.plugins["hello"].status == "enabled"
+    assert "hello.morning" in bot.app.routes.jobs
+    assert bot.user(1).send("/hello")[0].text == "👋 Hello, User1! That's greeting #1."
+
+
+def test_disabled_plugin_is_never_imported(bot_factory) -> None:
+    bot = bot_factory({"ghost": {"enabled": False, "module": "no_such_package.plugin"}, "hello": HELLO})
+    assert bot.app.plugins.plugins["ghost"].status == "disabled"
+    assert bot.user(1).send("/hello")[0].text.startswith("👋 Hello")
+
+
+# -- loading: dotted path and entry point --------------------------------------------------------
+
+
+def fake_install(site: Path) -> None:
+    """What `pip install examples/hello` leaves behind, as far as importlib.metadata can tell."""
+    dist = site / "plugbot_hello-1.0.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: plugbot_hello\nVersion: 1.0.0\n")
+    (dist / "entry_points.txt").write_text("[plugbot.plugins]\nhello = plugbot_hello\n")
+
+
+def test_plugin_loaded_through_its_entry_point(bot_factory, tmp_path: Path, monkeypatch) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    fake_install(site)
+    monkeypatch.syspath_prepend(str(site))
+    bot = bot_factory({"hello": {"enabled": True}})  # no `module:` key
+    loaded = bot.app.plugins.plugins["hello"]
+    assert loaded.module.__name__ == "plugbot_hello"
+    assert loaded.info.version == "1.0.0"
+    help_text = bot.user(1).send("/help")[0].text
+    for line in ("/hello — say hello", "/nickname — choose how I call you",
+                 "/morning — good-morning messages on|off"):
+        assert line in help_text
+
+
+def test_without_entry_point_or_module_the_plugin_cannot_be_found(bot_factory) -> None:
+    with pytest.raises(ConfigError, match=r"plugins\.hello: cannot import 'hello'"):
+        bot_factory({"hello": {"enabled": True}})
+
+
+def test_help_lists_the_example_plugin_commands(bot_factory) -> None:
+    bot = bot_factory({"hello": HELLO})
+    text = bot.user(1).send("/help")[0].text
+    assert text.startswith("Available commands:")
+    section = text[text.index("👋 Hello"):]
+    assert section.splitlines() == ["👋 Hello", "/hello — say hello", "/nickname — choose how I call you",
+                                    "/morning — good-morning messages on|off"]
+    ru = bot.user(2, language_code="ru").send("/help")[0].text
+    assert "/hello — поздороваться" in ru
+
+
+def test_command_claimed_by_two_plugins_fails_naming_both(bot_factory) -> None:
+    with pytest.raises(RegistrationError, match="command /hello registered by both 'hello' and 'copycat'"):
+        bot_factory({"hello": HELLO, "copycat": section_of("copycat")})
+
+
+# -- dependencies ----------------------------------------------------------------------------------
+
+
+def test_dependencies_load_and_start_first(bot_factory) -> None:
+    bot = bot_factory({"beta": section_of("beta"), "alpha": section_of("alpha")})  # beta listed first
+    order = bot.app.plugins.order
+    assert order.index("alpha") < order.index("beta")
+    assert plugins_for_tests.events("startup") == ["alpha", "beta"]
+    help_text = bot.user(1).send("/help")[0].text
+    assert help_text.index("/alpha") < help_text.index("/beta")
+
+
+@pytest.mark.parametrize(("alpha", "why"), [
+    (None, "is not configured"),
+    ({"enabled": False, "module": "plugins_for_tests.alpha"}, "is disabled"),
+])
+def test_missing_or_disabled_dependency_is_a_config_error(bot_factory, alpha: Any, why: str) -> None:
+    plugins = {"beta": section_of("beta")}
+    if alpha is not None:
+        plugins["alpha"] = alpha
+    with pytest.raises(ConfigError) as caught:
+        bot_factory(plugins)
+    assert caught.value.errors == [f"plugins.beta.depends_on: 'beta' needs 'alpha', which {why}"]
+
+
+def test_dependency_that_failed_to_import_is_a_config_error(bot_factory) -> None:
+    """The dependency's name is taken by a plugin whose import raises."""
+    with pytest.raises(ConfigError) as caught:
+        bot_factory({"beta": section_of("beta"), "alpha": section_of("broken_import")})
+    assert caught.value.errors == ["plugins.beta.depends_on: 'beta' needs 'alpha', which failed to load"]
+
+
+# -- broken plugins are isolated ---------------------------------------------------------------------
+
+
+def test_plugin_whose_import_raises_is_skipped(bot_factory, caplog) -> None:
+    caplog.set_level(logging.ERROR, logger="plugbot.plugins")
+    bot = bot_factory({"broken": section_of("broken_import"), "hello": HELLO})
+    broken = bot.app.plugins.plugins["broken"]
+    assert broken.status == "failed"
+    assert broken.error == "import failed: RuntimeError: broken_import cannot start: missing API credentials"
+    assert any("plugin broken skipped" in r.getMessage() for r in caplog.records)
+    assert bot.user(1).send("/hello")[0].text.startswith("👋 Hello")
+
+
+def test_strict_plugins_refuses_a_plugin_whose_import_raises(bot_factory) -> None:
+    with pytest.raises(ConfigError) as caught:
+        bot_factory({"broken": section_of("broken_import")}, config={"strict_plugins": True})
+    assert caught.value.errors == [
+        "plugins.broken: import failed: RuntimeError: broken_import cannot start: missing API credentials"]
+
+
+def test_api_version_mismatch_is_refused_with_a_clear_message(bot_factory) -> None:
+    with pytest.raises(ConfigError) as caught:
+        bot_factory({"future_api": section_of("future_api")})
+    assert caught.value.errors == ["plugins.future_api: written for plugbot API >=2.0,<3.0, "
+                                   "this is plugbot API 1.0; upgrade the plugin or plugbot"]
+
+
+def test_plugin_whose_startup_raises_is_skipped(bot_factory) -> None:
+    bot = bot_factory({"bad_startup": section_of("bad_startup"), "hello": HELLO})
+    app = bot.app
+    plugin = app.plugins.plugins["bad_startup"]
+    assert plugin.status == "failed"
+    assert plugin.error == "startup: ConnectionError: cannot reach the fortune server"
+    assert "bad_startup" not in app.plugins.order
+    assert not app.routes.commands_of("bad_startup")
+    assert "bad_startup.tick" not in app.routes.jobs
+    assert "bad_startup.tick" not in {info.id for info in app.scheduler.jobs()}
+    user = bot.user(1)
+    assert user.send("/badstart")[0].text == "I don't know /badstart. See /help."
+    assert user.send("/hello")[0].text.startswith("👋 Hello")
+
+
+def test_strict_plugins_stops_on_a_failing_startup(bot_factory) -> None:
+    with pytest.raises(ConnectionError, match="fortune server"):
+        bot_factory({"bad_startup": section_of("bad_startup")}, config={"strict_plugins": True})
+
+
+def test_raising_handler_is_isolated(bot_factory) -> None:
+    bot = bot_factory({"flaky": section_of("flaky"), "hello": HELLO})
+    user = bot.user(1)
+    replies = user.send("/boom")
+    assert [r.text for r in replies] == ["Something went wrong, sorry. Please try again."]
+    assert user.send("/fine")[0].text == "fine"
+    assert user.send("/hello")[0].text.startswith("👋 Hello")
+    assert bot.app.plugins.plugins["flaky"].error == "ValueError: the flaky plugin broke"
+    assert bot.app.plugins.plugins["flaky"].status == "enabled"
+
+
+def test_circuit_breaker_pauses_a_plugin_after_five_errors(bot_factory, tmp_path: Path) -> None:
+    bot = bot_factory({"flaky": section_of("flaky"), "hello": HELLO}, admins=(ADMIN,))
+    user = bot.user(1)
+    for attempt in range(4):
+        assert user.send("/boom")[0].text == "Something went wrong, sorry. Please try again.", attempt
+        assert bot.app.plugins.plugins["flaky"].status == "enabled"
+    fifth = user.send("/boom")
+    assert [r.text for r in fifth if r.chat_id == user.id] == ["Something went wrong, sorry. Please try again."]
+    to_admin = [r for r in fifth if r.chat_id == ADMIN]
+    assert len(to_admin) == 1
+    assert to_admin[0].text.startswith("⚠️ Plugin flaky was paused after repeated errors.")
+    assert "ValueError: the flaky plugin broke" in to_admin[0].text
+    assert bot.app.plugins.plugins["flaky"].status == "paused"
+
+    # the user gets the paused notice for every command of the plugin, other plugins work on
+    assert user.send("/fine")[0].text == "This feature is paused for now, please try again later."
+    assert user.send("/boom")[0].text == "This feature is paused for now, please try again later."
+    assert user.send("/hello")[0].text.startswith("👋 Hello")
+
+    # admins see it in /plugins
+    listing = bot.user(ADMIN).send("/plugins")[0].text
+    assert "flaky 0.3.0 [paused]" in listing
+    assert "ValueError: the flaky plugin broke" in listing
+    assert "hello 1.0.0 [enabled]" in listing
+
+
+def test_non_admin_cannot_list_plugins(bot_factory) -> None:
+    bot = bot_factory({"hello": HELLO}, admins=(ADMIN,))
+    assert bot.user(1).send("/plugins")[0].text == "You are not allowed to do that."
