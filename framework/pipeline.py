@@ -81,10 +81,15 @@ class Pipeline:
             log.warning("malformed update ignored (no integer update_id)")
             return None
         try:
-            return types.Update.de_json(raw)
+            update = types.Update.de_json(raw)
         except Exception as exc:  # noqa: BLE001 - malformed input must never crash a worker
             log.warning("malformed update %s ignored: %s", raw.get("update_id"), exc)
             return None
+        field = _mistyped_field(update)
+        if field is not None:  # de_json copies fields as given; handlers rely on their types
+            log.warning("malformed update %s ignored: %s is not a string", raw.get("update_id"), field)
+            return None
+        return update
 
     def _process(self, update: types.Update, tg_user: types.User) -> None:
         app = self.app
@@ -287,6 +292,19 @@ class Pipeline:
             self.app.sender.send_message(chat_id or tg_user.id, self.app.i18n.t("core", key[5:], lang))
         except Exception:  # noqa: BLE001 - nothing more can be done for this update
             log.exception("could not tell the user about the failure")
+
+
+def _mistyped_field(update: types.Update) -> str | None:
+    """The first text field that is neither a string nor absent (only a forged update has one)."""
+    for kind in ("message", "edited_message"):
+        message = getattr(update, kind)
+        for name in ("text", "caption"):
+            if message is not None and not isinstance(getattr(message, name, None), (str, type(None))):
+                return f"{kind}.{name}"
+    query = update.callback_query
+    if query is not None and not isinstance(query.data, (str, type(None))):
+        return "callback_query.data"
+    return None
 
 
 def _connection_lost(exc: BaseException) -> bool:

@@ -178,6 +178,8 @@ def get_visible(user: User, category_id: object) -> Category | None:
         category_id = int(category_id)
     except (TypeError, ValueError):
         return None
+    if not 0 < category_id < 2**63:  # a forged id past BIGINT would make the driver raise
+        return None
     return Category.get_or_none(
         (Category.id == category_id)
         & (Category.is_active == True)  # noqa: E712

@@ -344,7 +344,7 @@ def _add_recurring(ctx: Context, text: str) -> None:
 
 def _change_recurring_by_number(ctx: Context, action: str, number: str) -> None:
     rows = _own_recurring(ctx)
-    if not number.isdigit() or not 1 <= int(number) <= len(rows):
+    if not number.isdecimal() or not 1 <= int(number) <= len(rows):
         ctx.reply(ctx.t("recurring.error.number", count=len(rows)))
         return
     ctx.reply(_change_recurring(ctx, action, rows[int(number) - 1]))
@@ -488,7 +488,7 @@ def _on_category(ctx: Context, args: list[str]) -> bool:
 
 def _on_delete(ctx: Context, args: list[str]) -> bool:
     """Delete from /list: refresh the page, and offer Restore in a new message."""
-    if len(args) != 3 or not args[1].isdigit():
+    if len(args) != 3 or not args[1].isdecimal():
         return False
     expense = ledger.get_own(ctx.user, args[0])
     prefs = _prefs(ctx)
@@ -519,7 +519,7 @@ def _spec_period(prefs: ExpenseSettings, ctx: Context, spec: str) -> periods.Per
 
 
 def _on_page(ctx: Context, args: list[str]) -> bool:
-    if len(args) != 2 or not args[0].isdigit():
+    if len(args) != 2 or not args[0].isdecimal():
         return False
     prefs = _prefs(ctx)
     period = _spec_period(prefs, ctx, args[1])
@@ -539,7 +539,8 @@ def _on_edit(ctx: Context, args: list[str]) -> bool:
 
 
 def _own_recurring_row(ctx: Context, value: str) -> RecurringExpense | None:
-    if not value.isdigit():
+    # isdecimal, not isdigit: int() refuses "²"; and an id past BIGINT would make the driver raise.
+    if not value.isdecimal() or not 0 < int(value) < 2**63:
         return None
     return RecurringExpense.get_or_none((RecurringExpense.id == int(value)) & (RecurringExpense.user == ctx.user.id))
 

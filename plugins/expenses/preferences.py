@@ -118,7 +118,7 @@ def set_auto_categorize(row: ExpenseSettings, value: str, now: dt.datetime) -> E
 def set_threshold(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
     """1..100 percent; a new threshold re-arms this month's alerts."""
     text = value.strip().rstrip("%")
-    if not text.isdigit() or not 1 <= int(text) <= 100:
+    if not text.isdecimal() or not 1 <= int(text) <= 100:
         raise SettingError("bad_threshold")
     return _save(row, now, budget_alert_threshold=int(text), budget_alert_level=0, budget_alert_month=None)
 
