@@ -9,7 +9,7 @@ from .config import REQUIRED, ConfigError, load_config
 from .context import Button, Context, JobContext
 from .conversations import Conversation, InvalidTransition
 from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, database, utcnow
-from .models import User
+from .models import User, UserSettings
 from .plugins import API_VERSION, PluginInfo, hookimpl
 from .redisconn import ServiceUnavailable
 
@@ -17,6 +17,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "API_VERSION", "Application", "BaseModel", "Button", "ConfigError", "Context", "Conversation",
-    "InvalidTransition", "JSONField", "JobContext", "PluginInfo", "REQUIRED", "ServiceUnavailable", "User",
+    "InvalidTransition", "JSONField", "JobContext", "PluginInfo", "REQUIRED", "ServiceUnavailable", "User", "UserSettings",
     "UtcDateTimeField", "connection_scope", "create_app", "database", "hookimpl", "load_config", "utcnow",
 ]

@@ -260,6 +260,10 @@ class Application:
                                        default_ttl=cfg["default_ttl"], namespace=f"{name}:")
         return self._caches[name]
 
+    def caches(self) -> dict[str, Cache]:
+        """Every named cache made so far, for the admin statistics."""
+        return dict(self._caches)
+
     def plugin_cache(self, plugin: str) -> Cache:
         return self.cache(f"plugin:{plugin}")
 

@@ -70,6 +70,17 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "access.mode": ("open", "whitelist"),
 }
 
+# Smallest value each numeric setting accepts (0 for the sender's limits means "off").
+MINIMUMS: dict[str, float] = {
+    "workers": 1, "database.pool_size": 1, "sessions.ttl": 1, "sessions.timeout_notice": 1,
+    "ratelimit.messages_per_minute": 1, "cache.default_ttl": 1, "cache.max_value_bytes": 1, "cache.user_ttl": 1,
+    "sender.global_per_second": 0, "sender.private_interval": 0, "sender.group_per_minute": 0,
+    "sender.max_retries": 0, "audit.retention_days": 1, "retention.remind_after_days": 1,
+    "retention.archive_after_days": 1, "circuit_breaker.errors": 1, "circuit_breaker.window_seconds": 1,
+    "circuit_breaker.pause_seconds": 1, "llm.timeout": 1, "llm.retries": 0, "llm.cache_ttl": 0,
+    "telegram.polling.timeout": 0, "telegram.polling.limit": 1, "telegram.webhook.port": 1,
+}
+
 # Environment variables that win over the file (ARCHITECTURE.md).
 ENV_OVERRIDES: dict[str, str] = {
     "TELEGRAM_BOT_TOKEN": "telegram.token",
@@ -162,6 +173,8 @@ def _validate(value: Any, default: Any, key: str, errors: list[str]) -> None:
         return
     if key == "plugins":
         _validate_plugin_sections(value, errors)
+    if key in MINIMUMS and isinstance(value, (int, float)) and value < MINIMUMS[key]:
+        errors.append(f"{key}: must be at least {MINIMUMS[key]:g}, got {_show(value)}")
     if key in CHOICES and value not in CHOICES[key]:
         errors.append(f"{key}: must be one of {', '.join(CHOICES[key])}, got {_show(value)}")
 

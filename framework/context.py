@@ -57,9 +57,10 @@ class SessionView:
     Changes are kept here and saved by the pipeline once the update succeeded.
     """
 
-    def __init__(self, app: Application, telegram_id: int, plugin: str):
+    def __init__(self, app: Application, telegram_id: int, plugin: str, chat_id: int | None = None):
         self._app = app
         self._telegram_id = telegram_id
+        self._chat_id = chat_id
         self.plugin = plugin
         self._loaded: Any = None
         self.pending: tuple[str, str | None, dict[str, Any]] | None = None  # ("save"|"clear", state, data)
@@ -96,11 +97,19 @@ class SessionView:
         loaded = self._load()
         return (loaded.data or {}).get("_conv") if loaded.owner == self.plugin else None
 
+    @property
+    def chat(self) -> int | None:
+        """The chat the conversation started in: its answers are only taken from there."""
+        if self.pending is not None:
+            return self.pending[2].get("_chat")
+        return (self._load().data or {}).get("_chat")
+
     def goto(self, state: str, **data: Any) -> None:
         """Move to ``state`` merging ``data`` into the temp data (JSON values only)."""
         conv = self._app.find_conversation(self.plugin, state, self.conversation)
         conv.check_transition(self.state, state)
-        merged = {**self.data, **data, "_conv": conv.name, "_cmd": conv.command}
+        merged = {**self.data, **data, "_conv": conv.name, "_cmd": conv.command,
+                  "_chat": self.chat if self.state is not None else self._chat_id}
         self.pending = ("save", state, merged)
 
     def update(self, **data: Any) -> None:
@@ -108,7 +117,7 @@ class SessionView:
         if self.state is None:
             raise RuntimeError("no conversation to update: call goto() first")
         self.pending = ("save", self.state, {**self.data, **data, "_conv": self.conversation,
-                                             "_cmd": self._current_command()})
+                                             "_cmd": self._current_command(), "_chat": self.chat})
 
     def end(self) -> None:
         """Leave the conversation (back to IDLE) and drop its temp data."""
@@ -148,7 +157,7 @@ class Context(_Sending):
         self.command: str | None = None
         self.args: str = ""
         self._plugin = plugin
-        self.session = SessionView(app, user.telegram_id, plugin)
+        self.session = SessionView(app, user.telegram_id, plugin, self.chat_id)
 
     # -- who and where ---------------------------------------------------
     @property
@@ -160,7 +169,7 @@ class Context(_Sending):
         self._plugin = plugin
         pending = self.session.pending
         loaded = self.session._loaded
-        self.session = SessionView(self.app, self.user.telegram_id, plugin)
+        self.session = SessionView(self.app, self.user.telegram_id, plugin, self.chat_id)
         self.session._loaded = loaded
         if pending is not None and pending[0] == "clear":
             self.session.pending = pending
@@ -207,6 +216,11 @@ class Context(_Sending):
         """Translate ``key`` from this plugin's catalog (``core.*`` from the core's)."""
         owner, key = ("core", key[5:]) if key.startswith("core.") else (self._plugin, key)
         return self.app.i18n.t(owner, key, self.lang, **kwargs)
+
+    def tn(self, key: str, n: float, **kwargs: Any) -> str:
+        """Plural-aware ``t``: picks ``key.one``/``.few``/``.many``/``.other`` for ``n`` in the user's language."""
+        owner, key = ("core", key[5:]) if key.startswith("core.") else (self._plugin, key)
+        return self.app.i18n.tn(owner, key, n, self.lang, **kwargs)
 
     def now(self) -> dt.datetime:
         return self.app.now()
@@ -275,6 +289,14 @@ class JobContext(_Sending):
     def t(self, key: str, lang: str, **kwargs: Any) -> str:
         owner, key = ("core", key[5:]) if key.startswith("core.") else (self.plugin, key)
         return self.app.i18n.t(owner, key, lang, **kwargs)
+
+    def tn(self, key: str, n: float, lang: str, **kwargs: Any) -> str:
+        owner, key = ("core", key[5:]) if key.startswith("core.") else (self.plugin, key)
+        return self.app.i18n.tn(owner, key, n, lang, **kwargs)
+
+    def language_of(self, user: User) -> str:
+        """The language to write to ``user`` in: their /language choice, else Telegram's, else the default."""
+        return self.app.users.language_of(user)
 
     def notify(self, telegram_id: int, text: str, buttons: Any = None) -> None:
         """Message a user in their private chat (sent when the job's transaction committed)."""

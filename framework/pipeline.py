@@ -89,6 +89,7 @@ class Pipeline:
         if field is not None:  # de_json copies fields as given; handlers rely on their types
             log.warning("malformed update %s ignored: %s is not a string", raw.get("update_id"), field)
             return None
+        _replace_nul(update)
         return update
 
     def _process(self, update: types.Update, tg_user: types.User) -> None:
@@ -198,7 +199,9 @@ class Pipeline:
 
     def _on_text(self, ctx: Context) -> None:
         owner = ctx.session.raw_owner
-        if owner is not None and not self.app.plugins.is_paused(owner):
+        if owner is not None and ctx.session.chat not in (None, ctx.chat_id):
+            pass  # a conversation of another chat (say, a private /add) must not eat group chatter
+        elif owner is not None and not self.app.plugins.is_paused(owner):
             ctx.for_plugin(owner)
             conv = self.app.conversation_of(owner, ctx.session.conversation)
             if conv is not None and self._run(ctx, owner, conv.handle):
@@ -305,6 +308,21 @@ def _mistyped_field(update: types.Update) -> str | None:
     if query is not None and not isinstance(query.data, (str, type(None))):
         return "callback_query.data"
     return None
+
+
+def _replace_nul(update: types.Update) -> None:
+    """NUL → U+FFFD in texts and button data: PostgreSQL cannot store NUL in a text column, so a
+    handler saving it would fail (and five such messages would pause the plugin for everyone).
+    One code unit for one, so entity offsets stay right."""
+    for message in (update.message, update.edited_message):
+        if message is not None:
+            for name in ("text", "caption"):
+                value = getattr(message, name, None)
+                if value and "\x00" in value:
+                    setattr(message, name, value.replace("\x00", "\ufffd"))
+    query = update.callback_query
+    if query is not None and query.data and "\x00" in query.data:
+        query.data = query.data.replace("\x00", "\ufffd")
 
 
 def _connection_lost(exc: BaseException) -> bool:

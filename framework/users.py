@@ -42,6 +42,12 @@ class UserService:
         """Forget the cached profile (after /language, consent, bans, deletion)."""
         self.cache.delete(f"user:{telegram_id}")
 
+    def language_of(self, user: User) -> str:
+        """A user's language outside an update (jobs): the /language override wins."""
+        override = (UserSettings.select(UserSettings.language)
+                    .where(UserSettings.user == user.id).scalar())
+        return self._language({"_language": override, "language_code": user.language_code})
+
     def consented(self, profile_user: User) -> bool:
         return bool(getattr(profile_user, "_consent", False))
 

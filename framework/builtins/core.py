@@ -127,7 +127,8 @@ def jobs(ctx: Context) -> None:
 
 
 def plugins(ctx: Context) -> None:
-    """Admins: each plugin's live status (a paused plugin shows here), version and last error."""
+    """Admins: each plugin's live status (a paused plugin shows here), version, last error,
+    the counters plugins contribute through ``plugbot_stats``, and cache hit rates."""
     lines = [ctx.t("core.plugins_header")]
     for name, plugin in ctx.app.plugins.plugins.items():
         ctx.app.plugins.is_paused(name)  # lets an expired pause lift before it is shown
@@ -135,4 +136,10 @@ def plugins(ctx: Context) -> None:
         lines.append(f"{name} {version} [{plugin.status}]")
         if plugin.error:
             lines.append(f"   {plugin.error[:200]}")
+    for name, counters in ctx.app.plugins.call_each("plugbot_stats"):
+        if counters:
+            lines.append(f"{name}: " + ", ".join(f"{key}={value}" for key, value in counters.items()))
+    for name, cache in sorted(ctx.app.caches().items()):
+        stats = cache.stats()
+        lines.append(ctx.t("core.cache_line", name=name, hits=stats.get("hits", 0), misses=stats.get("misses", 0)))
     ctx.reply("\n".join(lines))

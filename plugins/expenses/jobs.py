@@ -20,8 +20,7 @@ import logging
 
 import peewee
 
-from framework import JobContext, User, database
-from framework.models import UserSettings
+from framework import JobContext, User, UserSettings, database
 
 from . import categories, ledger, preferences, recurring, service
 from .models import Category, Expense, ExpenseSettings, RecurringExpense, RecurringRun

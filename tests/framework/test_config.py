@@ -217,3 +217,18 @@ def test_a_broken_config_never_starts_a_half_working_bot(tmp_path: Path) -> None
     assert sorted(caught.value.errors) == ["plugins.hello.morning_hour: must be between 0 and 23",
                                            "plugins.needs_key.api_key: required setting missing"]
     assert not os.path.exists(db_file)
+
+
+@pytest.mark.parametrize(("yaml_text", "expected"), [
+    ("workers: 0\n", "workers: must be at least 1, got 0"),
+    ("sessions: {ttl: -5}\n", "sessions.ttl: must be at least 1, got -5"),
+    ("ratelimit: {messages_per_minute: 0}\n", "ratelimit.messages_per_minute: must be at least 1, got 0"),
+])
+def test_out_of_range_numbers_name_the_key_path(tmp_path: Path, yaml_text: str, expected: str) -> None:
+    assert expected in errors_of(write(tmp_path, yaml_text))
+
+
+def test_webhook_mode_needs_a_secret(tmp_path: Path) -> None:
+    path = write(tmp_path, "telegram: {mode: webhook}\n")
+    assert any(e.startswith("telegram.webhook.secret_token: required in webhook mode")
+               for e in errors_of(path, env={}))

@@ -184,3 +184,19 @@ def test_memory_session_is_lost_on_restart(bot_factory, monkeypatch) -> None:
     second = restart(bot_factory, first, monkeypatch, HELLO)
     assert second.app.sessions.load(ALICE).state is None
     assert texts(second.user(ALICE).press(data="nickname:yes")) == ["This button is no longer valid."]
+
+
+# -- a conversation belongs to the chat it started in ---------------------------------------------
+
+def test_group_chatter_is_not_taken_as_a_private_conversations_answer(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    alice = bot.user(ALICE)
+    _enter(alice, "AWAITING_NICKNAME")
+
+    in_group = alice.in_chat(-100500)
+    assert not any("Call you" in (r.text or "") for r in in_group.send("lol"))
+
+    reply = alice.send("Neo")[-1]
+    assert reply.text == "Call you “Neo”?"
+    alice.press("Yes")
+    assert _greeting(ALICE).nickname == "Neo"

@@ -306,3 +306,12 @@ def test_every_hook_has_a_test(hook: str) -> None:
         names.add(path.stem)
         names.update(re.findall(r"^\s*def (test_\w+)", path.read_text(encoding="utf-8"), re.MULTILINE))
     assert any(hook in name for name in names), f"no test file or test function is named after {hook}"
+
+
+def test_hook_plugbot_stats_is_shown_to_admins_by_plugins_command(bot_factory) -> None:
+    bot = bot_factory({"hello": HELLO}, admins=(99,))
+    bot.user(1).send("/hello")
+    text = bot.user(99).send("/plugins")[-1].text
+    assert "hello: hello_users=1" in text
+    assert "cache users:" in text
+    assert bot.user(1).send("/plugins")[-1].text == "You are not allowed to do that."
