@@ -183,6 +183,23 @@ def _bytes(value: Any) -> bytes | None:
     return None
 
 
+class ManualClock:
+    """A monotonic-style clock (float seconds) for services that take ``clock=``: TTLs without sleeping."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+CLOSED_PORT_REDIS_URL = "redis://127.0.0.1:1/0"
+"""A Redis URL nothing listens on: for testing outage behaviour."""
+
+
 class Clock:
     """The application's clock, movable by tests."""
 

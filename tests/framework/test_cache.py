@@ -19,19 +19,8 @@ from framework.cache import (
     make_cache_backend,
 )
 from framework.redisconn import Keys, ThrottledLog, connect_redis
-
-CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from framework.testing import CLOSED_PORT_REDIS_URL
+from framework.testing import ManualClock as FakeClock
 
 
 @dataclass
@@ -68,7 +57,7 @@ def env(request) -> Iterator[Env]:
 
 @pytest.fixture
 def outage_cache() -> Cache:
-    return Cache(RedisCacheBackend(connect_redis(CLOSED_PORT_URL, retries=0)), name="outage")
+    return Cache(RedisCacheBackend(connect_redis(CLOSED_PORT_REDIS_URL, retries=0)), name="outage")
 
 
 @pytest.mark.parametrize("value", [

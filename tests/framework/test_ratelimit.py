@@ -28,19 +28,10 @@ from framework.ratelimit import (
     parse_rate,
 )
 from framework.redisconn import Keys, ServiceUnavailable, connect_redis
+from framework.testing import ManualClock as FakeClock
 
 ALIGNED_EPOCH = 1_700_006_400.0  # a multiple of 60, 3600 and 86400
 
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

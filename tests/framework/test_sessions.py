@@ -19,19 +19,8 @@ from framework.sessions import (
     SessionStore,
     make_session_store,
 )
-
-CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from framework.testing import CLOSED_PORT_REDIS_URL
+from framework.testing import ManualClock as FakeClock
 
 
 @dataclass
@@ -274,7 +263,7 @@ def test_prefixes_isolate_stores_on_one_redis(redis_url, redis_prefix):
 
 
 def test_redis_outage_raises_service_unavailable():
-    store = RedisSessionStore(connect_redis(CLOSED_PORT_URL, retries=0))
+    store = RedisSessionStore(connect_redis(CLOSED_PORT_REDIS_URL, retries=0))
     for call in (lambda: store.load(1), lambda: store.save(1, "S", {}, "p"), lambda: store.clear(1),
                  store.active, lambda: store.expired_conversation(1), lambda: store.forget_expired(1)):
         with pytest.raises(ServiceUnavailable):
@@ -283,7 +272,7 @@ def test_redis_outage_raises_service_unavailable():
 
 def test_outage_is_reported_after_the_default_retries_too():
     with pytest.raises(ServiceUnavailable, match="unreachable"):
-        RedisSessionStore(connect_redis(CLOSED_PORT_URL)).load(1)
+        RedisSessionStore(connect_redis(CLOSED_PORT_REDIS_URL)).load(1)
 
 
 def test_factory_picks_the_backend(redis_url, redis_prefix):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -68,7 +69,7 @@ def run_outage(bot: Any, server: RedisServer, users: list[Any], rounds: tuple[in
     with connection_scope():
         stored = {}
         for user in users:
-            rows = [str(e.amount) for e in Expense.select().join_from(Expense, Expense.user.rel_model)
+            rows = [f"{Decimal(e.amount):.2f}" for e in Expense.select().join_from(Expense, Expense.user.rel_model)
                     .where(Expense.user.rel_model.telegram_id == user.id)]
             stored[user.id] = rows
     for user in users:
