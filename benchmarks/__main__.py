@@ -47,8 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", default="1,4,8")
     parser.add_argument("--modes", default="inproc,e2e")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"sections to run: {','.join(SECTIONS)}")
-    parser.add_argument("--latency-rate", type=float, default=300.0,
-                        help="offered load (updates/s) of the latency section (default 300)")
+    parser.add_argument("--latency-rates", default="50,100,200",
+                        help="offered loads (updates/s) of the latency section (default 50,100,200)")
     parser.add_argument("--latency-workers", type=int, default=4)
     parser.add_argument("--scale", default="10000,100000", help="stored expenses for the scale section")
     parser.add_argument("--scale-1m", action="store_true", help="also 10^6 stored expenses (slow to prepare)")
@@ -115,15 +115,18 @@ def run_baselines(args: argparse.Namespace, workdir: str) -> list[dict[str, Any]
 def run_latency(args: argparse.Namespace, workdir: str) -> list[dict[str, Any]]:
     """The mix at a fixed offered load: latency per update type without a saturated queue."""
     results = []
-    n = min(args.n, int(args.latency_rate * 30))  # about 30 s of traffic
+    warm = args.users * 2  # every user seen before the clock starts: the steady state
     with FakeApiProcess(cwd=e2e.ROOT) as server:
-        for backend in _csv(args.backends):
-            with storage(backend, workdir) as store:
-                result = e2e.run_plugbot(server, store, generate("mix", n, args.users), args.latency_workers,
-                                         workdir, rate=args.latency_rate, charts=args.charts)
-            results.append(result)
-            print_matrix([result], header=len(results) == 1)
-            print_kinds(result)
+        for rate in _csv(args.latency_rates, float):
+            n = min(args.n, int(rate * 30))  # about 30 s of traffic
+            for backend in _csv(args.backends):
+                with storage(backend, workdir) as store:
+                    result = e2e.run_plugbot(server, store, generate("mix", n, args.users, first_update_id=warm + 1),
+                                             args.latency_workers, workdir, rate=rate, charts=args.charts,
+                                             warmup=generate("mix", warm, args.users, seed=98))
+                results.append(result)
+                print_matrix([result], header=len(results) == 1)
+                print_kinds(result)
     return results
 
 
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             everything["baseline"] = run_baselines(args, workdir)
             print_baseline(everything.get("matrix", []), everything["baseline"])
         if "latency" in sections:
-            print(f"\n## latency at a fixed offered load ({args.latency_rate:.0f} updates/s)")
+            print(f"\n## latency at fixed offered loads ({args.latency_rates} updates/s), caches warm")
             everything["latency"] = run_latency(args, workdir)
         if "scale" in sections:
             sizes = _csv(args.scale, int) + ([1_000_000] if args.scale_1m else [])

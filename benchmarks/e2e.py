@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from .fakeapi import FakeApiProcess
-from .instrument import percentile
+from .instrument import WARMUP, percentile
 from .services import Storage, bot_config, plugins_for, write_config
 from .workloads import Workload
 
@@ -49,20 +49,34 @@ def _server_numbers(stats: dict[str, Any], n: int, end: float | None) -> dict[st
 
 
 def run_plugbot(server: FakeApiProcess, store: Storage, work: Workload, workers: int, workdir: str, *,
-                rate: float = 0.0, charts: bool = False) -> dict[str, Any]:
-    """One plugbot run: load the updates, start the bot process, wait until all are confirmed."""
+                rate: float = 0.0, charts: bool = False, warmup: Workload | None = None) -> dict[str, Any]:
+    """One plugbot run: load the updates, start the bot process, wait until all are confirmed.
+
+    With ``warmup`` (update ids below the measured ones), those updates are served first and
+    the clock starts only afterwards, so the run measures a bot whose caches are warm.
+    """
     tag = f"{work.name}-{store.backend}-{workers}-{int(time.time() * 1000)}"
     updates, kinds = os.path.join(workdir, f"{tag}.jsonl"), os.path.join(workdir, f"{tag}.kinds.json")
     stats_out, config_path = os.path.join(workdir, f"{tag}.stats.json"), os.path.join(workdir, f"{tag}.yaml")
     work.write(updates, kinds)
+    if warmup is not None:
+        with open(kinds, encoding="utf-8") as fh:
+            tagged = json.load(fh)
+        tagged.update({str(update["update_id"]): WARMUP for update in warmup.updates})
+        with open(kinds, "w", encoding="utf-8") as fh:
+            json.dump(tagged, fh)
     write_config(bot_config(store, workers=workers, plugins=plugins_for(work.name, charts), api_url=server.url),
                  config_path)
     server.reset()
-    server.load(path=updates, rate=rate, correlate=work.name in ("echo", "quick_add"))
     n = len(work.updates)
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.runner", "--config", config_path,
                              "--stats-out", stats_out, "--kinds", kinds], cwd=ROOT, env=_env())
     try:
+        if warmup is not None:
+            server.load(warmup.updates)
+            server.wait(lambda s: s["confirmed_all_at"] is not None or proc.poll() is not None,
+                        _timeout(len(warmup.updates)), interval=0.25)
+        server.load(path=updates, rate=rate, correlate=work.name in ("echo", "quick_add"))
         stats = server.wait(lambda s: s["confirmed_all_at"] is not None or proc.poll() is not None,
                             _timeout(n), interval=0.25)
     finally:

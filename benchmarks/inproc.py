@@ -45,7 +45,7 @@ class RecordingApi:
 
 
 def run(store: Storage, workload: str, n: int, workers: int, *, users: int = 1000, batch: int = 100,
-        rate: float = 0.0, charts: bool = False, warmup: int = 0) -> dict[str, Any]:
+        rate: float = 0.0, charts: bool = False, warmup: int = 0, first_update_id: int = 1) -> dict[str, Any]:
     """Build an app on ``store``, feed the workload, return the numbers."""
     config = load_config(None, env={}, overrides=bot_config(store, workers=workers,
                                                             plugins=plugins_for(workload, charts)))
@@ -55,10 +55,10 @@ def run(store: Storage, workload: str, n: int, workers: int, *, users: int = 100
     app.start(scheduler=False)
     if warmup:
         # Same users, other update ids: fills the caches the way a running bot has them.
-        for update in generate(workload, warmup, users, seed=99, first_update_id=10_000_000).updates:
+        for update in generate(workload, warmup, users, seed=99, first_update_id=first_update_id + 50_000_000).updates:
             app.feed(update)
         app.join()
-    work = generate(workload, n, users)
+    work = generate(workload, n, users, first_update_id=first_update_id)
     recorder = instrument_app(app, work.kinds)
     base = (SQL.total, REDIS.total, REDIS_ROUNDTRIPS.total, sum(api.calls.values()))
     started = time.perf_counter()
@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default="/tmp")
     parser.add_argument("--database-url", default=None, help="use this (pre-populated) database instead")
     parser.add_argument("--redis-prefix", default=None)
+    parser.add_argument("--first-update-id", type=int, default=1,
+                        help="runs sharing a database need distinct update ids (the exactly-once guard)")
     args = parser.parse_args(argv)
     if args.database_url:
         from .services import REDIS_URL
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         store = Storage(args.backend, args.database_url, REDIS_URL if args.redis_prefix else "",
                         args.redis_prefix or "")
         report = run(store, args.workload, args.n, args.workers, users=args.users, rate=args.rate,
-                     charts=args.charts, warmup=args.warmup)
+                     charts=args.charts, warmup=args.warmup, first_update_id=args.first_update_id)
     else:
         with storage(args.backend, args.workdir) as store:
             report = run(store, args.workload, args.n, args.workers, users=args.users, rate=args.rate,

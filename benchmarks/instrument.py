@@ -127,6 +127,7 @@ class UpdateRecorder:
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.sql: dict[str, list[int]] = defaultdict(list)
         self.redis: dict[str, list[int]] = defaultdict(list)
+        self.roundtrips: dict[str, list[int]] = defaultdict(list)
         self.first_arrival: float | None = None
         self.last_done: float | None = None
         self.handled = 0
@@ -140,7 +141,7 @@ class UpdateRecorder:
 
     def wrap(self, handle: Callable[[Any], None]) -> Callable[[Any], None]:
         def timed(update: dict[str, Any]) -> None:
-            sql0, redis0 = SQL.mine(), REDIS.mine()
+            sql0, redis0, rt0 = SQL.mine(), REDIS.mine(), REDIS_ROUNDTRIPS.mine()
             try:
                 handle(update)
             finally:
@@ -152,27 +153,32 @@ class UpdateRecorder:
                     self.latency[kind].append(done - start)
                     self.sql[kind].append(SQL.mine() - sql0)
                     self.redis[kind].append(REDIS.mine() - redis0)
+                    self.roundtrips[kind].append(REDIS_ROUNDTRIPS.mine() - rt0)
                     self.handled += 1
                     self.last_done = done
 
         return timed
 
     def report(self) -> dict[str, Any]:
-        """Per kind: count, p50/p95/p99 latency (ms), mean SQL statements and Redis commands."""
+        """Per kind: count, p50/p95/p99 latency (ms), mean SQL statements, Redis commands and
+        round trips; ``all`` summarises every kind but ``warmup`` (updates sent only to warm caches)."""
         with self._lock:
             kinds = {}
-            everything: list[float] = []
-            for kind, values in sorted(self.latency.items()):
-                everything += values
-                kinds[kind] = _summary(values, self.sql[kind], self.redis[kind])
-            all_sql = [v for values in self.sql.values() for v in values]
-            all_redis = [v for values in self.redis.values() for v in values]
+            measured = [kind for kind in sorted(self.latency) if kind != WARMUP]
+            for kind in sorted(self.latency):
+                kinds[kind] = _summary(self.latency[kind], self.sql[kind], self.redis[kind], self.roundtrips[kind])
+            every = {name: [v for kind in measured for v in series[kind]]
+                     for name, series in (("lat", self.latency), ("sql", self.sql), ("redis", self.redis),
+                                          ("rt", self.roundtrips))}
             span = (self.last_done - self.first_arrival) if self.first_arrival and self.last_done else 0.0
             return {"handled": self.handled, "span_s": span, "kinds": kinds,
-                    "all": _summary(everything, all_sql, all_redis)}
+                    "all": _summary(every["lat"], every["sql"], every["redis"], every["rt"])}
 
 
-def _summary(latencies: list[float], sql: list[int], redis: list[int]) -> dict[str, Any]:
+WARMUP = "warmup"
+
+
+def _summary(latencies: list[float], sql: list[int], redis: list[int], roundtrips: list[int]) -> dict[str, Any]:
     n = len(latencies)
     return {
         "n": n,
@@ -180,6 +186,7 @@ def _summary(latencies: list[float], sql: list[int], redis: list[int]) -> dict[s
         "p99_ms": percentile(latencies, 99) * 1000, "max_ms": max(latencies, default=0.0) * 1000,
         "sql_per_update": sum(sql) / n if n else 0.0, "sql_max": max(sql, default=0),
         "redis_per_update": sum(redis) / n if n else 0.0, "redis_max": max(redis, default=0),
+        "redis_rt_per_update": sum(roundtrips) / n if n else 0.0,
     }
 
 

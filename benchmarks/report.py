@@ -20,9 +20,9 @@ def matrix_row(r: dict[str, Any]) -> str:
         return f"| {r['mode']} | plugbot | {r['workload']} | {r['backend']} | {r['workers']} | {r['n']} | failed: {r['error']} |"
     lat = r.get("all") or r.get("server_latency") or {}
     n = r.get("n") or 1
-    sql = (lat.get("sql_per_update") if "sql_per_update" in lat else None)
-    redis_cmds = r["redis_total"] / n if "redis_total" in r else None
-    redis_rt = r["redis_roundtrips"] / n if "redis_roundtrips" in r else None
+    sql = lat.get("sql_per_update")
+    redis_cmds = lat.get("redis_per_update", r["redis_total"] / n if "redis_total" in r else None)
+    redis_rt = lat.get("redis_rt_per_update", r["redis_roundtrips"] / n if "redis_roundtrips" in r else None)
     done = "" if r.get("complete", True) else " (incomplete!)"
     return (f"| {r['mode']} | {r.get('engine', 'plugbot')} | {r['workload']} | {r['backend']} | {r['workers']} "
             f"| {r['n']} | {_f(r.get('updates_per_s'), 0)}{done} | {_f(lat.get('p50_ms'))} | {_f(lat.get('p95_ms'))} "

@@ -69,11 +69,12 @@ def run(sizes: list[int], *, users: int, n: int, workdir: str,
     for size in sizes:
         with postgres_database() as url:
             prepare_s = prepare(url, users, size)
-            for workload in ("quick_add", "stats"):
+            for number, workload in enumerate(("quick_add", "stats")):
                 prefix = f"plugbot-bench-scale:{size}:{workload}:"
                 try:
                     result = inproc(workload, "postgres", workers, n, active_users, workdir,
-                                    extra=["--database-url", url, "--redis-prefix", prefix, "--warmup", "2000"])
+                                    extra=["--database-url", url, "--redis-prefix", prefix, "--warmup", "2000",
+                                           "--first-update-id", str(1 + number * 1_000_000)])
                 finally:
                     drop_redis_prefix(REDIS_URL, prefix)
                 result.update({"expenses": size, "users": users, "prepare_s": prepare_s})

@@ -11,6 +11,7 @@ minute and invalidated by every change made through this service.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ PERMISSIONS = {
 }
 BAN_NOTICE_INTERVAL = 86400
 CACHE_TTL = 60
+_MISS = object()  # prefetched, not in the cache: load it without asking the cache again
 
 
 @dataclass
@@ -72,8 +74,34 @@ class AccessControl:
             return {"can_manage_keys": row.can_manage_keys, "can_view_stats": row.can_view_stats,
                     "can_manage_users": row.can_manage_users}
 
-        role = self.cache.get_or_set(f"role:{user.id}", load, ttl=CACHE_TTL)
+        role = self._cached(user, f"role:{user.id}", load)
         return role or None
+
+    # -- one update asks the same questions several times: remember the answers on its user ------
+    def prefetch(self, user: User) -> None:
+        """Fetch the lists, role and ban of ``user`` in one cache round trip (the gate needs all three).
+
+        The answers are kept on this ``User`` object, which lives for one update, so the
+        gate, ``is_admin`` and the permission checks after it do not ask the cache again.
+        """
+        memo = _memo(user)
+        keys = [key for key in ("lists", f"role:{user.id}", f"ban:{user.id}") if key not in memo]
+        found = self.cache.get_many(keys) if keys else {}
+        for key in keys:
+            memo[key] = found.get(key, _MISS)
+
+    def _cached(self, user: User | None, key: str, load: Callable[[], Any]) -> Any:
+        if user is None:
+            return self.cache.get_or_set(key, load, ttl=CACHE_TTL)
+        memo = _memo(user)
+        value = memo.get(key, None)
+        if value is _MISS:
+            value = load()
+            self.cache.set(key, value, ttl=CACHE_TTL)
+        elif key not in memo:
+            value = self.cache.get_or_set(key, load, ttl=CACHE_TTL)
+        memo[key] = value
+        return value
 
     def grant(self, user: User, **roles: bool) -> AdminUser:
         row, _ = AdminUser.get_or_create(user=user.id)
@@ -81,22 +109,26 @@ class AccessControl:
             setattr(row, name, bool(value))
         row.save()
         self.cache.delete(f"role:{user.id}")
+        _memo(user).clear()
         return row
 
     def revoke(self, user: User) -> bool:
         removed = AdminUser.delete().where(AdminUser.user == user.id).execute()
         self.cache.delete(f"role:{user.id}")
+        _memo(user).clear()
         return bool(removed)
 
     def forget(self, user: User) -> None:
         """Drop the cached role and ban of an erased user: SQLite may give its id to the next new user."""
         self.cache.delete(f"role:{user.id}")
         self.cache.delete(f"ban:{user.id}")
+        _memo(user).clear()
 
     # -- the gate of every update -------------------------------------------------------
     def check(self, ctx: Context) -> Verdict:
         """Should this update be served? Admins always are; a ban notice at most once a day."""
-        lists = self._lists()
+        self.prefetch(ctx.user)
+        lists = self._lists(ctx.user)
         chat_id, tid = ctx.chat_id, ctx.telegram_id
         if self.is_admin(ctx.user):
             return Verdict(True)
@@ -145,7 +177,7 @@ class AccessControl:
                         "reason": row.reason}
             return {}
 
-        ban = self.cache.get_or_set(f"ban:{user.id}", load, ttl=CACHE_TTL)
+        ban = self._cached(user, f"ban:{user.id}", load)
         if not ban:
             return None
         expires = ban["expires_at"]
@@ -158,6 +190,7 @@ class AccessControl:
         row = UserRestriction.create(user=user.id, restriction_type=kind, reason=reason, expires_at=until,
                                      created_by=by, created_at=self.app.now())
         self.cache.delete(f"ban:{user.id}")
+        _memo(user).clear()
         return row
 
     def unban(self, user: User) -> int:
@@ -165,10 +198,11 @@ class AccessControl:
                    .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True))  # noqa: E712
                    .execute())
         self.cache.delete(f"ban:{user.id}")
+        _memo(user).clear()
         return changed
 
     # -- access lists ---------------------------------------------------------------------
-    def _lists(self) -> dict[str, dict[str, set[int]]]:
+    def _lists(self, user: User | None = None) -> dict[str, dict[str, set[int]]]:
         def load() -> dict[str, dict[str, list[int]]]:
             lists: dict[str, dict[str, list[int]]] = {
                 "whitelist": {"user": [], "chat": []}, "blacklist": {"user": [], "chat": []}}
@@ -176,7 +210,7 @@ class AccessControl:
                 lists[row.list_type][row.entity_type].append(row.entity_id)
             return lists
 
-        raw = self.cache.get_or_set("lists", load, ttl=CACHE_TTL)
+        raw = self._cached(user, "lists", load)
         return {kind: {entity: set(ids) for entity, ids in by_entity.items()} for kind, by_entity in raw.items()}
 
     def add_to_list(self, entity_id: int, entity_type: str, list_type: str, *, by: int | None = None,
@@ -198,3 +232,11 @@ class AccessControl:
                                             & (AccessList.list_type == list_type)).execute()
         self.cache.delete("lists")
         return bool(removed)
+
+
+def _memo(user: User) -> dict[str, Any]:
+    """Access answers remembered on ``user`` (a per-update object) by :meth:`AccessControl._cached`."""
+    memo = user.__dict__.get("_plugbot_access")
+    if memo is None:
+        memo = user.__dict__["_plugbot_access"] = {}
+    return memo

@@ -81,6 +81,10 @@ class CacheBackend(ABC):
     def get(self, key: str) -> str | None:
         """The encoded value, or None on a miss."""
 
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        """:meth:`get` for several keys, in order (one round trip where the backend can)."""
+        return [self.get(key) for key in keys]
+
     @abstractmethod
     def set(self, key: str, value: str, ttl: float) -> None:
         """Store the encoded value for ``ttl`` seconds."""
@@ -144,16 +148,27 @@ class RedisCacheBackend(CacheBackend):
     """Cache entries in Redis, shared between processes; an outage degrades to misses."""
 
     SCAN_COUNT = 500
+    OUTAGE_PAUSE = 1.0
+    """After an outage error, reads and writes skip Redis for this long (deletes still try).
 
-    def __init__(self, client: redis.Redis, prefix: str = "") -> None:
+    Each update makes several cache calls; without the pause each one would wait for the
+    client's connection retries during an outage, and an update would take seconds to be told
+    "temporarily unavailable". Deletes are invalidations, so they are never skipped."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "", clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(prefix)
         self._client = require_decoded_responses(client)
         self._outage_log = ThrottledLog(log, interval=60.0)
+        self._clock = clock
+        self._down_until = 0.0
 
-    def _degrade(self, operation: Callable[[], Any], fallback: Any) -> Any:
+    def _degrade(self, operation: Callable[[], Any], fallback: Any, *, skip_when_down: bool = True) -> Any:
+        if skip_when_down and self._clock() < self._down_until:
+            return fallback
         try:
             return operation()
         except OUTAGE_ERRORS as exc:
+            self._down_until = self._clock() + self.OUTAGE_PAUSE
             self._outage_log.warning("cache: Redis unreachable, serving misses (%s: %s)",
                                      exc.__class__.__name__, exc)
             return fallback
@@ -161,14 +176,19 @@ class RedisCacheBackend(CacheBackend):
     def get(self, key: str) -> str | None:
         return self._degrade(lambda: self._client.get(self.keys.cache(key)), None)
 
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        if not keys:
+            return []
+        return self._degrade(lambda: self._client.mget([self.keys.cache(key) for key in keys]), [None] * len(keys))
+
     def set(self, key: str, value: str, ttl: float) -> None:
         self._degrade(lambda: self._client.set(self.keys.cache(key), value, px=max(1, int(ttl * 1000))), None)
 
     def delete(self, key: str) -> bool:
-        return bool(self._degrade(lambda: self._client.delete(self.keys.cache(key)), 0))
+        return bool(self._degrade(lambda: self._client.delete(self.keys.cache(key)), 0, skip_when_down=False))
 
     def invalidate(self, key_prefix: str) -> int:
-        return self._degrade(lambda: self._invalidate(key_prefix), 0)
+        return self._degrade(lambda: self._invalidate(key_prefix), 0, skip_when_down=False)
 
     def _invalidate(self, key_prefix: str) -> int:
         """SCAN (never KEYS, which blocks the server) and UNLINK in batches of ``SCAN_COUNT``."""
@@ -218,6 +238,16 @@ class Cache:
         self.backend.set(self.namespace + key, encoded, ttl)
         return True
 
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """The cached values of ``keys`` that are hits, in one backend round trip (Redis MGET)."""
+        raws = self.backend.get_many([self.namespace + key for key in keys])
+        found = {}
+        for key, raw in zip(keys, raws, strict=True):
+            hit, value = self._decode(key, raw)
+            if hit:
+                found[key] = value
+        return found
+
     def get_or_set(self, key: str, getter: Callable[[], Any], ttl: float | None = None) -> Any:
         """The cached value, or ``getter()`` stored and returned on a miss (stampedes are not coalesced)."""
         found, value = self._lookup(key)
@@ -240,7 +270,9 @@ class Cache:
         return self._stats.snapshot()
 
     def _lookup(self, key: str) -> tuple[bool, Any]:
-        raw = self.backend.get(self.namespace + key)
+        return self._decode(key, self.backend.get(self.namespace + key))
+
+    def _decode(self, key: str, raw: str | None) -> tuple[bool, Any]:
         if raw is not None:
             try:
                 value = json.loads(raw)

@@ -75,6 +75,11 @@ class SessionView:
         return self._load().owner
 
     @property
+    def expired(self) -> tuple[str, str] | None:
+        """``(owner, command)`` of this user's conversation that timed out, as loaded with the state."""
+        return self._load().expired
+
+    @property
     def state(self) -> str | None:
         if self.pending is not None:
             return self.pending[1]

@@ -33,7 +33,7 @@ log = logging.getLogger("plugbot.pipeline")
 # The update's transaction is then rolled back and nothing was sent yet, so the whole update is
 # run again on a fresh pooled connection instead of being dropped (or blamed on the plugin).
 DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (peewee.OperationalError, peewee.InterfaceError)
-DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # ~16 s: a restart, not an outage
 
 CONTENT_TYPES = ("photo", "document", "voice", "video", "audio", "sticker", "animation", "video_note",
                  "contact", "location", "venue", "poll", "dice")
@@ -207,7 +207,7 @@ class Pipeline:
             if conv is not None and self._run(ctx, owner, conv.handle):
                 return
         elif owner is None and ctx.chat_type == "private":
-            expired = self.app.sessions.expired_conversation(ctx.telegram_id)
+            expired = ctx.session.expired  # loaded with the state: no extra round trip
             if expired is not None:
                 self.app.sessions.forget_expired(ctx.telegram_id)
                 ctx.reply(ctx.t("core.timed_out", command=expired[1]))

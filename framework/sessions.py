@@ -46,6 +46,9 @@ class Session:
     state: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     owner: str | None = None
+    # (owner, command) of a conversation that timed out -- what expired_conversation() answers --
+    # read in the same round trip as the state, because the pipeline asks on every idle text.
+    expired: tuple[str, str] | None = field(default=None, compare=False)
 
     def state_for(self, plugin: str) -> str | None:
         """The state if ``plugin`` owns it, else None: the ownership check every plugin must make."""
@@ -93,9 +96,9 @@ def _encode_state(owner: str, state: str) -> str:
     return f"{owner}:{state}"
 
 
-def _decode(state_value: str | None, data_value: str | None) -> Session:
+def _decode(state_value: str | None, data_value: str | None, marker_value: str | None = None) -> Session:
     if state_value is None:
-        return Session()
+        return Session(expired=_split_marker(marker_value))
     owner, sep, state = state_value.partition(":")
     data = json.loads(data_value) if data_value else {}
     if not sep:
@@ -202,8 +205,10 @@ class MemorySessionStore(SessionStore):
             self._values = {key: entry for key, entry in self._values.items() if entry[1] > now}
 
     def load(self, telegram_id: int) -> Session:
+        keys = self.keys
         with self._lock:
-            return _decode(self._get(self.keys.state(telegram_id)), self._get(self.keys.temp_data(telegram_id)))
+            return _decode(self._get(keys.state(telegram_id)), self._get(keys.temp_data(telegram_id)),
+                           self._get(keys.conversation(telegram_id)))
 
     def save(self, telegram_id: int, state: str, data: Mapping[str, Any] | None, owner: str,
              command: str | None = None) -> None:
@@ -289,11 +294,12 @@ class RedisSessionStore(SessionStore):
         self._prune = client.register_script(_PRUNE_ACTIVE)
 
     def load(self, telegram_id: int) -> Session:
+        keys = self.keys
         with unavailable_on_outage("sessions"):
-            state_value, data_value = self._client.mget(
-                [self.keys.state(telegram_id), self.keys.temp_data(telegram_id)]
+            state_value, data_value, marker_value = self._client.mget(
+                [keys.state(telegram_id), keys.temp_data(telegram_id), keys.conversation(telegram_id)]
             )
-        return _decode(state_value, data_value)
+        return _decode(state_value, data_value, marker_value)
 
     def save(self, telegram_id: int, state: str, data: Mapping[str, Any] | None, owner: str,
              command: str | None = None) -> None:

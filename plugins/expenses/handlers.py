@@ -137,7 +137,7 @@ def _list_page(ctx: Context, prefs: ExpenseSettings, period: periods.Period,
     first = page * size + 1
     lines = [title, ctx.t("list.page", page=page + 1, pages=pages), ""]
     lines += [f"{n}. {view.expense(e)}" for n, e in enumerate(rows, first)]
-    return "\n".join(lines), views.list_keyboard(view, rows, first, page, pages, period.spec())
+    return "\n".join(lines), views.list_keyboard(view, rows, first, page, pages, period.spec(), ctx.user.telegram_id)
 
 
 # --------------------------------------------------------------------------
@@ -519,13 +519,13 @@ def _spec_period(prefs: ExpenseSettings, ctx: Context, spec: str) -> periods.Per
 
 
 def _on_page(ctx: Context, args: list[str]) -> bool:
-    if len(args) != 2 or not args[0].isdecimal():
+    if len(args) != 3 or args[0] != str(ctx.user.telegram_id) or not args[1].isdecimal():
         return False
     prefs = _prefs(ctx)
-    period = _spec_period(prefs, ctx, args[1])
+    period = _spec_period(prefs, ctx, args[2])
     if period is None:
         return False
-    text, buttons = _list_page(ctx, prefs, period, _fit_page(ctx, period, int(args[0])))
+    text, buttons = _list_page(ctx, prefs, period, _fit_page(ctx, period, int(args[1])))
     ctx.edit(text, buttons=buttons)
     return True
 

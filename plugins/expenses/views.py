@@ -157,16 +157,20 @@ def restore_keyboard(view: View, expense: Expense) -> list[list[Button]]:
 
 
 def list_keyboard(view: View, rows: Sequence[Expense], first_number: int, page: int, pages: int,
-                  spec: str) -> list[list[Button]]:
-    """Edit and Delete for each listed expense, then Prev/Next."""
+                  spec: str, owner: int) -> list[list[Button]]:
+    """Edit and Delete for each listed expense, then Prev/Next.
+
+    Prev/Next carry the list owner's Telegram id: in a group anyone can press
+    them, and only the owner may turn the pages of their own list.
+    """
     keyboard = [[Button(view.t("button.edit_n", n=n), data("edit", e.id)),
                  Button(view.t("button.delete_n", n=n), data("del", e.id, page, spec))]
                 for n, e in enumerate(rows, first_number)]
     nav = []
     if page > 0:
-        nav.append(Button(view.t("button.prev"), data("pg", page - 1, spec)))
+        nav.append(Button(view.t("button.prev"), data("pg", owner, page - 1, spec)))
     if page + 1 < pages:
-        nav.append(Button(view.t("button.next"), data("pg", page + 1, spec)))
+        nav.append(Button(view.t("button.next"), data("pg", owner, page + 1, spec)))
     if nav:
         keyboard.append(nav)
     return keyboard

@@ -158,7 +158,7 @@ def forged_data(victim_ids: list[int]) -> st.SearchStrategy[str]:
         st.builds(lambda a, i: f"exp:{a}:{i}", st.sampled_from(("undo", "res", "edit", "rp", "rd", "x")), ids),
         st.builds(lambda i, c: f"exp:cat:{i}:{c}", ids, ids),
         st.builds(lambda i, p, s: f"exp:del:{i}:{p}:{s}", ids, ids, st.sampled_from(("month", "week", "x", "2024"))),
-        st.builds(lambda p, s: f"exp:pg:{p}:{s}", ids, st.sampled_from(("month", "today", "bogus", ""))),
+        st.builds(lambda o, p, s: f"exp:pg:{o}:{p}:{s}", ids, ids, st.sampled_from(("month", "today", "bogus", ""))),
         st.builds(lambda a: f"add:{a}", st.sampled_from(("ok", "edit", "cancel", "skip", "back", "cat:1", "cat:x",
                                                          "f:amount", "f:note", "f:date", "f:category", "f:zz",
                                                          "date:2024-02-30", "date:1999-01-01", "date:x"))),

@@ -78,6 +78,17 @@ def test_list_pages_and_deletes(alice, bot) -> None:
     assert len(rows(1001)) == 7
 
 
+def test_another_users_list_pages_cannot_be_turned(alice, bob) -> None:
+    for n in range(1, 8):
+        alice.send(f"coffee ${n}")
+    bob.send("taxi $9")
+    next_data = alice.send("/list")[-1].buttons[-1][-1][1]
+    assert next_data.startswith("exp:pg:1001:")
+    replies = bob.press(data=next_data)
+    assert STALE in texts(replies) and [r.method for r in replies] == ["answer_callback_query"]
+    assert "$9.00" not in texts(replies) and "$1.00" not in texts(replies)
+
+
 def test_list_of_an_empty_period_and_bad_period(alice) -> None:
     assert "No expenses" in texts(alice.send("/list 2020-01"))
     assert "could not read that period" in texts(alice.send("/list someday"))

@@ -4,7 +4,7 @@ The dispatcher's worker threads are bypassed (``app.process_update``) so the
 profile holds exactly the work of one update, repeated; caches are warmed
 first so it shows the steady state, not first contact with each user.
 
-    python -m benchmarks.profile --workload echo --backend sqlite --n 3000 [--html out.html]
+    python -m benchmarks.profiling --workload echo --backend sqlite --n 3000 [--html out.html]
 """
 from __future__ import annotations
 
