@@ -159,6 +159,7 @@ class Context(_Sending):
         self.lang = lang
         self.outbox: list[Outgoing] = []
         self.callback_answered = False
+        self.handlers_run = 0  # handlers called on this update so far (the pipeline's savepoint choice)
         self.command: str | None = None
         self.args: str = ""
         self._plugin = plugin

@@ -4,12 +4,21 @@
     → session → plugin handler → commit → save session → send replies
 
 Everything an update writes (including its audit rows and the update-id
-marker) is one transaction. A handler that raises has its savepoint rolled
-back, its replies dropped, and the user gets a short localized apology; the
-update is still marked processed so a redelivery does not run it again.
+marker) is one transaction. A handler that raises has its writes rolled back,
+its replies dropped, and the user gets a short localized apology; the update
+is still marked processed so a redelivery does not run it again.
+
+Most updates run exactly one handler, so the first handler runs directly in
+the update's transaction: when it raises, the whole transaction is rolled
+back and a short second one marks the update processed and records the
+failure. Only a handler that runs after another one (text handlers that
+passed, fan-out to several plugins) gets a savepoint, so that its failure
+leaves the earlier handlers' work in place. A SAVEPOINT and RELEASE round
+trip per update saved is a third of what a plain update costs the database.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -37,6 +46,14 @@ DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # ~16 s: a restart, not 
 
 CONTENT_TYPES = ("photo", "document", "voice", "video", "audio", "sticker", "animation", "video_note",
                  "contact", "location", "venue", "poll", "dice")
+
+
+class _HandlerFailed(Exception):
+    """The update's first handler raised: roll the whole update back, then record the failure."""
+
+    def __init__(self, ctx: Context, plugin: str, handler: str, error: Exception) -> None:
+        super().__init__(f"{plugin}.{handler}: {error!r}")
+        self.ctx, self.plugin, self.handler, self.error = ctx, plugin, handler, error
 
 
 class Pipeline:
@@ -93,17 +110,33 @@ class Pipeline:
         return update
 
     def _process(self, update: types.Update, tg_user: types.User) -> None:
-        app = self.app
         with connection_scope():
-            with database.atomic():
-                if not self._claim(update.update_id):
-                    log.info("update %s already processed: skipped", update.update_id)
-                    return
-                user, lang = app.users.upsert(tg_user)
-                ctx = Context(app, update, user=user, lang=lang)
-                if self._admitted(ctx):
-                    self._handle(ctx)
+            try:
+                with database.atomic():
+                    ctx = self._begin(update, tg_user)
+                    if ctx is None:
+                        return
+                    if self._admitted(ctx):
+                        self._handle(ctx)
+            except _HandlerFailed as failed:
+                self._forget_user(tg_user)  # the profile may name a user row that was rolled back
+                with database.atomic():
+                    fresh = self._begin(update, tg_user)
+                    if fresh is None:
+                        return
+                    ctx = failed.ctx  # keeps the command, plugin and answers the hooks saw
+                    ctx.user, ctx.lang = fresh.user, fresh.lang
+                    with log_context(plugin=failed.plugin, handler=failed.handler):
+                        self._handler_failed(ctx, failed.plugin, failed.handler, failed.error)
             self._after_commit(ctx)
+
+    def _begin(self, update: types.Update, tg_user: types.User) -> Context | None:
+        """Claim the update and know its user: the start of every update's transaction."""
+        if not self._claim(update.update_id):
+            log.info("update %s already processed: skipped", update.update_id)
+            return None
+        user, lang = self.app.users.upsert(tg_user)
+        return Context(self.app, update, user=user, lang=lang)
 
     def _claim(self, update_id: int) -> bool:
         inserted = (ProcessedUpdate.insert(update_id=update_id, processed_at=self.app.now())
@@ -236,15 +269,19 @@ class Pipeline:
 
     # -- running a handler -------------------------------------------------------------
     def _run(self, ctx: Context, plugin: str, fn: Any) -> Any:
-        """Call one handler in a savepoint, isolating and counting its failure.
+        """Call one handler, isolating and counting its failure.
 
         Returns what the handler returned (text handlers return True when they
         took the update), or True when it failed or a middleware stopped it.
+        The first handler of an update runs in the update's own transaction
+        (a failure rolls it all back, see ``_process``); later ones get a savepoint.
         """
         handler = getattr(fn, "__qualname__", repr(fn))
+        first = ctx.handlers_run == 0
+        ctx.handlers_run += 1
         with log_context(plugin=plugin, handler=handler):
             try:
-                with database.atomic():
+                with contextlib.nullcontext() if first else database.atomic():
                     if any(result is False for _, result in
                            self.app.plugins.call_each("plugbot_before_update", ctx=ctx)):
                         return True
@@ -254,13 +291,16 @@ class Pipeline:
             except Exception as exc:
                 if _connection_lost(exc):
                     raise  # not the plugin's fault: the whole update is retried (see process)
+                if first:
+                    raise _HandlerFailed(ctx, plugin, handler, exc) from exc
                 self._handler_failed(ctx, plugin, handler, exc)
                 return True
             self.app.plugins.call_each("plugbot_after_update", ctx=ctx, error=None)
             return result
 
     def _handler_failed(self, ctx: Context, plugin: str, handler: str, exc: Exception) -> None:
-        log.exception("handler %s of plugin %s failed on update %s", handler, plugin, ctx.update.update_id)
+        log.error("handler %s of plugin %s failed on update %s", handler, plugin, ctx.update.update_id,
+                  exc_info=exc)
         ctx.outbox.clear()
         ctx.session.pending = None
         ctx.callback_answered = False

@@ -228,15 +228,22 @@ class TestUser:
 
     def send(self, text: str, **extra: Any) -> list[Reply]:
         """Send a text message; returns what the bot sent while handling it."""
+        return self.bot.process(self.message_update(text, **extra))
+
+    def send_message(self, fields: dict[str, Any]) -> list[Reply]:
+        return self.bot.process(self._wrap(fields))
+
+    def message_update(self, text: str, **extra: Any) -> dict[str, Any]:
+        """The raw update of a text message from this user, not yet sent: for redelivery tests."""
         message = {"text": text, **extra}
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        return self.send_message(message)
+        return self._wrap(message)
 
-    def send_message(self, fields: dict[str, Any]) -> list[Reply]:
+    def _wrap(self, fields: dict[str, Any]) -> dict[str, Any]:
         message = {"message_id": self.bot.next_message_id(), "date": self.bot.timestamp(),
                    "chat": self.chat, "from": self.profile, **fields}
-        return self.bot.process({"update_id": self.bot.next_update_id(), "message": message})
+        return {"update_id": self.bot.next_update_id(), "message": message}
 
     def press(self, text: str | None = None, *, data: str | None = None,
               message: Reply | None = None) -> list[Reply]:
@@ -369,3 +376,36 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             result[key] = value
     return result
+
+
+# ---------------------------------------------------------------------------
+# Counting what an update costs the database
+# ---------------------------------------------------------------------------
+
+import contextlib  # noqa: E402
+
+
+@contextlib.contextmanager
+def record_sql() -> Iterator[list[str]]:
+    """Every SQL statement peewee sends inside the block, in order (all threads).
+
+    For tests that pin how many statements a path costs: ``BEGIN``/``COMMIT``
+    issued by the driver itself are not statements peewee sends and are not listed.
+    """
+    from .db import database
+
+    real = database.obj
+    statements: list[str] = []
+    lock = threading.Lock()
+    original = real.execute_sql
+
+    def execute_sql(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            statements.append(sql)
+        return original(sql, params, *args, **kwargs)
+
+    real.execute_sql = execute_sql
+    try:
+        yield statements
+    finally:
+        del real.execute_sql

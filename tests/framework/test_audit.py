@@ -55,6 +55,24 @@ def test_failing_handler_rolls_back_its_row_and_its_audit(bot_factory, monkeypat
     assert len(events("write", ALICE)) == 1 and len(_audit("probe_written")) == 1
 
 
+def test_a_redelivered_failed_update_is_not_run_again(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, PROBE)
+    update = bot.user(ALICE).message_update("chain first boom")
+    assert texts(bot.process(update)) == ["Something went wrong, sorry. Please try again."]
+    assert texts(bot.process(update)) == []  # the failure was recorded as processing it
+    assert events("chain_first", ALICE) == [] and events("chain_second", ALICE) == []
+
+
+def test_a_later_handler_failing_keeps_the_earlier_handlers_work(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, PROBE)
+    alice = bot.user(ALICE)
+    assert texts(alice.send("chain boom")) == ["Something went wrong, sorry. Please try again."]
+    assert [e.note for e in events("chain_first", ALICE)] == ["chain boom"]  # kept: its handler succeeded
+    assert events("chain_second", ALICE) == []  # rolled back to its savepoint
+    assert texts(alice.send("chain ok")) == ["chained"]
+    assert len(events("chain_first", ALICE)) == 2 and len(events("chain_second", ALICE)) == 1
+
+
 def test_personal_data_operations_are_written_to_pd_audit_log(bot_factory, monkeypatch, backend) -> None:
     bot = build(bot_factory, backend, monkeypatch, HELLO)
     alice = bot.user(ALICE)

@@ -15,7 +15,7 @@ from telebot import apihelper
 from framework import connection_scope
 from framework.logs import ContextFilter
 from framework.sender import MESSAGE_LIMIT, Sender
-from framework.testing import FakeTelegram
+from framework.testing import FakeTelegram, record_sql
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[1] / "examples" / "hello"
@@ -152,6 +152,18 @@ def test_redelivered_update_is_handled_once(bot_factory, database: str) -> None:
     assert bot.process(update) == []
     assert bot.process(dict(update)) == []
     assert greeting_count(7) == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_known_user_costs_the_database_one_statement_per_update(bot_factory, database: str) -> None:
+    """The exactly-once marker is the framework's only statement: the user comes from the
+    cache and the one handler runs in the update's transaction, with no savepoint."""
+    bot = bot_factory({"flaky": {"module": "plugins_for_tests.flaky"}}, database=database)
+    user = bot.user(7)
+    user.send("/fine")  # first contact: the user row is written and cached
+    with record_sql() as statements:
+        assert [r.text for r in user.send("/fine")] == ["fine"]
+    assert len(statements) == 1 and '"processed_updates"' in statements[0], statements
 
 
 def test_redelivery_after_a_restart_is_still_handled_once(bot_factory, tmp_path: Path) -> None:

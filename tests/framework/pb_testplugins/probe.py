@@ -67,6 +67,9 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("limited", limited, rate_limit="2/hour")
     register.command("manage", manage, permission="manage_users")
     register.command("ask", ask)
+    # Two text handlers on one update: the first writes and passes, the second may fail.
+    register.text(chain_first, priority=10)
+    register.text(chain_second)
 
 
 @hookimpl
@@ -96,6 +99,25 @@ def boom(ctx: Context) -> None:
     _write(ctx)
     ctx.reply("this reply must never be sent")
     raise RuntimeError("boom after writing")
+
+
+def chain_first(ctx: Context) -> bool:
+    if not ctx.text.startswith("chain"):
+        return False
+    ProbeEvent.create(kind="chain_first", telegram_id=ctx.telegram_id, note=ctx.text)
+    if ctx.text == "chain first boom":
+        raise RuntimeError("the first handler broke")
+    return False  # pass the text on, as a recorder of chat messages does
+
+
+def chain_second(ctx: Context) -> bool:
+    if not ctx.text.startswith("chain"):
+        return False
+    ProbeEvent.create(kind="chain_second", telegram_id=ctx.telegram_id, note=ctx.text)
+    if ctx.text == "chain boom":
+        raise RuntimeError("the second handler broke")
+    ctx.reply("chained")
+    return True
 
 
 def limited(ctx: Context) -> None:
