@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", default=None)
     parser.add_argument("--workdir", default="/tmp")
     args = parser.parse_args(argv)
-    from pyinstrument import Profiler
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        print('pyinstrument is not installed: pip install -e ".[bench]"', file=sys.stderr)
+        return 2
 
     with storage(args.backend, args.workdir) as store:
         config = load_config(None, env={}, overrides=bot_config(store, workers=1,
