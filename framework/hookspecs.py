@@ -138,8 +138,12 @@ def plugbot_export_user_data(user: Any) -> dict[str, Any] | None:
 
 
 @hookspec
-def plugbot_delete_user_data(user: Any) -> None:
-    """Delete everything this plugin stores about ``user``; runs inside the /deleteme transaction."""
+def plugbot_delete_user_data(user: Any, app: Any) -> None:
+    """Delete everything this plugin stores about ``user``; runs inside the /deleteme transaction.
+
+    ``app`` is there for what lives outside the database (say, the plugin's cache entries for
+    this user); like any hook argument, declare it only if you need it.
+    """
 
 
 @hookspec

@@ -91,7 +91,7 @@ def erase_user(app: Any, user: User, *, actor: User | None) -> list[str]:
 
     All in the caller's transaction: if one plugin fails, nothing is deleted.
     """
-    plugins = [name for name, _ in app.plugins.call_each("plugbot_delete_user_data", isolate=False, user=user)]
+    plugins = [name for name, _ in app.plugins.call_each("plugbot_delete_user_data", isolate=False, user=user, app=app)]
     app.audit.anonymise(user)
     app.audit.pd(actor, None, "delete_account", {"plugins": plugins})
     UserSettings.delete().where(UserSettings.user == user.id).execute()

@@ -11,15 +11,16 @@ from typing import Any
 
 from framework import PluginInfo, User, hookimpl
 
-from . import conversation, handlers, jobs, money, periods, userdata
+from . import categories, conversation, handlers, jobs, money, periods, userdata
 from .models import MODELS
 
 HERE = os.path.dirname(__file__)
+NAME = "expenses"
 
 
 @hookimpl
 def plugbot_plugin_info() -> PluginInfo:
-    return PluginInfo(name="expenses", version="1.0.0",
+    return PluginInfo(name=NAME, version="1.0.0",
                       description="Expense tracking: quick add, budgets, statistics, recurring expenses",
                       depends_on=(), api_version=">=1.0,<2.0")
 
@@ -95,13 +96,21 @@ def plugbot_register_jobs(register: Any) -> None:
 
 
 @hookimpl
+def plugbot_startup(app: Any) -> None:
+    """Migrations ran just before this and may have changed the system categories."""
+    categories.forget_everyone(app.plugin_cache(NAME))
+
+
+@hookimpl
 def plugbot_export_user_data(user: User) -> dict[str, Any]:
     return userdata.export(user)
 
 
 @hookimpl
-def plugbot_delete_user_data(user: User) -> None:
+def plugbot_delete_user_data(user: User, app: Any) -> None:
     userdata.delete(user)
+    # SQLite may give a new user the erased row's id: their cached categories must not outlive them.
+    categories.forget_user(app.plugin_cache(NAME), user.id)
 
 
 @hookimpl

@@ -5,18 +5,26 @@ Guessing has two layers. What this user chose before for a word
 English keywords match whole words and plurals; Russian keywords are stems that
 match any ending of up to three letters, because Russian inflects nouns
 ("обед", "обеда", "обедом").
+
+A user's active categories and learned words are read through a
+:class:`CategoryBook`, which caches them per user and drops the copy on every
+change, so a quick add in the steady state reads neither from the database.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
 from framework import User, utcnow
 
 from .models import Category, CategoryMemory
+
+if TYPE_CHECKING:
+    from framework.cache import Cache
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,7 @@ def guess_system_name(words: Iterable[str]) -> str | None:
 
 
 # --------------------------------------------------------------------------
-# Database operations
+# Database reads without the cache (archived rows, the recurring job, the benchmark)
 # --------------------------------------------------------------------------
 
 
@@ -172,28 +180,22 @@ def visible(user: User, include_archived: bool = False) -> list[Category]:
     return list(query.order_by(Category.is_system.desc(), Category.sort_order, Category.name))
 
 
-def get_visible(user: User, category_id: object) -> Category | None:
-    """The category with ``category_id`` if ``user`` may use it (never trust ids from buttons)."""
-    try:
-        category_id = int(category_id)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < category_id < 2**63:  # a forged id past BIGINT would make the driver raise
-        return None
-    return Category.get_or_none(
-        (Category.id == category_id)
-        & (Category.is_active == True)  # noqa: E712
-        & ((Category.user == user.id) | (Category.user.is_null() & (Category.is_system == True)))  # noqa: E712
-    )
-
-
 def find_by_name(user: User, name: str, include_archived: bool = False) -> Category | None:
     """A visible category by name, case-insensitively."""
+    return _named(visible(user, include_archived=include_archived), name)
+
+
+def _named(categories: Iterable[Category], name: str) -> Category | None:
     wanted = normalize(name.strip())
-    for category in visible(user, include_archived=include_archived):
-        if normalize(category.name) == wanted:
-            return category
-    return None
+    return next((c for c in categories if normalize(c.name) == wanted), None)
+
+
+def _as_id(category_id: object) -> int | None:
+    try:
+        number = int(category_id)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None  # a forged id past BIGINT would make the driver raise
 
 
 class CategoryError(ValueError):
@@ -216,17 +218,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-def create(user: User, name: str, emoji: str | None) -> Category:
-    """Add a custom category, or bring an archived one with that name back."""
-    name = _check_name(name)
-    existing = find_by_name(user, name, include_archived=True)
-    if existing is not None:
-        if existing.user_id == user.id and not existing.is_active:
-            existing.is_active = True
-            existing.emoji = emoji or existing.emoji
-            existing.save()
-            return existing
-        raise CategoryError("exists", name=existing.name)
+def _new(user: User, name: str, emoji: str | None) -> Category:
     count = Category.select().where(Category.user == user.id, Category.is_active == True).count()  # noqa: E712
     if count >= MAX_CUSTOM:
         raise CategoryError("too_many", max=MAX_CUSTOM)
@@ -243,63 +235,169 @@ def _own(user: User, name: str) -> Category:
     return category
 
 
-def rename(user: User, old: str, new: str) -> Category:
-    """Rename a custom category; system categories keep their names."""
-    category = _own(user, old)
-    new = _check_name(new)
-    clash = find_by_name(user, new, include_archived=True)
-    if clash is not None and clash.id != category.id:
-        raise CategoryError("exists", name=clash.name)
-    category.name = new
-    category.save()
+# --------------------------------------------------------------------------
+# One user's categories and learned words, cached
+# --------------------------------------------------------------------------
+
+CACHE_TTL = 600  # seconds; bounds how long an invalidation missed by another process can show
+CACHE_PREFIX = "categories:v1:"  # bump the version when the cached shape changes
+_SHOWN = ("id", "name", "emoji", "color", "sort_order", "is_system", "is_active")
+
+
+def cache_key(user_id: int) -> str:
+    return f"{CACHE_PREFIX}{user_id}"
+
+
+def forget_user(cache: Cache, user_id: int) -> None:
+    """Drop one user's cached categories (their data was erased: SQLite may reuse the id)."""
+    cache.delete(cache_key(user_id))
+
+
+def forget_everyone(cache: Cache) -> None:
+    """Drop every user's cached categories (migrations may have changed the system ones)."""
+    cache.invalidate(CACHE_PREFIX)
+
+
+def _plain(category: Category) -> dict[str, Any]:
+    return {**{name: getattr(category, name) for name in _SHOWN}, "user": category.user_id}
+
+
+def _model(row: dict[str, Any]) -> Category:
+    """An unsaved ``Category`` with the row's id: enough to show, compare and reference it, never to save."""
+    category = Category(**{name: row[name] for name in _SHOWN}, user=row["user"])
+    category._dirty.clear()
     return category
 
 
-def archive(user: User, name: str) -> Category:
-    """Hide a custom category from keyboards; its expenses keep it for statistics."""
-    category = _own(user, name)
-    category.is_active = False
-    category.save()
-    return category
+class CategoryBook:
+    """One user's active categories and learned words: read once, cached per user.
 
-
-def remember(user: User, words: Iterable[str], category: Category) -> None:
-    """Learn that ``words`` mean ``category`` for this user (an upsert per word)."""
-    now = utcnow()
-    for word in list(dict.fromkeys(words))[:MAX_LEARNED_WORDS]:
-        word = normalize(word)[:64]
-        (CategoryMemory
-         .insert(user=user.id, word=word, category=category.id, updated_at=now)
-         .on_conflict(
-             conflict_target=[CategoryMemory.user, CategoryMemory.word],
-             update={CategoryMemory.category: category.id, CategoryMemory.updated_at: now},
-         )
-         .execute())
-
-
-def learned_words(user: User) -> frozenset[str]:
-    """Every word this user taught; the quick-add parser treats them like keywords."""
-    query = CategoryMemory.select(CategoryMemory.word).where(CategoryMemory.user == user.id)
-    return frozenset(row.word for row in query)
-
-
-def guess(user: User, words: list[str], auto_categorize: bool = True) -> Category:
-    """The category for a note: learned choice, then keyword, then "Other".
-
-    With ``auto_categorize`` off only learned choices are used, so the user sees
-    "Other" until they pick a category themselves.
+    Quick add needs them three times (the parser's known words, the guess, the
+    keyboard under the reply) and they change only through the methods below,
+    through /deleteme and through migrations. So they are read in two queries,
+    kept in the plugin cache for :data:`CACHE_TTL`, and every change drops the
+    cached copy. Make one book per update: after a change it stops writing the
+    cache, because it then reads this update's uncommitted rows, which a
+    rollback would take back.
     """
-    words = [normalize(w) for w in words]
-    if words:
-        learned = (CategoryMemory
-                   .select(CategoryMemory.word, Category)
-                   .join(Category)
-                   .where(CategoryMemory.user == user.id, CategoryMemory.word.in_(words),
-                          Category.is_active == True))  # noqa: E712
-        by_word = {row.word: row.category for row in learned}
+
+    def __init__(self, cache: Cache, user: User) -> None:
+        self.cache = cache
+        self.user = user
+        self._loaded: tuple[list[Category], dict[str, int]] | None = None
+        self._changed = False
+
+    # -- reads ----------------------------------------------------------------
+    def visible(self) -> list[Category]:
+        """Categories the user may file expenses under now: system ones first, then their own."""
+        return list(self._load()[0])
+
+    def get_visible(self, category_id: object) -> Category | None:
+        """The category with ``category_id`` if this user may use it (never trust ids from buttons)."""
+        number = _as_id(category_id)
+        return next((c for c in self._load()[0] if c.id == number), None) if number else None
+
+    def find_by_name(self, name: str) -> Category | None:
+        """An active category by name, case-insensitively (a name typed in /add)."""
+        return _named(self._load()[0], name)
+
+    def learned_words(self) -> frozenset[str]:
+        """Every word this user taught; the quick-add parser treats them like keywords."""
+        return frozenset(self._load()[1])
+
+    def guess(self, words: list[str], auto_categorize: bool = True) -> Category:
+        """The category for a note: learned choice, then keyword, then "Other".
+
+        With ``auto_categorize`` off only learned choices are used, so the user sees
+        "Other" until they pick a category themselves. A word learned for a category
+        archived since is skipped.
+        """
+        shown, learned = self._load()
+        by_id = {c.id: c for c in shown}
+        words = [normalize(w) for w in words]
         for word in words:
-            if word in by_word:
-                return by_word[word]
-    system = system_categories()
-    name = guess_system_name(words) if auto_categorize else None
-    return system[name or FALLBACK]
+            if learned.get(word) in by_id:
+                return by_id[learned[word]]
+        system = {c.name: c for c in shown if c.is_system and c.user_id is None}
+        name = guess_system_name(words) if auto_categorize else None
+        return system[name or FALLBACK]
+
+    # -- changes (each drops the cached copy) -----------------------------------
+    def create(self, name: str, emoji: str | None) -> Category:
+        """Add a custom category, or bring an archived one with that name back."""
+        name = _check_name(name)
+        existing = find_by_name(self.user, name, include_archived=True)
+        if existing is None:
+            category = _new(self.user, name, emoji)
+        elif existing.user_id == self.user.id and not existing.is_active:
+            existing.is_active = True
+            existing.emoji = emoji or existing.emoji
+            existing.save()
+            category = existing
+        else:
+            raise CategoryError("exists", name=existing.name)
+        self.forget()
+        return category
+
+    def rename(self, old: str, new: str) -> Category:
+        """Rename a custom category; system categories keep their names."""
+        category = _own(self.user, old)
+        new = _check_name(new)
+        clash = find_by_name(self.user, new, include_archived=True)
+        if clash is not None and clash.id != category.id:
+            raise CategoryError("exists", name=clash.name)
+        category.name = new
+        category.save()
+        self.forget()
+        return category
+
+    def archive(self, name: str) -> Category:
+        """Hide a custom category from keyboards; its expenses keep it for statistics."""
+        category = _own(self.user, name)
+        category.is_active = False
+        category.save()
+        self.forget()
+        return category
+
+    def remember(self, words: Iterable[str], category: Category) -> None:
+        """Learn that ``words`` mean ``category`` for this user (an upsert per word)."""
+        now = utcnow()
+        for word in list(dict.fromkeys(words))[:MAX_LEARNED_WORDS]:
+            word = normalize(word)[:64]
+            (CategoryMemory
+             .insert(user=self.user.id, word=word, category=category.id, updated_at=now)
+             .on_conflict(
+                 conflict_target=[CategoryMemory.user, CategoryMemory.word],
+                 update={CategoryMemory.category: category.id, CategoryMemory.updated_at: now},
+             )
+             .execute())
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop the cached copy after a change; for the rest of this update read without caching."""
+        self._changed = True
+        self._loaded = None
+        forget_user(self.cache, self.user.id)
+
+    # -- loading ----------------------------------------------------------------
+    def _load(self) -> tuple[list[Category], dict[str, int]]:
+        if self._loaded is None:
+            snapshot = None if self._changed else self.cache.get(cache_key(self.user.id))
+            if not self._mine(snapshot):
+                snapshot = self._read()
+                if not self._changed:
+                    self.cache.set(cache_key(self.user.id), snapshot, CACHE_TTL)
+            self._loaded = [_model(row) for row in snapshot["categories"]], snapshot["words"]
+        return self._loaded
+
+    def _mine(self, snapshot: Any) -> bool:
+        """A cached copy counts only if it names this very user (ids of erased users come back on SQLite)."""
+        return (isinstance(snapshot, dict) and snapshot.get("user") == self.user.id
+                and snapshot.get("telegram_id") == self.user.telegram_id)
+
+    def _read(self) -> dict[str, Any]:
+        """Two queries: the visible categories, and every learned word with its category id."""
+        words = (CategoryMemory.select(CategoryMemory.word, CategoryMemory.category)
+                 .where(CategoryMemory.user == self.user.id).tuples())
+        return {"user": self.user.id, "telegram_id": self.user.telegram_id,
+                "categories": [_plain(c) for c in visible(self.user)], "words": dict(words)}

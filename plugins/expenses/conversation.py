@@ -68,8 +68,12 @@ def _amount_error(ctx: Context, error: money.AmountError) -> str:
     return ctx.t(f"error.amount.{error.code}", **error.params)
 
 
+def _book(ctx: Context) -> categories.CategoryBook:
+    return categories.CategoryBook(ctx.cache, ctx.user)
+
+
 def _category_keyboard(ctx: Context, selected: int | None = None) -> list[list[Button]]:
-    rows = views.category_rows(_view(ctx), categories.visible(ctx.user), lambda c: f"add:cat:{c.id}", selected)
+    rows = views.category_rows(_view(ctx), _book(ctx).visible(), lambda c: f"add:cat:{c.id}", selected)
     return rows + [_cancel_row(ctx)]
 
 
@@ -93,7 +97,7 @@ def _say(ctx: Context, text: str, buttons: Any = None) -> None:
 
 
 def _draft_category(ctx: Context, data: dict[str, Any]) -> Category | None:
-    return categories.get_visible(ctx.user, data.get("category_id"))
+    return _book(ctx).get_visible(data.get("category_id"))
 
 
 def _show_confirmation(ctx: Context, **changes: Any) -> None:
@@ -180,9 +184,9 @@ def on_amount(ctx: Context) -> None:
 
 def _chosen_category(ctx: Context, action: list[str] | None) -> Category | None:
     if action is None:
-        return categories.find_by_name(ctx.user, ctx.text)
+        return _book(ctx).find_by_name(ctx.text)
     if len(action) == 2 and action[0] == "cat":
-        return categories.get_visible(ctx.user, action[1])
+        return _book(ctx).get_visible(action[1])
     return None
 
 
@@ -281,7 +285,7 @@ def _ask_field(ctx: Context, field: str) -> None:
     if field == "amount":
         _say(ctx, ctx.t("add.ask_amount"), [back])
     elif field == "category":
-        rows = views.category_rows(_view(ctx), categories.visible(ctx.user), lambda c: f"add:cat:{c.id}",
+        rows = views.category_rows(_view(ctx), _book(ctx).visible(), lambda c: f"add:cat:{c.id}",
                                    ctx.session.data.get("category_id"))
         _say(ctx, ctx.t("add.ask_new_category"), rows + [back])
     elif field == "note":

@@ -39,6 +39,11 @@ def _prefs(ctx: Context, create: bool = True) -> ExpenseSettings:
     return preferences.get(ctx.user, ctx.settings, ctx.lang, create=create)
 
 
+def _book(ctx: Context) -> categories.CategoryBook:
+    """The user's categories and learned words for this update (cached across updates)."""
+    return categories.CategoryBook(ctx.cache, ctx.user)
+
+
 def _lang(ctx: Context) -> str:
     return (ctx.lang or "en").split("-")[0]
 
@@ -70,11 +75,12 @@ def quick_add(ctx: Context) -> bool:
     text = ctx.text
     if not ctx.settings.get("quick_add", True) or not any(ch.isdigit() for ch in text):
         return False
-    prefs = _prefs(ctx, create=False)
+    prefs = _prefs(ctx, create=False)  # read once; a text that is no expense creates no row
     if not prefs.nlp_enabled:
         return False
+    book = _book(ctx)  # one load serves the parser, the guess and the keyboard
     parsed = nlp.parse_expense(text, today=_today(prefs, ctx), lang=_lang(ctx), default_currency=prefs.currency,
-                               known_words=categories.learned_words(ctx.user))
+                               known_words=book.learned_words())
     if parsed is None:
         return False
     try:
@@ -82,13 +88,14 @@ def quick_add(ctx: Context) -> bool:
     except money.AmountError as error:
         ctx.reply(ctx.t(f"error.amount.{error.code}", **error.params))
         return True
-    prefs = _prefs(ctx)
-    category = categories.guess(ctx.user, list(parsed.words), prefs.auto_categorize)
+    if prefs.id is None:  # the user's first expense: now the settings row is worth creating
+        prefs = _prefs(ctx)
+    category = book.guess(list(parsed.words), prefs.auto_categorize)
     expense = service.add(ctx, amount=amount, currency=parsed.currency, category=category,
                           note=parsed.note, date=parsed.date, source="nlp", original=text)
     view = View(ctx.t, prefs)
     ctx.reply(ctx.t("quick.saved", line=view.expense(expense, category)),
-              buttons=views.saved_keyboard(view, expense, categories.visible(ctx.user)))
+              buttons=views.saved_keyboard(view, expense, book.visible()))
     alert = service.budget_alert(view, ctx.user, prefs, _today(prefs, ctx))
     if alert:
         ctx.reply(alert)
@@ -214,20 +221,21 @@ def categories_(ctx: Context) -> None:
 
 def _change_category(ctx: Context, verb: str, words: list[str]) -> str:
     view = View(ctx.t, _prefs(ctx))
+    book = _book(ctx)
     if verb == "add" and words:
         emoji = words[-1] if len(words) > 1 and not any(ch.isalnum() for ch in words[-1]) else None
         name = " ".join(words[:-1] if emoji else words)
-        category = categories.create(ctx.user, name, emoji[:10] if emoji else None)
+        category = book.create(name, emoji[:10] if emoji else None)
         ctx.audit("category_added", "category", category.id, {"name": category.name})
         return ctx.t("categories.added", category=view.category(category))
     if verb == "rename" and len(words) == 2:
         old = categories.find_by_name(ctx.user, words[0], include_archived=True)
-        category = categories.rename(ctx.user, words[0], words[1])
+        category = book.rename(words[0], words[1])
         ctx.audit("category_renamed", "category", category.id, {"from": old.name if old else words[0],
                                                                   "to": category.name})
         return ctx.t("categories.renamed", category=view.category(category))
     if verb == "archive" and words:
-        category = categories.archive(ctx.user, " ".join(words))
+        category = book.archive(" ".join(words))
         ctx.audit("category_archived", "category", category.id, {"name": category.name})
         return ctx.t("categories.archived", category=view.category(category))
     return ctx.t("categories.usage")
@@ -331,7 +339,7 @@ def _add_recurring(ctx: Context, text: str) -> None:
     except money.AmountError as error:
         ctx.reply(ctx.t(f"error.amount.{error.code}", **error.params))
         return
-    category = categories.guess(ctx.user, categories.words_of(spec.note), prefs.auto_categorize)
+    category = _book(ctx).guess(categories.words_of(spec.note), prefs.auto_categorize)
     row = RecurringExpense.create(
         user=ctx.user.id, amount=amount, currency=currency, category=category, note=spec.note or None,
         schedule_kind=spec.kind, schedule_day=spec.day, next_run=recurring.next_due(spec.kind, spec.day, today),
@@ -464,7 +472,7 @@ def _on_restore(ctx: Context, args: list[str]) -> bool:
     service.restore(ctx, expense)
     view = View(ctx.t, _prefs(ctx))
     ctx.edit(ctx.t("restored", line=view.expense(expense)),
-             buttons=views.saved_keyboard(view, expense, categories.visible(ctx.user)))
+             buttons=views.saved_keyboard(view, expense, _book(ctx).visible()))
     return True
 
 
@@ -472,16 +480,17 @@ def _on_category(ctx: Context, args: list[str]) -> bool:
     """One-tap correction under a quick-add reply; the choice is learned for the note's words."""
     if len(args) != 2:
         return False
+    book = _book(ctx)
     expense = ledger.get_own(ctx.user, args[0])
-    category = categories.get_visible(ctx.user, args[1])
+    category = book.get_visible(args[1])  # checked against this user's own visible categories
     if expense is None or category is None:
         return False
     if expense.category_id != category.id:
         service.edit(ctx, expense, category=category)
-        categories.remember(ctx.user, categories.words_of(expense.note or ""), category)
+        book.remember(categories.words_of(expense.note or ""), category)
     view = View(ctx.t, _prefs(ctx))
     ctx.edit(ctx.t("quick.saved", line=view.expense(expense, category)),
-             buttons=views.saved_keyboard(view, expense, categories.visible(ctx.user)))
+             buttons=views.saved_keyboard(view, expense, book.visible()))
     ctx.answer(ctx.t("quick.category_changed", category=view.category(category)))
     return True
 
