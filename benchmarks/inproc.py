@@ -44,15 +44,21 @@ class RecordingApi:
         return True
 
 
-def run(store: Storage, workload: str, n: int, workers: int, *, users: int = 1000, batch: int = 100,
-        rate: float = 0.0, charts: bool = False, warmup: int = 0, first_update_id: int = 1) -> dict[str, Any]:
-    """Build an app on ``store``, feed the workload, return the numbers."""
+def start_app(store: Storage, workload: str, workers: int, charts: bool = False) -> Application:
+    """A started application on ``store`` for ``workload``, its replies going to a :class:`RecordingApi`."""
     config = load_config(None, env={}, overrides=bot_config(store, workers=workers,
                                                             plugins=plugins_for(workload, charts)))
     configure_logging(level="WARNING")
-    api = RecordingApi()
-    app = Application(config, api=api)
+    app = Application(config, api=RecordingApi())
     app.start(scheduler=False)
+    return app
+
+
+def run(store: Storage, workload: str, n: int, workers: int, *, users: int = 1000, batch: int = 100,
+        rate: float = 0.0, charts: bool = False, warmup: int = 0, first_update_id: int = 1) -> dict[str, Any]:
+    """Build an app on ``store``, feed the workload, return the numbers."""
+    app = start_app(store, workload, workers, charts)
+    api = app.api
     if warmup:
         # Same users, other update ids: fills the caches the way a running bot has them.
         for update in generate(workload, warmup, users, seed=99, first_update_id=first_update_id + 50_000_000).updates:

@@ -12,13 +12,9 @@ import argparse
 import sys
 import time
 
-from framework.app import Application
-from framework.config import load_config
-from framework.logs import configure_logging
-
-from .inproc import RecordingApi
+from .inproc import start_app
 from .instrument import SQL, count_sql
-from .services import bot_config, plugins_for, storage
+from .services import storage
 from .workloads import generate
 
 
@@ -38,11 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     with storage(args.backend, args.workdir) as store:
-        config = load_config(None, env={}, overrides=bot_config(store, workers=1,
-                                                                plugins=plugins_for(args.workload)))
-        configure_logging(level="WARNING")
-        app = Application(config, api=RecordingApi())
-        app.start(scheduler=False)
+        app = start_app(store, args.workload, workers=1)
         for update in generate(args.workload, args.users * 2, args.users, seed=99,
                                first_update_id=10_000_000).updates:
             app.process_update(update)

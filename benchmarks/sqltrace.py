@@ -14,11 +14,9 @@ import threading
 from typing import Any
 
 from framework.app import Application
-from framework.config import load_config
-from framework.logs import configure_logging
 
-from .inproc import RecordingApi
-from .services import bot_config, plugins_for, storage
+from .inproc import start_app
+from .services import storage
 from .workloads import UpdateFactory
 
 _trace = threading.local()
@@ -59,11 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default="/tmp")
     args = parser.parse_args(argv)
     with storage(args.backend, args.workdir) as store:
-        config = load_config(None, env={}, overrides=bot_config(store, workers=1,
-                                                                plugins=plugins_for(args.workload)))
-        configure_logging(level="WARNING")
-        app = Application(config, api=RecordingApi())
-        app.start(scheduler=False)
+        app = start_app(store, args.workload, workers=1)
         _install(app)
         factory = UpdateFactory(first_update_id=1)
         steps: list[tuple[str, Any]] = (

@@ -147,6 +147,7 @@ class BotProcess:
         self.extra = extra or []
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
+        self.exit_code: int | None = None
 
     def start(self) -> None:
         if self.runner:
@@ -189,6 +190,18 @@ class BotProcess:
             self._log.close()
             self._log = None
         return code
+
+    def serve_all(self, server: Any, timeout: float) -> dict[str, Any]:
+        """Start, wait until the fake server saw every update confirmed (or the bot died), stop.
+
+        Returns the server's stats as they were when the wait ended; the bot's exit code is
+        kept in ``self.exit_code``.
+        """
+        self.start()
+        try:
+            return server.wait(lambda s: s["confirmed_all_at"] is not None or not self.alive(), timeout=timeout)
+        finally:
+            self.exit_code = self.terminate()
 
     def log(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as fh:

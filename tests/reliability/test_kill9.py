@@ -64,11 +64,8 @@ def run_kill9(tmp_path: Any, database_url: str, total: int, kills: int) -> dict[
             pending_at_kill.append(stats["pending"])
             bot.kill9()
         bot = BotProcess(path, log_path)
-        bot.start()
-        try:
-            stats = server.wait(lambda s: s["confirmed_all_at"] is not None or not bot.alive(), timeout=300)
-        finally:
-            code = bot.terminate()
+        bot.serve_all(server, timeout=300)
+        code = bot.exit_code
         stats = server.stats()
     stored = Counter(_amounts(database_url))
     want = Counter(f"{Decimal(a):.2f}" for a in expected)

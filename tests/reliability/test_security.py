@@ -124,11 +124,8 @@ def test_token_never_logged(tmp_path: Any, ledger: Any, fmt: str) -> None:
         server.faults(p429=0.1, p502=0.15, pdrop=0.1, methods="all", max_per_message=2, seed=3)
         server.load(updates)
         bot = BotProcess(path, str(tmp_path / "bot.log"))
-        bot.start()
-        try:
-            stats = server.wait(lambda s: s["confirmed_all_at"] is not None or not bot.alive(), timeout=120)
-        finally:
-            code = bot.terminate()
+        stats = bot.serve_all(server, timeout=120)
+        code = bot.exit_code
     log = bot.log()
     secret = token.split(":", 1)[1]
     leaks = [form for form in (token, quote(token, safe=""), secret) if form in log]
