@@ -8,6 +8,7 @@ sends nothing but the friendly error, and nothing it wrote is kept.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +161,7 @@ class Context(_Sending):
         self.outbox: list[Outgoing] = []
         self.callback_answered = False
         self.handlers_run = 0  # handlers called on this update so far (the pipeline's savepoint choice)
+        self.committed: list[Callable[[], None]] = []  # see after_commit()
         self.command: str | None = None
         self.args: str = ""
         self._plugin = plugin
@@ -239,6 +241,15 @@ class Context(_Sending):
 
     def can(self, permission: str) -> bool:
         return self.app.access.can(self.user, permission)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this update's changes are committed (never if they are rolled back).
+
+        For work that must not see, or be seen before, the update's own uncommitted rows: dropping
+        a cache entry a parallel update of the same user could otherwise refill with the old
+        committed data while this transaction is still open. Exceptions are logged, not raised.
+        """
+        self.committed.append(callback)
 
     @property
     def cache(self) -> Any:

@@ -13,7 +13,7 @@ change, so a quick add in the steady state reads neither from the database.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -281,9 +281,11 @@ class CategoryBook:
     rollback would take back.
     """
 
-    def __init__(self, cache: Cache, user: User) -> None:
+    def __init__(self, cache: Cache, user: User,
+                 after_commit: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.cache = cache
         self.user = user
+        self._after_commit = after_commit
         self._loaded: tuple[list[Category], dict[str, int]] | None = None
         self._changed = False
 
@@ -374,10 +376,18 @@ class CategoryBook:
         self.forget()
 
     def forget(self) -> None:
-        """Drop the cached copy after a change; for the rest of this update read without caching."""
-        self._changed = True
+        """Drop the cached copy after a change; for the rest of this update read without caching.
+
+        Dropped now and, given ``after_commit`` (``ctx.after_commit``), once more when the change
+        is committed: an update of the same user in another chat may have cached the old rows
+        in between, and would otherwise show them until :data:`CACHE_TTL` runs out.
+        """
+        first_change, self._changed = not self._changed, True
         self._loaded = None
         forget_user(self.cache, self.user.id)
+        if self._after_commit is not None and first_change:
+            cache, user_id = self.cache, self.user.id
+            self._after_commit(lambda: forget_user(cache, user_id))
 
     # -- loading ----------------------------------------------------------------
     def _load(self) -> tuple[list[Category], dict[str, int]]:

@@ -69,7 +69,7 @@ def _amount_error(ctx: Context, error: money.AmountError) -> str:
 
 
 def _book(ctx: Context) -> categories.CategoryBook:
-    return categories.CategoryBook(ctx.cache, ctx.user)
+    return categories.CategoryBook(ctx.cache, ctx.user, ctx.after_commit)
 
 
 def _category_keyboard(ctx: Context, selected: int | None = None) -> list[list[Button]]:

@@ -41,7 +41,7 @@ def _prefs(ctx: Context, create: bool = True) -> ExpenseSettings:
 
 def _book(ctx: Context) -> categories.CategoryBook:
     """The user's categories and learned words for this update (cached across updates)."""
-    return categories.CategoryBook(ctx.cache, ctx.user)
+    return categories.CategoryBook(ctx.cache, ctx.user, ctx.after_commit)
 
 
 def _lang(ctx: Context) -> str:

@@ -6,6 +6,7 @@ in the transaction of the update or job that made it.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import peewee
@@ -24,6 +25,7 @@ from framework import (
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FALLBACK_TEXT = "local fallback text"
+AFTER_COMMIT: list[tuple[str, str, int]] = []  # (kind, note, rows of that kind another connection saw)
 
 
 class ProbeEvent(BaseModel):
@@ -43,6 +45,20 @@ def events(kind: str, telegram_id: int | None = None) -> list[ProbeEvent]:
         if telegram_id is not None:
             query = query.where(ProbeEvent.telegram_id == telegram_id)
         return list(query.order_by(ProbeEvent.id))
+
+
+def _after_commit(ctx: Context, kind: str, note: str) -> None:
+    """Record, once the update committed, what a connection of another thread then sees."""
+    telegram_id = ctx.telegram_id
+
+    def seen_elsewhere() -> None:
+        counted: list[int] = []
+        reader = threading.Thread(target=lambda: counted.append(len(events(kind, telegram_id))))
+        reader.start()
+        reader.join(10)
+        AFTER_COMMIT.append((kind, note, counted[0]))
+
+    ctx.after_commit(seen_elsewhere)
 
 
 @hookimpl
@@ -87,6 +103,7 @@ def plugbot_archive_user_data(user: User) -> None:
 def _write(ctx: Context) -> ProbeEvent:
     row = ProbeEvent.create(kind="write", telegram_id=ctx.telegram_id, note=ctx.args, created_at=ctx.now())
     ctx.audit("probe_written", "probe_event", row.id, {"note": ctx.args})
+    _after_commit(ctx, "write", ctx.args)
     return row
 
 
@@ -105,6 +122,7 @@ def chain_first(ctx: Context) -> bool:
     if not ctx.text.startswith("chain"):
         return False
     ProbeEvent.create(kind="chain_first", telegram_id=ctx.telegram_id, note=ctx.text)
+    _after_commit(ctx, "chain_first", ctx.text)
     if ctx.text == "chain first boom":
         raise RuntimeError("the first handler broke")
     return False  # pass the text on, as a recorder of chat messages does
@@ -114,6 +132,7 @@ def chain_second(ctx: Context) -> bool:
     if not ctx.text.startswith("chain"):
         return False
     ProbeEvent.create(kind="chain_second", telegram_id=ctx.telegram_id, note=ctx.text)
+    _after_commit(ctx, "chain_second", ctx.text)
     if ctx.text == "chain boom":
         raise RuntimeError("the second handler broke")
     ctx.reply("chained")

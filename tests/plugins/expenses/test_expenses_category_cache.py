@@ -187,6 +187,37 @@ def test_deleteme_drops_the_cached_categories(cache_bot, carol) -> None:
     assert [e.category.name for e in rows(3003)] == ["Food"]
 
 
+def test_a_parallel_update_cannot_cache_the_rows_from_before_a_change(cache_bot, carol, monkeypatch) -> None:
+    """Carol adds a category in one chat while an update of hers in another chat reads her
+    categories: it sees (and caches) the committed rows without the new one, after the change
+    dropped the cached copy but before it committed. The next quick add must still show it."""
+    import threading
+
+    from plugins.expenses.categories import CategoryBook
+
+    _quick_add(carol, "coffee 5")
+    cache = cache_bot.app.plugin_cache("expenses")
+    user = _user(3003)
+    original, seen_in_between = cache.delete, []
+
+    def delete_then_read_in_parallel(key: str) -> bool:
+        existed = original(key)
+        if not seen_in_between:
+            def other_chat() -> None:
+                with connection_scope():
+                    seen_in_between.append([c.name for c in CategoryBook(cache, user).visible()])
+
+            reader = threading.Thread(target=other_chat)
+            reader.start()
+            reader.join(10)
+        return existed
+
+    monkeypatch.setattr(cache, "delete", delete_then_read_in_parallel)
+    carol.send("/categories add Coffee ☕")
+    assert seen_in_between and "Coffee" not in seen_in_between[0]  # the race happened
+    assert "☕ Coffee" in _quick_add(carol, "coffee 4").button_texts
+
+
 # -- the book itself ----------------------------------------------------------------------
 
 
