@@ -118,23 +118,25 @@ def boom(ctx: Context) -> None:
     raise RuntimeError("boom after writing")
 
 
-def chain_first(ctx: Context) -> bool:
+def _chain_link(ctx: Context, kind: str, breaks_on: str) -> bool:
+    """Record a "chain …" text (False for any other text); raise on ``breaks_on``."""
     if not ctx.text.startswith("chain"):
         return False
-    ProbeEvent.create(kind="chain_first", telegram_id=ctx.telegram_id, note=ctx.text)
-    _after_commit(ctx, "chain_first", ctx.text)
-    if ctx.text == "chain first boom":
-        raise RuntimeError("the first handler broke")
+    ProbeEvent.create(kind=kind, telegram_id=ctx.telegram_id, note=ctx.text)
+    _after_commit(ctx, kind, ctx.text)
+    if ctx.text == breaks_on:
+        raise RuntimeError(f"{kind} broke")
+    return True
+
+
+def chain_first(ctx: Context) -> bool:
+    _chain_link(ctx, "chain_first", "chain first boom")
     return False  # pass the text on, as a recorder of chat messages does
 
 
 def chain_second(ctx: Context) -> bool:
-    if not ctx.text.startswith("chain"):
+    if not _chain_link(ctx, "chain_second", "chain boom"):
         return False
-    ProbeEvent.create(kind="chain_second", telegram_id=ctx.telegram_id, note=ctx.text)
-    _after_commit(ctx, "chain_second", ctx.text)
-    if ctx.text == "chain boom":
-        raise RuntimeError("the second handler broke")
     ctx.reply("chained")
     return True
 
