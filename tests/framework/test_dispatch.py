@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import pytest
 
@@ -89,6 +91,32 @@ def test_join_waits_for_work_submitted_before_it() -> None:
     dispatcher.stop()
 
 
+def test_join_does_not_wait_for_work_submitted_after_it() -> None:
+    """The polling loop joins after each batch; a stream of new updates must not hold it forever."""
+    gates = {"early": threading.Event(), "late": threading.Event()}
+    started = {name: threading.Event() for name in gates}
+
+    def handle(item: str) -> None:
+        started[item].set()
+        gates[item].wait(10)
+
+    dispatcher = ChatDispatcher(handle, workers=2)
+    dispatcher.submit(1, "early")
+    assert started["early"].wait(10)
+    joined: list[bool] = []
+    joiner = threading.Thread(target=lambda: joined.append(dispatcher.join(timeout=10)))
+    joiner.start()
+    assert _eventually(lambda: _waiting_in(joiner, "wait_for"))  # join() has taken its target
+    dispatcher.submit(2, "late")  # submitted while join() waits
+    assert started["late"].wait(10)
+    gates["early"].set()
+    joiner.join(10)
+    assert joined == [True] and dispatcher.pending == 1  # "late" still running
+    gates["late"].set()
+    assert dispatcher.join(timeout=10)
+    dispatcher.stop()
+
+
 def test_stop_finishes_queued_work_then_refuses_more() -> None:
     handled = []
     gate = threading.Event()
@@ -110,3 +138,22 @@ def test_stop_finishes_queued_work_then_refuses_more() -> None:
 def test_workers_must_be_positive() -> None:
     with pytest.raises(ValueError):
         ChatDispatcher(lambda item: None, workers=0)
+
+
+def _waiting_in(thread: threading.Thread, function: str) -> bool:
+    """Whether ``thread`` is inside ``function`` now (read off its live stack)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
