@@ -161,7 +161,7 @@ class Context(_Sending):
         self.outbox: list[Outgoing] = []
         self.callback_answered = False
         self.handlers_run = 0  # handlers called on this update so far (the pipeline's savepoint choice)
-        self.committed: list[Callable[[], None]] = []  # see after_commit()
+        self.commit_callbacks: list[Callable[[], None]] = []  # see after_commit()
         self.command: str | None = None
         self.args: str = ""
         self._plugin = plugin
@@ -249,7 +249,7 @@ class Context(_Sending):
         a cache entry a parallel update of the same user could otherwise refill with the old
         committed data while this transaction is still open. Exceptions are logged, not raised.
         """
-        self.committed.append(callback)
+        self.commit_callbacks.append(callback)
 
     @property
     def cache(self) -> Any:

@@ -125,7 +125,7 @@ class Pipeline:
                     if fresh is None:
                         return
                     ctx = failed.ctx  # keeps the command, plugin and answers the hooks saw
-                    ctx.committed.clear()  # what they were to follow was rolled back
+                    ctx.commit_callbacks.clear()  # what they were to follow was rolled back
                     ctx.user, ctx.lang = fresh.user, fresh.lang
                     with log_context(plugin=failed.plugin, handler=failed.handler):
                         self._handler_failed(ctx, failed.plugin, failed.handler, failed.error)
@@ -280,7 +280,7 @@ class Pipeline:
         handler = getattr(fn, "__qualname__", repr(fn))
         first = ctx.handlers_run == 0
         ctx.handlers_run += 1
-        callbacks = len(ctx.committed)
+        callbacks = len(ctx.commit_callbacks)
         with log_context(plugin=plugin, handler=handler):
             try:
                 with contextlib.nullcontext() if first else database.atomic():
@@ -295,7 +295,7 @@ class Pipeline:
                     raise  # not the plugin's fault: the whole update is retried (see process)
                 if first:
                     raise _HandlerFailed(ctx, plugin, handler, exc) from exc
-                del ctx.committed[callbacks:]  # its savepoint was rolled back
+                del ctx.commit_callbacks[callbacks:]  # its savepoint was rolled back
                 self._handler_failed(ctx, plugin, handler, exc)
                 return True
             self.app.plugins.call_each("plugbot_after_update", ctx=ctx, error=None)
@@ -324,7 +324,7 @@ class Pipeline:
             else:
                 self.app.sessions.save(ctx.telegram_id, state, data, ctx.session.plugin,
                                        command=data.get("_cmd"))
-        for callback in ctx.committed:
+        for callback in ctx.commit_callbacks:
             try:
                 callback()
             except Exception:  # noqa: BLE001 - the update is committed; its replies must still go

@@ -24,6 +24,7 @@ from framework import User, utcnow
 from .models import Category, CategoryMemory
 
 if TYPE_CHECKING:
+    from framework import Context
     from framework.cache import Cache
 
 
@@ -289,6 +290,11 @@ class CategoryBook:
         self._loaded: tuple[list[Category], dict[str, int]] | None = None
         self._changed = False
 
+    @classmethod
+    def of(cls, ctx: Context) -> CategoryBook:
+        """The book of the update's user: cached in the plugin cache, dropped again after commit."""
+        return cls(ctx.cache, ctx.user, ctx.after_commit)
+
     # -- reads ----------------------------------------------------------------
     def visible(self) -> list[Category]:
         """Categories the user may file expenses under now: system ones first, then their own."""
@@ -382,12 +388,12 @@ class CategoryBook:
         is committed: an update of the same user in another chat may have cached the old rows
         in between, and would otherwise show them until :data:`CACHE_TTL` runs out.
         """
-        first_change, self._changed = not self._changed, True
-        self._loaded = None
-        forget_user(self.cache, self.user.id)
-        if self._after_commit is not None and first_change:
+        if self._after_commit is not None and not self._changed:
             cache, user_id = self.cache, self.user.id
             self._after_commit(lambda: forget_user(cache, user_id))
+        self._changed = True
+        self._loaded = None
+        forget_user(self.cache, self.user.id)
 
     # -- loading ----------------------------------------------------------------
     def _load(self) -> tuple[list[Category], dict[str, int]]:

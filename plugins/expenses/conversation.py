@@ -68,12 +68,8 @@ def _amount_error(ctx: Context, error: money.AmountError) -> str:
     return ctx.t(f"error.amount.{error.code}", **error.params)
 
 
-def _book(ctx: Context) -> categories.CategoryBook:
-    return categories.CategoryBook(ctx.cache, ctx.user, ctx.after_commit)
-
-
 def _category_keyboard(ctx: Context, selected: int | None = None) -> list[list[Button]]:
-    rows = views.category_rows(_view(ctx), _book(ctx).visible(), lambda c: f"add:cat:{c.id}", selected)
+    rows = views.category_rows(_view(ctx), categories.CategoryBook.of(ctx).visible(), lambda c: f"add:cat:{c.id}", selected)
     return rows + [_cancel_row(ctx)]
 
 
@@ -97,7 +93,7 @@ def _say(ctx: Context, text: str, buttons: Any = None) -> None:
 
 
 def _draft_category(ctx: Context, data: dict[str, Any]) -> Category | None:
-    return _book(ctx).get_visible(data.get("category_id"))
+    return categories.CategoryBook.of(ctx).get_visible(data.get("category_id"))
 
 
 def _show_confirmation(ctx: Context, **changes: Any) -> None:
@@ -184,9 +180,9 @@ def on_amount(ctx: Context) -> None:
 
 def _chosen_category(ctx: Context, action: list[str] | None) -> Category | None:
     if action is None:
-        return _book(ctx).find_by_name(ctx.text)
+        return categories.CategoryBook.of(ctx).find_by_name(ctx.text)
     if len(action) == 2 and action[0] == "cat":
-        return _book(ctx).get_visible(action[1])
+        return categories.CategoryBook.of(ctx).get_visible(action[1])
     return None
 
 
@@ -285,7 +281,7 @@ def _ask_field(ctx: Context, field: str) -> None:
     if field == "amount":
         _say(ctx, ctx.t("add.ask_amount"), [back])
     elif field == "category":
-        rows = views.category_rows(_view(ctx), _book(ctx).visible(), lambda c: f"add:cat:{c.id}",
+        rows = views.category_rows(_view(ctx), categories.CategoryBook.of(ctx).visible(), lambda c: f"add:cat:{c.id}",
                                    ctx.session.data.get("category_id"))
         _say(ctx, ctx.t("add.ask_new_category"), rows + [back])
     elif field == "note":

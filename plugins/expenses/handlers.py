@@ -39,11 +39,6 @@ def _prefs(ctx: Context, create: bool = True) -> ExpenseSettings:
     return preferences.get(ctx.user, ctx.settings, ctx.lang, create=create)
 
 
-def _book(ctx: Context) -> categories.CategoryBook:
-    """The user's categories and learned words for this update (cached across updates)."""
-    return categories.CategoryBook(ctx.cache, ctx.user, ctx.after_commit)
-
-
 def _lang(ctx: Context) -> str:
     return (ctx.lang or "en").split("-")[0]
 
@@ -78,7 +73,7 @@ def quick_add(ctx: Context) -> bool:
     prefs = _prefs(ctx, create=False)  # read once; a text that is no expense creates no row
     if not prefs.nlp_enabled:
         return False
-    book = _book(ctx)  # one load serves the parser, the guess and the keyboard
+    book = categories.CategoryBook.of(ctx)  # one load serves the parser, the guess and the keyboard
     parsed = nlp.parse_expense(text, today=_today(prefs, ctx), lang=_lang(ctx), default_currency=prefs.currency,
                                known_words=book.learned_words())
     if parsed is None:
@@ -221,7 +216,7 @@ def categories_(ctx: Context) -> None:
 
 def _change_category(ctx: Context, verb: str, words: list[str]) -> str:
     view = View(ctx.t, _prefs(ctx))
-    book = _book(ctx)
+    book = categories.CategoryBook.of(ctx)
     if verb == "add" and words:
         emoji = words[-1] if len(words) > 1 and not any(ch.isalnum() for ch in words[-1]) else None
         name = " ".join(words[:-1] if emoji else words)
@@ -339,7 +334,7 @@ def _add_recurring(ctx: Context, text: str) -> None:
     except money.AmountError as error:
         ctx.reply(ctx.t(f"error.amount.{error.code}", **error.params))
         return
-    category = _book(ctx).guess(categories.words_of(spec.note), prefs.auto_categorize)
+    category = categories.CategoryBook.of(ctx).guess(categories.words_of(spec.note), prefs.auto_categorize)
     row = RecurringExpense.create(
         user=ctx.user.id, amount=amount, currency=currency, category=category, note=spec.note or None,
         schedule_kind=spec.kind, schedule_day=spec.day, next_run=recurring.next_due(spec.kind, spec.day, today),
@@ -472,7 +467,7 @@ def _on_restore(ctx: Context, args: list[str]) -> bool:
     service.restore(ctx, expense)
     view = View(ctx.t, _prefs(ctx))
     ctx.edit(ctx.t("restored", line=view.expense(expense)),
-             buttons=views.saved_keyboard(view, expense, _book(ctx).visible()))
+             buttons=views.saved_keyboard(view, expense, categories.CategoryBook.of(ctx).visible()))
     return True
 
 
@@ -480,7 +475,7 @@ def _on_category(ctx: Context, args: list[str]) -> bool:
     """One-tap correction under a quick-add reply; the choice is learned for the note's words."""
     if len(args) != 2:
         return False
-    book = _book(ctx)
+    book = categories.CategoryBook.of(ctx)
     expense = ledger.get_own(ctx.user, args[0])
     category = book.get_visible(args[1])  # checked against this user's own visible categories
     if expense is None or category is None:
