@@ -54,6 +54,18 @@ def test_check_config_ok(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, "config OK\n", "")
 
 
+def test_the_shipped_config_is_valid_and_enables_every_plugin_in_plugins(tmp_path: Path) -> None:
+    import yaml
+
+    shipped = HERE.parents[1] / "config.yaml"
+    result = plugbot(tmp_path, "check-config", "--config", str(shipped))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "config OK\n", "")
+    enabled = {name for name, section in yaml.safe_load(shipped.read_text(encoding="utf-8"))["plugins"].items()
+               if (section or {}).get("enabled", True)}
+    packages = {p.parent.name for p in (HERE.parents[1] / "plugins").glob("*/__init__.py")}
+    assert packages and packages <= enabled
+
+
 def test_check_config_finds_config_yaml_in_the_working_directory(tmp_path: Path) -> None:
     config_file(tmp_path, "workers: lots\n")
     result = plugbot(tmp_path, "check-config")

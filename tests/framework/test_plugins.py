@@ -235,3 +235,20 @@ def test_circuit_breaker_pauses_a_plugin_after_five_errors(bot_factory, tmp_path
 def test_non_admin_cannot_list_plugins(bot_factory) -> None:
     bot = bot_factory({"hello": HELLO}, admins=(ADMIN,))
     assert bot.user(1).send("/plugins")[0].text == "You are not allowed to do that."
+
+
+
+def test_start_welcomes_by_name_and_lists_what_every_plugin_offers(bot_factory) -> None:
+    bot = bot_factory({"hello": HELLO})
+    text = bot.user(1, first_name="Ann").send("/start")[0].text
+    assert text.startswith("Hi Ann! Here is what I can do:")
+    assert "/help — all commands" in text and "/mydata — download all your data" in text
+    assert text[text.index("👋 Hello"):].splitlines()[1] == "/hello — say hello"
+    ru = bot.user(2, first_name="Аня", language_code="ru").send("/start")[0].text
+    assert ru.startswith("Привет, Аня! Вот что я умею:") and "/hello — поздороваться" in ru
+
+
+def test_the_apology_for_a_failing_handler_is_in_the_users_language(bot_factory) -> None:
+    bot = bot_factory({"flaky": section_of("flaky")})
+    assert [r.text for r in bot.user(2, language_code="ru").send("/boom")] == [
+        "Что-то пошло не так, извините. Попробуйте ещё раз."]
