@@ -14,7 +14,7 @@ from . import db as dbmod
 from .access import AccessControl
 from .audit import AuditService
 from .cache import Cache, make_cache_backend
-from .config import load_config
+from .config import ConfigError, load_config
 from .context import JobContext, Outgoing
 from .conversations import Conversation
 from .dispatch import ChatDispatcher
@@ -142,10 +142,20 @@ class Application:
         with dbmod.connection_scope():
             return status(self.db, self._migration_sources)
 
+    def _require_migrated(self) -> None:
+        """With ``auto_migrate: false`` the operator migrates; never serve a schema the code is ahead of."""
+        pending = [f"{m.plugin}/{m.name}" for m in self.migration_status() if m.applied_at is None]
+        if pending:
+            shown = ", ".join(pending[:3]) + (", …" if len(pending) > 3 else "")
+            raise ConfigError([f"auto_migrate: false, but {len(pending)} migration(s) are pending ({shown}); "
+                               "run `python -m framework migrate` first"])
+
     def start(self, *, scheduler: bool = True, telegram: bool = True) -> None:
         """Migrate, run startup hooks, schedule jobs, learn who the bot is."""
         if self.config["auto_migrate"]:
             self.migrate()
+        else:
+            self._require_migrated()
         for name, impl in list(self.plugins.impls("plugbot_startup")):
             try:
                 with dbmod.connection_scope():

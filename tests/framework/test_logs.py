@@ -116,3 +116,19 @@ def test_redact_prefers_the_longest_secret() -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="logging format"):
         configure_logging(fmt="xml")
+
+
+def test_every_line_written_while_handling_an_update_carries_its_context(capture, bot_factory) -> None:
+    import json
+
+    bot = bot_factory({"flaky": {"module": "plugins_for_tests.flaky"}})
+    out = capture("json")
+    user = bot.user(4242)
+    user.send("/boom")
+    user.send("/fine")
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) >= 2  # the failure and its circuit-breaker count, at least
+    assert all(line.get("user_id") == 4242 and line.get("chat_id") == 4242 and "update_id" in line
+               for line in lines), lines
+    failure = next(line for line in lines if line["level"] == "ERROR")
+    assert (failure["plugin"], failure["handler"]) == ("flaky", "boom")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from framework import cli, connection_scope
-from framework.config import ENV_OVERRIDES
+from framework.config import ENV_OVERRIDES, ConfigError
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[1] / "examples" / "hello"
@@ -67,6 +67,27 @@ def test_a_restarted_app_finds_everything_applied(bot_factory, db_url: str) -> N
     bot_factory({"hello": HELLO}, db_url=db_url)  # start() auto-migrates
     again = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
     assert all(names == [] for names in again.app.migrate().values())
+
+
+def test_start_with_auto_migrate_off_refuses_a_database_that_is_behind(bot_factory, db_url: str) -> None:
+    bot = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
+    with pytest.raises(ConfigError, match=r"auto_migrate: false, but \d+ migration\(s\) are pending .*framework migrate"):
+        bot.app.start(scheduler=False, telegram=False)
+    with connection_scope():
+        assert "hello_greetings" not in bot.app.db.get_tables()  # nothing applied behind the operator's back
+    bot.app.migrate()
+    bot.app.start(scheduler=False, telegram=False)  # migrated by the operator: it starts
+    assert bot.user(1).send("/hello")[0].text.startswith("👋 Hello")
+
+
+def test_users_table_has_the_columns_of_seeds_000_and_003(bot_factory, db_url: str) -> None:
+    bot = bot_factory({}, db_url=db_url)
+    with connection_scope():
+        columns = {column.name for column in bot.app.db.get_columns("users")}
+        unique = [index.columns for index in bot.app.db.get_indexes("users") if index.unique]
+    assert {"telegram_id", "username", "first_name", "last_name", "language_code", "timezone", "is_admin",
+            "status", "created_at", "updated_at", "last_active"} <= columns
+    assert ["telegram_id"] in unique
 
 
 def test_frozen_migration_matches_the_model(bot_factory, db_url: str) -> None:

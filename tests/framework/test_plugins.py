@@ -252,3 +252,24 @@ def test_the_apology_for_a_failing_handler_is_in_the_users_language(bot_factory)
     bot = bot_factory({"flaky": section_of("flaky")})
     assert [r.text for r in bot.user(2, language_code="ru").send("/boom")] == [
         "Что-то пошло не так, извините. Попробуйте ещё раз."]
+
+
+def test_circuit_breaker_counts_errors_inside_its_configured_window_and_pause_ends(
+        bot_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    import framework.plugins
+
+    now = [1000.0]
+    monkeypatch.setattr(framework.plugins.time, "monotonic", lambda: now[0])
+    bot = bot_factory({"flaky": section_of("flaky")},
+                      config={"circuit_breaker": {"errors": 2, "window_seconds": 60, "pause_seconds": 600}})
+    user = bot.user(1)
+    user.send("/boom")
+    now[0] += 61  # the first error left the window
+    user.send("/boom")
+    assert bot.app.plugins.plugins["flaky"].status == "enabled"
+    now[0] += 30
+    user.send("/boom")  # two errors within 60 s
+    assert bot.app.plugins.plugins["flaky"].status == "paused"
+    assert user.send("/fine")[0].text == "This feature is paused for now, please try again later."
+    now[0] += 601
+    assert user.send("/fine")[0].text == "fine"
