@@ -3,20 +3,37 @@
 This module is the whole public API for plugin authors. A plugin is a
 module with ``@hookimpl`` functions named after the hooks in
 :mod:`framework.hookspecs`; see ``docs/plugins.md`` and ``examples/hello/``.
+
+A plugin never builds the services itself: it reaches the application's
+instances through ``ctx`` (``ctx.session``, ``ctx.cache``, ``ctx.llm``,
+``ctx.audit``, ``ctx.can``) or ``ctx.app`` (``users``, ``access``,
+``ratelimiter``, ``scheduler``, ``i18n``). Their classes are exported here
+for type hints and for their documented methods (``docs/services.md``).
 """
+from .access import AccessControl
 from .app import Application, create_app
+from .audit import AuditService
+from .cache import Cache
 from .config import REQUIRED, ConfigError, load_config
 from .context import Button, Context, JobContext
 from .conversations import Conversation, InvalidTransition
 from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, database, utcnow
+from .i18n import Translator
+from .llm import LLMResult, LLMService
 from .models import User, UserSettings
 from .plugins import API_VERSION, PluginInfo, hookimpl
+from .ratelimit import RateDecision, RateLimiter
 from .redisconn import ServiceUnavailable
+from .scheduler import JobStats, Scheduler
+from .sessions import Session, SessionStore
+from .users import UserService
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "API_VERSION", "Application", "BaseModel", "Button", "ConfigError", "Context", "Conversation",
-    "InvalidTransition", "JSONField", "JobContext", "PluginInfo", "REQUIRED", "ServiceUnavailable", "User", "UserSettings",
-    "UtcDateTimeField", "connection_scope", "create_app", "database", "hookimpl", "load_config", "utcnow",
+    "API_VERSION", "AccessControl", "Application", "AuditService", "BaseModel", "Button", "Cache", "ConfigError",
+    "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext", "JobStats", "LLMResult",
+    "LLMService", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter", "Scheduler", "ServiceUnavailable",
+    "Session", "SessionStore", "Translator", "User", "UserService", "UserSettings", "UtcDateTimeField",
+    "connection_scope", "create_app", "database", "hookimpl", "load_config", "utcnow",
 ]

@@ -5,7 +5,11 @@ user do X" for every admin command. Superadmins come from ``admins`` in the
 config; ``admin_users`` rows (seed 003) grant finer roles.
 
 Restrictions carry their own ``expires_at``: an expired ban stops applying at
-once, without a job having to flip ``is_active``. Lookups are cached for a
+once, without a job having to flip ``is_active``. Two kinds (seed 004): a
+``ban`` drops every update of the user; a ``restrict`` keeps them served but
+at ``access.restricted_messages_per_minute`` and without the commands a
+plugin registered with ``allow_restricted=False`` (costly ones: readings, LLM
+calls). ``ctx.restricted`` tells a handler, for finer decisions. Lookups are cached for a
 minute and invalidated by every change made through this service.
 """
 from __future__ import annotations
@@ -30,6 +34,7 @@ PERMISSIONS = {
     "manage_users": "can_manage_users",
     "superadmin": None,
 }
+RESTRICTION_KINDS = ("ban", "restrict")
 BAN_NOTICE_INTERVAL = 86400
 CACHE_TTL = 60
 _MISS = object()  # prefetched, not in the cache: load it without asking the cache again
@@ -85,7 +90,7 @@ class AccessControl:
         gate, ``is_admin`` and the permission checks after it do not ask the cache again.
         """
         memo = _memo(user)
-        keys = [key for key in ("lists", f"role:{user.id}", f"ban:{user.id}") if key not in memo]
+        keys = [key for key in ("lists", f"role:{user.id}", f"restrictions:{user.id}") if key not in memo]
         found = self.cache.get_many(keys) if keys else {}
         for key in keys:
             memo[key] = found.get(key, _MISS)
@@ -119,9 +124,9 @@ class AccessControl:
         return bool(removed)
 
     def forget(self, user: User) -> None:
-        """Drop the cached role and ban of an erased user: SQLite may give its id to the next new user."""
+        """Drop the cached role and restrictions of an erased user: SQLite may give its id to the next new user."""
         self.cache.delete(f"role:{user.id}")
-        self.cache.delete(f"ban:{user.id}")
+        self.cache.delete(f"restrictions:{user.id}")
         _memo(user).clear()
 
     # -- the gate of every update -------------------------------------------------------
@@ -166,40 +171,70 @@ class AccessControl:
         return True
 
     # -- restrictions -----------------------------------------------------------------
-    def active_ban(self, user: User) -> dict[str, Any] | None:
-        def load() -> dict[str, Any]:
-            rows = (UserRestriction.select()
-                    .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True)  # noqa: E712
-                           & (UserRestriction.restriction_type == "ban"))
-                    .order_by(UserRestriction.expires_at.desc(nulls="FIRST")))
-            for row in rows:
-                return {"expires_at": row.expires_at.isoformat() if row.expires_at else None,
-                        "reason": row.reason}
-            return {}
-
-        ban = self._cached(user, f"ban:{user.id}", load)
-        if not ban:
+    def active_restriction(self, user: User, kind: str) -> dict[str, Any] | None:
+        """The ``kind`` (``ban`` or ``restrict``) that applies to ``user`` now: reason and expiry, or None."""
+        if kind not in RESTRICTION_KINDS:
+            raise ValueError(f"unknown restriction {kind!r}; known: {', '.join(RESTRICTION_KINDS)}")
+        found = self._restrictions(user).get(kind)
+        if not found:
             return None
-        expires = ban["expires_at"]
+        expires = found["expires_at"]
         if expires is not None and dt.datetime.fromisoformat(expires) <= self.app.now():
             return None
-        return ban
+        return found
+
+    def active_ban(self, user: User) -> dict[str, Any] | None:
+        return self.active_restriction(user, "ban")
+
+    def is_restricted(self, user: User) -> bool:
+        """Is ``user`` under an active ``restrict``? Admins never are."""
+        return not self.is_admin(user) and self.active_restriction(user, "restrict") is not None
+
+    def _restrictions(self, user: User) -> dict[str, dict[str, Any]]:
+        def load() -> dict[str, dict[str, Any]]:
+            rows = (UserRestriction.select()
+                    .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True))  # noqa: E712
+                    .order_by(UserRestriction.expires_at.desc(nulls="FIRST")))
+            found: dict[str, dict[str, Any]] = {}
+            for row in rows:  # the longest of each kind wins: a permanent one first
+                found.setdefault(row.restriction_type, {
+                    "expires_at": row.expires_at.isoformat() if row.expires_at else None, "reason": row.reason})
+            return found
+
+        return self._cached(user, f"restrictions:{user.id}", load)
 
     def ban(self, user: User, *, by: int, reason: str | None = None,
             until: dt.datetime | None = None, kind: str = "ban") -> UserRestriction:
+        """Ban (or with ``kind="restrict"``, restrict) ``user``; ``by`` is the admin's telegram id."""
+        if kind not in RESTRICTION_KINDS:
+            raise ValueError(f"unknown restriction {kind!r}; known: {', '.join(RESTRICTION_KINDS)}")
         row = UserRestriction.create(user=user.id, restriction_type=kind, reason=reason, expires_at=until,
                                      created_by=by, created_at=self.app.now())
-        self.cache.delete(f"ban:{user.id}")
-        _memo(user).clear()
+        self._restrictions_changed(user)
         return row
 
+    def restrict(self, user: User, *, by: int, reason: str | None = None,
+                 until: dt.datetime | None = None) -> UserRestriction:
+        return self.ban(user, by=by, reason=reason, until=until, kind="restrict")
+
     def unban(self, user: User) -> int:
+        """Lift the user's active bans (not their restrictions); the rows stay as history."""
+        return self._lift(user, "ban")
+
+    def unrestrict(self, user: User) -> int:
+        return self._lift(user, "restrict")
+
+    def _lift(self, user: User, kind: str) -> int:
         changed = (UserRestriction.update(is_active=False)
-                   .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True))  # noqa: E712
+                   .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True)  # noqa: E712
+                          & (UserRestriction.restriction_type == kind))
                    .execute())
-        self.cache.delete(f"ban:{user.id}")
-        _memo(user).clear()
+        self._restrictions_changed(user)
         return changed
+
+    def _restrictions_changed(self, user: User) -> None:
+        self.cache.delete(f"restrictions:{user.id}")
+        _memo(user).clear()
 
     # -- access lists ---------------------------------------------------------------------
     def _lists(self, user: User | None = None) -> dict[str, dict[str, set[int]]]:

@@ -53,7 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "ratelimit": {"messages_per_minute": 30, "backend": "auto"},
     "cache": {"default_ttl": 3600, "max_value_bytes": 100_000, "user_ttl": 3600},
     "sender": {"global_per_second": 30, "private_interval": 1.0, "group_per_minute": 20, "max_retries": 5},
-    "access": {"mode": "open"},
+    "access": {"mode": "open", "restricted_messages_per_minute": 5},
     "consent": {"required": False},
     "audit": {"retention_days": 365},
     "retention": {"remind_after_days": 90, "archive_after_days": 180},
@@ -73,7 +73,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 # Smallest value each numeric setting accepts (0 for the sender's limits means "off").
 MINIMUMS: dict[str, float] = {
     "workers": 1, "database.pool_size": 1, "sessions.ttl": 1, "sessions.timeout_notice": 1,
-    "ratelimit.messages_per_minute": 1, "cache.default_ttl": 1, "cache.max_value_bytes": 1, "cache.user_ttl": 1,
+    "ratelimit.messages_per_minute": 1, "access.restricted_messages_per_minute": 1, "cache.default_ttl": 1, "cache.max_value_bytes": 1, "cache.user_ttl": 1,
     "sender.global_per_second": 0, "sender.private_interval": 0, "sender.group_per_minute": 0,
     "sender.max_retries": 0, "audit.retention_days": 1, "retention.remind_after_days": 1,
     "retention.archive_after_days": 1, "circuit_breaker.errors": 1, "circuit_breaker.window_seconds": 1,

@@ -164,6 +164,7 @@ class Context(_Sending):
         self.commit_callbacks: list[Callable[[], None]] = []  # see after_commit()
         self.command: str | None = None
         self.args: str = ""
+        self.restricted = False  # the access gate sets it: an active "restrict" (see framework.access)
         self._plugin = plugin
         self.session = SessionView(app, user.telegram_id, plugin, self.chat_id)
 

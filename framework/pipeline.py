@@ -154,11 +154,15 @@ class Pipeline:
             return False
         if self.app.access.is_admin(ctx.user):
             return True
-        limit = self.app.config["ratelimit"]["messages_per_minute"]
+        ctx.restricted = self.app.access.is_restricted(ctx.user)
+        if ctx.restricted:
+            limit, notice = self.app.config["access"]["restricted_messages_per_minute"], "core.restricted_slow_down"
+        else:
+            limit, notice = self.app.config["ratelimit"]["messages_per_minute"], "core.ratelimited"
         decision = self.app.ratelimiter.hit(ctx.telegram_id, "messages", limit, 60)
         if not decision.allowed:
             if decision.notify:
-                ctx.reply(ctx.t("core.ratelimited", seconds=decision.retry_after))
+                ctx.reply(ctx.t(notice, seconds=decision.retry_after, limit=limit))
             ctx.answer()
             return False
         return True
@@ -215,6 +219,9 @@ class Pipeline:
             return
         if command.permission and not self.app.access.can(ctx.user, command.permission):
             ctx.reply(ctx.t("core.not_admin"))
+            return
+        if ctx.restricted and not command.allow_restricted:
+            ctx.reply(ctx.t("core.restricted_command", command=name))
             return
         if not self._command_rate_ok(ctx, command):
             return

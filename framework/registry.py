@@ -31,6 +31,7 @@ class Command:
     permission: str | None = None    # access.can(user, permission) must hold
     hidden: bool = False
     overridable: bool = False         # built-in defaults give way to plugins
+    allow_restricted: bool = True     # False: refused to users under an active "restrict"
 
 
 @dataclass
@@ -93,8 +94,12 @@ class HandlerRegistry:
         self._builtin = builtin
 
     def command(self, name: str, fn: Handler, *, help: str | None = None, rate_limit: str | None = None,
-                permission: str | None = None, hidden: bool = False) -> None:
-        """Answer ``/name``. ``help`` is an i18n key shown in /help and the command menu."""
+                permission: str | None = None, hidden: bool = False, allow_restricted: bool = True) -> None:
+        """Answer ``/name``. ``help`` is an i18n key shown in /help and the command menu.
+
+        ``allow_restricted=False`` keeps a costly command (an LLM call, a paid reading) from
+        users an admin restricted; they are told so instead of being silently ignored.
+        """
         name = name.lower().lstrip("/")
         if not _COMMAND.match(name):
             raise RegistrationError(f"{self.plugin}: command {name!r} must be 1-32 of a-z, 0-9, _")
@@ -112,7 +117,7 @@ class HandlerRegistry:
                 raise RegistrationError(
                     f"command /{name} registered by both {existing.plugin!r} and {self.plugin!r}")
         self._routes.commands[name] = Command(self.plugin, name, fn, help, rate_limit, permission, hidden,
-                                              overridable=self._builtin)
+                                              overridable=self._builtin, allow_restricted=allow_restricted)
 
     def text(self, fn: Handler, *, priority: int = 0, groups: bool = False) -> None:
         """Receive non-command text; return True when handled, else the next plugin gets it."""

@@ -8,6 +8,7 @@ extra lookups for them.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import TYPE_CHECKING, Any
 
 import peewee
@@ -47,6 +48,61 @@ class UserService:
         override = (UserSettings.select(UserSettings.language)
                     .where(UserSettings.user == user.id).scalar())
         return self._language({"_language": override, "language_code": user.language_code})
+
+    # -- personal data, seen or changed by someone: each operation goes to pd_audit_log -------
+    def profile(self, telegram_id: int, *, actor: User) -> dict[str, Any] | None:
+        """What the core stores about a user, for an admin to see; the viewing is itself audited.
+
+        None when the bot has never met ``telegram_id``. The caller checks permissions
+        (``ctx.can("manage_users")``); this records who looked at whom, as 152-FZ asks.
+        """
+        row = User.get_or_none(User.telegram_id == telegram_id)
+        if row is None:
+            return None
+        settings = UserSettings.get_or_none(UserSettings.user == row.id)
+        profile: dict[str, Any] = {name: getattr(row, name) for name in _PROFILE_FIELDS if name != "id"}
+        profile.update(created_at=row.created_at, last_active=row.last_active,
+                       language=settings.language if settings else None,
+                       consent_at=settings.consent_at if settings else None)
+        self.app.audit.pd(actor, row, "view_profile", {"fields": sorted(profile)})
+        return profile
+
+    def change_settings(self, target: User, *, actor: User, **changes: str) -> dict[str, list[Any]]:
+        """Change ``language`` and/or ``timezone`` of ``target``: by the user (/language) or an admin.
+
+        Returns ``{field: [old, new]}`` of what actually changed, which is also what
+        ``pd_audit_log`` records. Raises ``ValueError`` for an unknown field or value,
+        before anything is written.
+        """
+        for field, value in changes.items():
+            self._check_setting(field, value)
+        now = self.app.now()
+        settings, _ = UserSettings.get_or_create(user=target.id, defaults={"created_at": now, "updated_at": now})
+        row = User.get_by_id(target.id)
+        changed: dict[str, list[Any]] = {}
+        if "language" in changes and settings.language != changes["language"]:
+            changed["language"] = [settings.language, changes["language"]]
+            settings.language, settings.updated_at = changes["language"], now
+            settings.save()
+        if "timezone" in changes and row.timezone != changes["timezone"]:
+            changed["timezone"] = [row.timezone, changes["timezone"]]
+            User.update(timezone=changes["timezone"], updated_at=now).where(User.id == target.id).execute()
+        if changed:
+            self.invalidate(row.telegram_id)
+            self.app.audit.pd(actor, target, "update_settings", changed)
+        return changed
+
+    def _check_setting(self, field: str, value: str) -> None:
+        if field == "language":
+            if value not in self.app.i18n.languages("core"):
+                raise ValueError(f"unknown language {value!r}")
+        elif field == "timezone":
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone {value!r}") from None
+        else:
+            raise ValueError(f"{field!r} is not a user setting (language, timezone)")
 
     def consented(self, profile_user: User) -> bool:
         return bool(getattr(profile_user, "_consent", False))

@@ -9,7 +9,6 @@ import os
 from typing import Any
 
 from ..context import Button, Context
-from ..models import UserSettings
 from ..plugins import PluginInfo, hookimpl
 
 HERE = os.path.dirname(__file__)
@@ -100,13 +99,8 @@ def choose_language(ctx: Context) -> None:
 
 
 def _set_language(ctx: Context, code: str) -> None:
-    row, _ = UserSettings.get_or_create(user=ctx.user.id, defaults={"created_at": ctx.now(),
-                                                                     "updated_at": ctx.now()})
-    row.language, row.updated_at = code, ctx.now()
-    row.save()
-    ctx.app.users.invalidate(ctx.telegram_id)
+    ctx.app.users.change_settings(ctx.user, actor=ctx.user, language=code)
     ctx.lang = code
-    ctx.app.audit.pd(ctx.user, ctx.user, "update_settings", {"language": code})
     ctx.edit(ctx.t("core.language.changed"))
 
 
@@ -115,27 +109,35 @@ def jobs(ctx: Context) -> None:
     stats = ctx.app.scheduler.job_stats()
     lines = [ctx.t("core.jobs_header")]
     for info in ctx.app.scheduler.jobs():
-        job = stats.get(info.id)
-        last = job.last_run_at.strftime("%Y-%m-%d %H:%M") if job and job.last_run_at else "—"
-        outcome = job.last_outcome or "—" if job else "—"
-        duration = f"{job.last_duration_s:.2f}s" if job and job.last_duration_s is not None else "—"
-        lines.append(ctx.t("core.jobs_line", id=info.id, last=last, outcome=outcome, duration=duration,
-                           runs=job.runs if job else 0, failures=job.failures if job else 0))
-        if job and job.last_error:
-            lines.append(f"   {job.last_error[:200]}")
+        lines.extend(_job_lines(ctx, info.id, stats.get(info.id)))
     ctx.reply("\n".join(lines))
+
+
+def _job_lines(ctx: Context, job_id: str, job: Any) -> list[str]:
+    """One job's line (and its last error) for /jobs and /plugins; ``job`` is None before a first run."""
+    last = job.last_run_at.strftime("%Y-%m-%d %H:%M") if job and job.last_run_at else "—"
+    outcome = job.last_outcome or "—" if job else "—"
+    duration = f"{job.last_duration_s:.2f}s" if job and job.last_duration_s is not None else "—"
+    lines = [ctx.t("core.jobs_line", id=job_id, last=last, outcome=outcome, duration=duration,
+                   runs=job.runs if job else 0, failures=job.failures if job else 0)]
+    if job and job.last_error:
+        lines.append(f"   {job.last_error[:200]}")
+    return lines
 
 
 def plugins(ctx: Context) -> None:
     """Admins: each plugin's live status (a paused plugin shows here), version, last error,
-    the counters plugins contribute through ``plugbot_stats``, and cache hit rates."""
+    its jobs' last runs, the counters plugins contribute through ``plugbot_stats``, and cache hit rates."""
     lines = [ctx.t("core.plugins_header")]
+    job_stats = ctx.app.scheduler.job_stats()
     for name, plugin in ctx.app.plugins.plugins.items():
         ctx.app.plugins.is_paused(name)  # lets an expired pause lift before it is shown
         version = plugin.info.version if plugin.info else "—"
         lines.append(f"{name} {version} [{plugin.status}]")
         if plugin.error:
             lines.append(f"   {plugin.error[:200]}")
+        for job_id in sorted(job_id for job_id, job in ctx.app.routes.jobs.items() if job.plugin == name):
+            lines.extend(f"   {line}" for line in _job_lines(ctx, job_id, job_stats.get(job_id)))
     for name, counters in ctx.app.plugins.call_each("plugbot_stats"):
         if counters:
             lines.append(f"{name}: " + ", ".join(f"{key}={value}" for key, value in counters.items()))

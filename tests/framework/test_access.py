@@ -163,3 +163,62 @@ def test_permission_command_refuses_a_non_admin_every_call(bot_factory, monkeypa
     assert events("manage") == []
     help_text = texts(alice.send("/help"))[0]
     assert "/manage" not in help_text and "/write" in help_text
+
+
+RESTRICTED_COSTLY = "/costly is not available while your account is restricted."
+
+
+def test_restricted_user_is_served_slower_and_without_costly_commands(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, PROBE, admins=(ADMIN,),
+                config={"access": {"restricted_messages_per_minute": 4}})
+    bot.set_time(T0)
+    alice, bob = bot.user(ALICE), bot.user(BOB)
+    assert texts(alice.send("/whoami")) == ["restricted=False"]
+    with connection_scope():
+        bot.app.access.restrict(_user(ALICE), by=ADMIN, reason="flooding", until=T0 + dt.timedelta(hours=1))
+        row = UserRestriction.get(UserRestriction.user == _user(ALICE).id)
+    assert (row.restriction_type, row.reason, row.created_by, row.is_active) == ("restrict", "flooding", ADMIN, True)
+    assert row.expires_at == T0 + dt.timedelta(hours=1)
+
+    assert texts(alice.send("/whoami")) == ["restricted=True"]      # served, and the handler knows
+    assert texts(alice.send("/costly")) == [RESTRICTED_COSTLY]      # told, not silently dropped
+    assert texts(alice.send("/write still here")) == ["written"]  # the 4th message of this minute
+    assert texts(alice.send("/whoami")) == [
+        "Your account is restricted to 4 messages a minute: try again in 60 s."]
+    assert alice.send("/whoami") == []                              # told once per window
+    assert events("costly", ALICE) == [] and len(events("write", ALICE)) == 1
+
+    assert texts(bob.send("/costly")) == ["costly command ran"]     # others are not affected
+    bot.user(ADMIN).send("/whoami")
+    with connection_scope():
+        bot.app.access.restrict(_user(ADMIN), by=ADMIN)
+    assert texts(bot.user(ADMIN).send("/costly")) == ["costly command ran"]   # admins never are
+
+    bot.set_time(T0 + dt.timedelta(hours=1, minutes=1))              # expired: no job needed
+    assert texts(alice.send("/costly")) == ["costly command ran"]   # back to the normal 30 a minute
+    assert texts(alice.send("/whoami")) == ["restricted=False"]
+
+
+def test_ban_and_restrict_are_lifted_separately(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, PROBE)
+    alice = bot.user(ALICE)
+    alice.send("/whoami")
+    access = bot.app.access
+    with connection_scope():
+        user = _user(ALICE)
+        access.restrict(user, by=ADMIN, reason="spam links")
+        access.ban(user, by=ADMIN, reason="spam")
+        assert access.active_ban(user) == {"expires_at": None, "reason": "spam"}
+        assert access.active_restriction(user, "restrict") == {"expires_at": None, "reason": "spam links"}
+        with pytest.raises(ValueError, match="unknown restriction"):
+            access.ban(user, by=ADMIN, kind="mute")
+    assert texts(alice.send("/whoami")) == [BANNED]
+
+    with connection_scope():
+        assert access.unban(user) == 1
+    assert texts(alice.send("/whoami")) == ["restricted=True"]      # the restriction outlives the ban
+    with connection_scope():
+        assert access.unrestrict(user) == 1
+        kinds = {(r.restriction_type, r.is_active) for r in UserRestriction.select()}
+    assert texts(alice.send("/costly")) == ["costly command ran"]
+    assert kinds == {("ban", False), ("restrict", False)}           # kept as history

@@ -81,7 +81,7 @@ def test_personal_data_operations_are_written_to_pd_audit_log(bot_factory, monke
 
     alice.send("/language ru")
     [row] = _pd("update_settings")
-    assert (row.actor_id, row.target_user_id, row.details) == (user_id, user_id, {"language": "ru"})
+    assert (row.actor_id, row.target_user_id, row.details) == (user_id, user_id, {"language": [None, "ru"]})
 
     alice.send("/mydata")
     [row] = _pd("export_data")

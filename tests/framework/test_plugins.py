@@ -3,6 +3,7 @@ enable/disable, dependency order, isolation of broken plugins, the circuit break
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,23 @@ def test_circuit_breaker_pauses_a_plugin_after_five_errors(bot_factory, tmp_path
     assert "flaky 0.3.0 [paused]" in listing
     assert "ValueError: the flaky plugin broke" in listing
     assert "hello 1.0.0 [enabled]" in listing
+
+
+def test_plugins_lists_each_plugins_jobs_with_their_last_run(bot_factory) -> None:
+    bot = bot_factory({"probe": {"module": "pb_testplugins.probe"}}, admins=(ADMIN,))
+    before = bot.user(ADMIN).send("/plugins")[0].text
+    assert "   probe.tick: last —, —, —; runs 0, failures 0" in before
+
+    bot.run_job("probe.tick")
+    bot.run_job("probe.explode")
+    bot.run_job("probe.explode")
+    lines = bot.user(ADMIN).send("/plugins")[0].text.splitlines()
+    probe = lines.index(next(line for line in lines if line.startswith("probe 0.1.0")))
+    explode, error, tick = lines[probe + 1:probe + 4]
+    run = r"last \d{4}-\d\d-\d\d \d\d:\d\d, (ok|error), \d+\.\d\ds; runs (\d), failures (\d)"
+    assert re.fullmatch(r"   probe\.explode: " + run, explode).groups() == ("error", "2", "2")
+    assert error == "      RuntimeError: kaboom"
+    assert re.fullmatch(r"   probe\.tick: " + run, tick).groups() == ("ok", "1", "0")
 
 
 def test_non_admin_cannot_list_plugins(bot_factory) -> None:

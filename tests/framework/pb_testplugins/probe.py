@@ -83,6 +83,10 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("limited", limited, rate_limit="2/hour")
     register.command("manage", manage, permission="manage_users")
     register.command("ask", ask)
+    register.command("costly", costly, allow_restricted=False)
+    register.command("whoami", whoami)
+    register.command("whois", whois, permission="manage_users")
+    register.command("usertz", usertz, permission="manage_users")
     # Two text handlers on one update: the first writes and passes, the second may fail.
     register.text(chain_first, priority=10)
     register.text(chain_second)
@@ -148,6 +152,42 @@ def limited(ctx: Context) -> None:
 def manage(ctx: Context) -> None:
     ProbeEvent.create(kind="manage", telegram_id=ctx.telegram_id)
     ctx.reply("managed")
+
+
+def costly(ctx: Context) -> None:
+    ProbeEvent.create(kind="costly", telegram_id=ctx.telegram_id)
+    ctx.reply("costly command ran")
+
+
+def whoami(ctx: Context) -> None:
+    ctx.reply(f"restricted={ctx.restricted}")
+
+
+def whois(ctx: Context) -> None:
+    """An admin looks at a user's stored profile (the core audits the viewing)."""
+    if not ctx.args.isdigit():
+        ctx.reply("usage: /whois <telegram id>")
+        return
+    profile = ctx.app.users.profile(int(ctx.args), actor=ctx.user)
+    if profile is None:
+        ctx.reply("no such user")
+        return
+    ctx.reply(f"{profile['first_name']} tz={profile['timezone']} lang={profile['language']}")
+
+
+def usertz(ctx: Context) -> None:
+    """An admin changes a user's timezone (the core audits the change)."""
+    target_id, _, zone = ctx.args.partition(" ")
+    target = User.get_or_none(User.telegram_id == int(target_id)) if target_id.isdigit() else None
+    if target is None:
+        ctx.reply("no such user")
+        return
+    try:
+        changed = ctx.app.users.change_settings(target, actor=ctx.user, timezone=zone.strip())
+    except ValueError as exc:
+        ctx.reply(str(exc))
+        return
+    ctx.reply(f"changed {changed}")
 
 
 def ask(ctx: Context) -> None:
