@@ -27,9 +27,10 @@ def run_polling(app: App, *, timeout: int = 25, limit: int = 100, allowed_update
                 backoff_base: float = 1.0, backoff_max: float = 60.0) -> None:
     """Poll until ``app.stopping`` is set (noticed within ``timeout`` seconds).
 
-    Network failures, 5xx, 409 and 429 answers are logged and retried after
-    an exponential pause (``backoff_base`` doubling up to ``backoff_max``),
-    which ``app.stopping`` interrupts. A 401/404 answer is raised.
+    Network failures, 5xx and 409 answers are logged and retried after an
+    exponential pause (``backoff_base`` doubling up to ``backoff_max``); a 429
+    waits the ``retry_after`` Telegram asked for, as polling sooner only earns
+    another 429. ``app.stopping`` interrupts either pause. A 401/404 answer is raised.
     """
     _drop_webhook(app)
     offset: int | None = None
@@ -42,13 +43,25 @@ def run_polling(app: App, *, timeout: int = 25, limit: int = 100, allowed_update
             if getattr(exc, "error_code", None) in FATAL_CODES:
                 raise
             failures += 1
-            delay = min(backoff_max, backoff_base * 2 ** (failures - 1))
+            delay = _retry_after(exc) or min(backoff_max, backoff_base * 2 ** (failures - 1))
             logger.warning("getUpdates failed (%s); retrying in %.0fs", exc, delay)
             app.stopping.wait(delay)
             continue
         failures = 0
         if updates:
             offset = _process_batch(app, updates)
+
+
+def _retry_after(exc: Exception) -> float:
+    """Seconds a 429 answer asks to wait (``parameters.retry_after``); 0 for any other failure."""
+    if getattr(exc, "error_code", None) != 429:
+        return 0.0
+    answer = getattr(exc, "result_json", None)
+    parameters = answer.get("parameters") if isinstance(answer, dict) else None
+    try:
+        return max(0.0, float(parameters["retry_after"])) if isinstance(parameters, dict) else 0.0
+    except (KeyError, TypeError, ValueError):
+        return 0.0
 
 
 def _process_batch(app: App, updates: list[Any]) -> int:
