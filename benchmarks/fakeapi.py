@@ -24,7 +24,9 @@ bot that dies before confirming it is delivered again.
 A fault is injected *before* the call takes effect: a timed-out or dropped
 sendMessage was not delivered. (A real timeout after Telegram accepted a message
 cannot be told apart by any client, since the Bot API has no idempotency key; no
-test can demand exactly-once for that case.)
+test can demand exactly-once for that case.) The one exception is ``slow``, for
+getUpdates only: the answer comes after the client gave up, so the batch counts as
+served and is delivered again, as Telegram does when a long poll's answer is lost.
 """
 from __future__ import annotations
 
@@ -53,28 +55,58 @@ REPLY_PREFIXES = ("send", "edit", "answerCallbackQuery", "copyMessage", "forward
 class FaultPlan:
     """What to break, as probabilities per eligible request (seeded, so runs repeat).
 
-    ``methods``: ``"replies"`` (send*/edit*/answer*) or ``"all"`` (getUpdates too).
+    ``methods``: ``"replies"`` (send*/edit*/answer*), ``"updates"`` (getUpdates
+    only) or ``"all"`` (every method, getUpdates and getMe too).
+    ``timeout``: held ``timeout_seconds``, then the connection is closed unanswered.
+    ``pslow`` (getUpdates only): held ``slow_seconds``, then answered normally; a
+    client whose read timeout is shorter gave up and gets the batch again.
     ``burst_every``/``burst_length``: every ``burst_every`` seconds, for
     ``burst_length`` seconds, every reply gets a 429 (a flood-wait storm).
-    ``max_per_message``: a given (method, chat, text) is faulted at most this many
-    times, so a bot that retries sensibly always gets through eventually.
+    ``flood_at``/``flood_seconds``: once, from ``flood_at`` seconds after the plan
+    was set, every getUpdates gets a 429 for ``flood_seconds`` (the calls that
+    arrive in that window are counted, see ``flood_calls`` in the stats).
+    ``updates_script``: fault kinds (``"-"``: none) for the first getUpdates after
+    the plan was set, in order, outside the flood; the probabilities apply after
+    it. A short run then sees every kind, whatever the timing.
+    ``max_per_message``: a given (method, chat, text) -- for getUpdates, a given
+    offset -- is faulted at most this many times (a flood excepted), so a bot that
+    retries sensibly always gets through eventually.
     """
 
     p429: float = 0.0
     p502: float = 0.0
     ptimeout: float = 0.0
     pdrop: float = 0.0
+    pslow: float = 0.0
     retry_after: int = 1
     timeout_seconds: float = 3.0
+    slow_seconds: float = 7.0
     burst_every: float = 0.0
     burst_length: float = 0.0
+    flood_at: float = 0.0
+    flood_seconds: float = 0.0
+    updates_script: list[str] = field(default_factory=list)
     methods: str = "replies"
     max_per_message: int = 3
     seed: int = 1
 
+    def __post_init__(self) -> None:
+        unknown = set(self.updates_script) - {"-", "429", "502", "timeout", "drop", "slow"}
+        if unknown:
+            raise ValueError(f"unknown fault kinds in updates_script: {sorted(unknown)}")
+
     @property
     def active(self) -> bool:
-        return any((self.p429, self.p502, self.ptimeout, self.pdrop, self.burst_every))
+        return any((self.p429, self.p502, self.ptimeout, self.pdrop, self.pslow, self.burst_every,
+                    self.flood_seconds, self.updates_script))
+
+    def covers(self, method: str) -> bool:
+        """Whether requests of ``method`` may be faulted under this plan."""
+        if self.methods == "all":
+            return True
+        if method == "getUpdates":
+            return self.methods == "updates"
+        return self.methods == "replies" and method.startswith(REPLY_PREFIXES)
 
 
 @dataclass
@@ -113,6 +145,11 @@ class FakeApi:
     faulted_keys: Counter = field(default_factory=Counter)
     blocked_until: dict[Any, float] = field(default_factory=dict)
     violations: int = 0
+    poll_blocked_until: float = 0.0     # getUpdates answered 429: no long poll before this
+    poll_violations: int = 0
+    script_position: int = 0            # next entry of ``plan.updates_script``
+    flood_calls: int = 0                # getUpdates requests that arrived inside the flood window
+    flood_back_after: float | None = None  # seconds from the window's end to the next getUpdates
     burst_started: float = field(default_factory=time.monotonic)
     message_ids: int = 1000
 
@@ -137,6 +174,7 @@ class FakeApi:
             self.plan = plan
             self.rng = random.Random(plan.seed)
             self.burst_started = time.monotonic()
+            self.script_position = 0
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -150,6 +188,8 @@ class FakeApi:
                 "requests": dict(self.requests_by_method), "replies": dict(self.replies_by_method),
                 "reply_count": sum(self.replies_by_method.values()), "duplicate_messages": dup,
                 "faults": dict(self.faults), "violations": self.violations,
+                "poll_violations": self.poll_violations, "flood_calls": self.flood_calls,
+                "flood_back_after": self.flood_back_after,
                 "latencies": list(self.latencies),
             }
 
@@ -219,6 +259,8 @@ class FakeApi:
     # -- faults --------------------------------------------------------------------------
     def fault_for(self, method: str, params: dict[str, str]) -> str | None:
         """Decide (under the lock) whether this request fails, and how; also checks retry_after."""
+        if method == "getUpdates":
+            return self._poll_fault(params)
         is_reply = method.startswith(REPLY_PREFIXES)
         chat = _int_or(params.get("chat_id"))
         now = time.monotonic()
@@ -227,22 +269,15 @@ class FakeApi:
             if until is not None and now < until - 0.05:
                 self.violations += 1
         plan = self.plan
-        if not plan.active or not (is_reply or plan.methods == "all"):
+        if not plan.active or not plan.covers(method):
             return None
         key = (method, chat, params.get("text"))
-        if is_reply and self.faulted_keys[key] >= plan.max_per_message:
+        if self.faulted_keys[key] >= plan.max_per_message:
             return None
-        kind = None
         if is_reply and plan.burst_every and (now - self.burst_started) % plan.burst_every < plan.burst_length:
-            kind = "429"
+            kind: str | None = "429"
         else:
-            roll = self.rng.random()
-            for name, p in (("429", plan.p429 if is_reply else 0.0), ("502", plan.p502),
-                            ("timeout", plan.ptimeout if is_reply else 0.0), ("drop", plan.pdrop)):
-                if roll < p:
-                    kind = name
-                    break
-                roll -= p
+            kind = self._roll(("429", plan.p429), ("502", plan.p502), ("timeout", plan.ptimeout), ("drop", plan.pdrop))
         if kind is None:
             return None
         self.faults[kind] += 1
@@ -250,6 +285,48 @@ class FakeApi:
         if kind == "429" and chat is not None:
             self.blocked_until[chat] = max(self.blocked_until.get(chat, 0.0), now + plan.retry_after)
         return kind
+
+    def _poll_fault(self, params: dict[str, str]) -> str | None:
+        """The same for getUpdates: a 429 blocks the long poll itself, and the flood window is counted."""
+        now = time.monotonic()
+        if now < self.poll_blocked_until - 0.05:
+            self.poll_violations += 1
+        plan = self.plan
+        if not plan.active or not plan.covers("getUpdates"):
+            return None
+        flood_start = self.burst_started + plan.flood_at
+        flood_end = flood_start + plan.flood_seconds
+        if plan.flood_seconds and now >= flood_end and self.flood_back_after is None:
+            self.flood_back_after = now - flood_end
+        key = ("getUpdates", None, params.get("offset"))
+        if plan.flood_seconds and flood_start <= now < flood_end:
+            self.flood_calls += 1
+            kind: str | None = "429"
+        elif self.script_position < len(plan.updates_script):
+            self.script_position += 1
+            kind = plan.updates_script[self.script_position - 1]
+            kind = None if kind == "-" else kind
+        elif self.faulted_keys[key] >= plan.max_per_message:
+            kind = None
+        else:
+            kind = self._roll(("429", plan.p429), ("502", plan.p502), ("timeout", plan.ptimeout),
+                              ("drop", plan.pdrop), ("slow", plan.pslow))
+        if kind is None:
+            return None
+        self.faults[f"getUpdates {kind}"] += 1
+        self.faulted_keys[key] += 1
+        if kind == "429":
+            self.poll_blocked_until = max(self.poll_blocked_until, now + plan.retry_after)
+        return kind
+
+    def _roll(self, *chances: tuple[str, float]) -> str | None:
+        """One seeded draw: the fault whose share of [0, 1) the roll fell into, or None."""
+        roll = self.rng.random()
+        for name, p in chances:
+            if roll < p:
+                return name
+            roll -= p
+        return None
 
 
 def _chat_of(update: dict[str, Any]) -> Any:
@@ -317,7 +394,9 @@ class _Handler(BaseHTTPRequestHandler):
             with api.lock:
                 api.requests_by_method[method] += 1
                 fault = api.fault_for(method, params)
-            if fault is not None:
+            if fault == "slow":
+                time.sleep(api.plan.slow_seconds)  # then answered: the client may have given up by now
+            elif fault is not None:
                 self._fail(fault, api.plan)
                 return
             self._send(200, {"ok": True, "result": self._call(api, method, params)})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ for path in (ROOT, ROOT / "examples" / "hello"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from reliability_helpers import Ledger  # noqa: E402
+from reliability_helpers import Ledger, PostgresCluster, skip_or_fail  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +63,20 @@ _LEDGER = Ledger()
 def ledger() -> Ledger:
     """Where each case records updates sent, failures, data lost and duplicates for the summary."""
     return _LEDGER
+
+
+@pytest.fixture
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL server of the test's own, started; stopped and deleted afterwards, pass or fail."""
+    reason = PostgresCluster.unavailable()
+    if reason is not None:
+        skip_or_fail(reason)
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

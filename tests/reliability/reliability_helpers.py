@@ -3,14 +3,19 @@ and the database invariants every case checks after its run."""
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +133,145 @@ def _ping(client: Any) -> bool:
         return bool(client.ping())
     except Exception:  # noqa: BLE001 - not up yet
         return False
+
+
+# -- a PostgreSQL server of our own -------------------------------------------------------------------
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip for a missing tool, or fail when CI demands every service (``PLUGBOT_REQUIRE_SERVICES=1``)."""
+    import pytest
+
+    from framework.testing import services_required
+
+    if services_required():
+        pytest.fail(f"{reason}; PLUGBOT_REQUIRE_SERVICES is set", pytrace=False)
+    pytest.skip(reason)
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL server (``initdb`` into a temp dir) that a test may really restart.
+
+    The shared server cannot be restarted under the other tests' feet, so the restart case owns
+    one. initdb refuses to run as root; as root, every PostgreSQL binary runs as the ``postgres``
+    system user, on a directory handed over to it (the pytest tmp dir is root-only). fsync is off:
+    a restart, even an immediate one, is a process crash, not an OS crash, so nothing committed is
+    lost; synchronous_commit stays on, or an acknowledged commit could be.
+    """
+
+    TOOLS = ("initdb", "pg_ctl", "postgres")
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.base = Path(tempfile.mkdtemp(prefix="plugbot-pg-"))
+        self.data = self.base / "data"
+        self.log_path = self.base / "server.log"
+        self.restarts = 0
+        self._owner = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why no cluster can be made on this machine, or None."""
+        missing = [tool for tool in cls.TOOLS if shutil.which(tool) is None]
+        if missing:
+            return f"PostgreSQL server binaries not on PATH: {', '.join(missing)}"
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                return "running as root and there is no 'postgres' system user to run initdb as"
+        return None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        """initdb (first time only), then start and wait until it accepts connections."""
+        if not self.data.exists():
+            self._initdb()
+        self._pg_ctl("start", "-l", str(self.log_path))
+
+    def create_database(self, name: str) -> str:
+        """Create ``name`` and return its URL."""
+        import psycopg2
+
+        conn = psycopg2.connect(self.url(), connect_timeout=5)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
+        return self.url(name)
+
+    def restart(self, *, crash: bool, pause: float = 1.5) -> None:
+        """``crash=False``: ``pg_ctl restart -m fast`` (clients cut off, open transactions rolled
+        back). ``crash=True``: ``pg_ctl stop -m immediate`` (no checkpoint, recovery on start),
+        ``pause`` seconds with nothing listening, then start."""
+        if crash:
+            self._pg_ctl("stop", "-m", "immediate")
+            time.sleep(pause)
+            self._pg_ctl("start", "-l", str(self.log_path))
+        else:
+            self._pg_ctl("restart", "-m", "fast", "-l", str(self.log_path))
+        self.restarts += 1
+
+    def remove(self) -> None:
+        """Stop (immediately: nothing is worth keeping) and delete the directory; never raises."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._pg_ctl("stop", "-m", "immediate")
+        except Exception:  # noqa: BLE001 - kill it below
+            self._kill_postmaster()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def _initdb(self) -> None:
+        if self._owner is not None:
+            os.chown(self.base, self._owner.pw_uid, self._owner.pw_gid)
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C",
+                  "--no-sync", "--no-instructions")
+        settings = {"listen_addresses": "'127.0.0.1'", "port": str(self.port),
+                    "unix_socket_directories": f"'{self.base}'", "fsync": "off", "full_page_writes": "off",
+                    "max_connections": "60", "shared_buffers": "32MB"}
+        with open(self.data / "postgresql.conf", "a", encoding="utf-8") as fh:
+            fh.writelines(f"{name} = {value}\n" for name, value in settings.items())
+
+    def _pg_ctl(self, *args: str) -> None:
+        self._run("pg_ctl", *args, "-D", str(self.data), "-w", "-t", "60")
+
+    def _run(self, *command: str) -> None:
+        owner = {} if self._owner is None else {"user": self._owner.pw_uid, "group": self._owner.pw_gid,
+                                                 "extra_groups": []}
+        done = subprocess.run(command, cwd=str(self.base), capture_output=True, text=True, timeout=120,
+                              check=False, **owner)
+        if done.returncode != 0:
+            tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+            raise RuntimeError(f"{' '.join(command[:2])} failed ({done.returncode}): {done.stderr.strip()}\n{tail}")
+
+    def _kill_postmaster(self) -> None:
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            pass
+
+
+def stored_amounts(url: str) -> list[str]:
+    """Every expense amount in the database at ``url``, as "12.34" strings (duplicates kept)."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url[len("sqlite:///"):]) as conn:
+            rows = conn.execute("SELECT amount FROM expenses").fetchall()
+    else:
+        import psycopg2
+
+        conn = psycopg2.connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT amount FROM expenses")
+                rows = cur.fetchall()
+        finally:
+            conn.close()
+    return [f"{Decimal(str(row[0])):.2f}" for row in rows]
 
 
 # -- a bot process ----------------------------------------------------------------------------------
