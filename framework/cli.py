@@ -11,10 +11,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    from .scheduler import JobStats
 
 log = logging.getLogger("plugbot.cli")
 
@@ -194,16 +197,14 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .db import connection_scope
+    """Each plugin with its status, commands, models and jobs; the running bot's pauses and job
+    runs come from the database, where the bot keeps them for this very listing."""
     from .models import PluginState
+    from .scheduler import DbJobStatsStore
 
     app = _app(_config(args))
-    saved: dict[str, Any] = {}
-    try:
-        with connection_scope():
-            saved = {row.name: row for row in PluginState.select()}
-    except Exception:  # noqa: BLE001 - a fresh database has no status table yet
-        saved = {}
+    saved = _saved(lambda: {row.name: row for row in PluginState.select()})
+    runs = _saved(DbJobStatsStore().load_all)
     for name, plugin in app.plugins.plugins.items():
         state = saved.get(name)
         status = state.status if state is not None and plugin.status == "enabled" else plugin.status
@@ -211,12 +212,38 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         version = plugin.info.version if plugin.info else "-"
         commands = ", ".join("/" + c.name for c in app.routes.commands_of(name)) or "-"
         models = ", ".join(m._meta.table_name for m in plugin.models) or "-"
-        jobs = ", ".join(j.id for j in app.routes.jobs.values() if j.plugin == name) or "-"
+        job_ids = [j.id for j in app.routes.jobs.values() if j.plugin == name]
         print(f"{name} {version} [{status}]{' (built-in)' if plugin.builtin else ''}")
-        print(f"  commands: {commands}\n  models:   {models}\n  jobs:     {jobs}")
+        print(f"  commands: {commands}\n  models:   {models}\n  jobs:     {', '.join(job_ids) or '-'}")
+        for job_id in job_ids:
+            print(_job_line(job_id, runs.get(job_id)))
         if error:
             print(f"  last error: {error}")
     return 0
+
+
+def _saved(read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Rows the running bot saved; a database not migrated yet simply has none."""
+    from .db import connection_scope
+
+    try:
+        with connection_scope():
+            return read()
+    except Exception:  # noqa: BLE001 - a fresh database has no such table yet
+        return {}
+
+
+def _job_line(job_id: str, stats: JobStats | None) -> str:
+    """``    id: last run <UTC time>, <duration>, <outcome>; runs N, failures N[, missed N]``."""
+    if stats is None or stats.last_run_at is None:
+        return f"    {job_id}: never run" + (f"; missed {stats.missed}" if stats and stats.missed else "")
+    line = (f"    {job_id}: last run {stats.last_run_at:%Y-%m-%d %H:%M:%S} UTC, {stats.last_duration_s:.3f} s, "
+            f"{stats.last_outcome}; runs {stats.runs}, failures {stats.failures}")
+    if stats.missed:
+        line += f", missed {stats.missed}"
+    if stats.last_error:
+        line += f"\n      last job error: {stats.last_error[:200]}"
+    return line
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import peewee
@@ -264,12 +264,17 @@ class LLMService:
             self._cache_put(call, key, text, tokens, temperature, max_tokens)
         return LLMResult(text, call.vendor, tokens, cached=False, fell_back=False)
 
-    def prune_cache(self) -> int:
-        """Delete expired cache rows; returns how many (scheduled as a daily core job)."""
+    def prune_cache(self, now: datetime | None = None) -> int:
+        """Delete rows expired at ``now`` (default: the current time); returns how many.
+
+        Scheduled hourly as ``maintenance.prune_llm_cache``, which passes the
+        application's clock like every other housekeeping job.
+        """
+        cutoff = now if now is not None else db.utcnow()
         with db.connection_scope():
             return (
                 LlmCache.delete()
-                .where(LlmCache.expires_at.is_null(False) & (LlmCache.expires_at <= db.utcnow()))
+                .where(LlmCache.expires_at.is_null(False) & (LlmCache.expires_at <= cutoff))
                 .execute()
             )
 

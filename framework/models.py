@@ -209,7 +209,25 @@ class PluginState(BaseModel):
         table_name = "plugin_state"
 
 
+class JobRun(BaseModel):
+    """Run statistics of one scheduled job (core migration 0002), kept in the database so
+    ``plugbot plugins`` in another process and a restarted bot's ``/jobs`` can show them."""
+
+    job_id = peewee.CharField(max_length=200, primary_key=True)  # '{owner}.{name}'
+    runs = peewee.IntegerField(default=0)
+    failures = peewee.IntegerField(default=0)
+    missed = peewee.IntegerField(default=0)
+    last_run_at = UtcDateTimeField(null=True)
+    last_duration_s = peewee.DoubleField(null=True)
+    last_outcome = peewee.CharField(max_length=10, null=True)
+    last_error = peewee.TextField(null=True)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "job_runs"
+
+
 CORE_MODELS = [
     User, UserSettings, AuditLog, PdAuditLog, UserRestriction, AccessList, RateLimit,
-    AppSettings, AdminUser, LlmCache, UsageStats, ProcessedUpdate, PluginState,
+    AppSettings, AdminUser, LlmCache, UsageStats, ProcessedUpdate, PluginState, JobRun,
 ]

@@ -10,7 +10,16 @@ other jobs carry on.
 
 Jobs run in APScheduler's thread pool, never on the bot's polling thread, so
 a slow job cannot delay replies. The job store is in memory: jobs are
-declared by code at startup, so there is nothing to persist.
+declared by code at startup, so there is nothing to persist. Their run
+statistics are another matter: with a :class:`DbJobStatsStore` they are kept
+in ``job_runs``, so ``plugbot plugins`` (another process) can show them and a
+restarted bot's ``/jobs`` still knows when each job last ran.
+
+Defaults: ``coalesce=True`` (a backlog of missed run times, after the
+process was suspended or the clock jumped, runs once, not once per missed
+time), ``max_instances=1``, ``misfire_grace_time=60`` (a run more than a
+minute late is skipped and counted as missed rather than run at a surprising
+hour).
 """
 from __future__ import annotations
 
@@ -21,17 +30,20 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import db
+from .models import JobRun
 
 log = logging.getLogger(__name__)
 
 TRIGGERS = ("cron", "interval", "date")
 DEFAULT_JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+JOB_OPTIONS = tuple(DEFAULT_JOB_OPTIONS)
 UTC = dt.UTC
 
 
@@ -41,6 +53,7 @@ class JobStats:
 
     runs: int = 0
     failures: int = 0
+    missed: int = 0  # run times skipped for being later than misfire_grace_time
     last_run_at: dt.datetime | None = None
     last_duration_s: float | None = None
     last_outcome: Literal["ok", "error"] | None = None
@@ -49,11 +62,26 @@ class JobStats:
 
 @dataclass(frozen=True)
 class JobInfo:
+    """A registered job as APScheduler holds it: trigger, next run and the options it runs with."""
+
     id: str
     owner: str
     name: str
     trigger: str
     next_run_time: dt.datetime | None
+    coalesce: bool = True
+    max_instances: int = 1
+    misfire_grace_time: int | None = None
+
+
+class JobStatsStore(Protocol):
+    """Where run statistics outlive the process (see :class:`DbJobStatsStore`)."""
+
+    def load(self, job_id: str) -> JobStats | None: ...
+
+    def record_run(self, job_id: str, started_at: dt.datetime, duration: float, error: str | None) -> None: ...
+
+    def record_missed(self, job_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -73,15 +101,26 @@ class Scheduler:
         connection_scope: Callable[[], AbstractContextManager[Any]] = db.connection_scope,
         *,
         job_defaults: dict[str, Any] | None = None,
+        store: JobStatsStore | None = None,
     ) -> None:
         self.timezone = resolve_timezone(timezone)
         self._connection_scope = connection_scope
-        self._scheduler = BackgroundScheduler(
-            timezone=self.timezone, job_defaults={**DEFAULT_JOB_OPTIONS, **(job_defaults or {})}
-        )
+        self._job_defaults = {**DEFAULT_JOB_OPTIONS, **(job_defaults or {})}
+        self._scheduler = BackgroundScheduler(timezone=self.timezone, job_defaults=self._job_defaults)
+        self._scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         self._jobs: dict[str, _Registered] = {}
         self._stats: dict[str, JobStats] = {}
         self._lock = threading.Lock()
+        self._store = store
+
+    def use_store(self, store: JobStatsStore) -> None:
+        """Keep statistics in ``store`` from now on; jobs registered afterwards start from what it holds.
+
+        Separate from the constructor because the application builds its
+        scheduler before the database is migrated (the ``maintenance``
+        plugin calls this at startup).
+        """
+        self._store = store
 
     # -- registration -------------------------------------------------------
 
@@ -101,7 +140,9 @@ class Scheduler:
 
         ``trigger_args`` go to the APScheduler trigger (``minutes=5`` for
         ``interval``, ``hour=9, minute=0`` for ``cron``, ``run_date=`` for
-        ``date``); the other keywords override the scheduler's job defaults.
+        ``date``; ``next_run_time=`` overrides the first run); the other
+        keywords override the scheduler's job defaults. With a store, the
+        job's statistics continue from the stored ones.
         """
         if trigger not in TRIGGERS:
             raise ValueError(f"job {owner}.{name}: trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}")
@@ -113,6 +154,7 @@ class Scheduler:
             )
             if value is not None
         }
+        stored = self._stored_stats(job_id)
         with self._lock:
             existing = self._jobs.get(job_id)
             if existing is not None:
@@ -124,7 +166,7 @@ class Scheduler:
                 self._run, trigger, args=(job_id,), id=job_id, name=job_id, **options, **trigger_args
             )
             self._jobs[job_id] = _Registered(owner, name, func, threading.Lock())
-            self._stats[job_id] = JobStats()
+            self._stats[job_id] = stored
         return job_id
 
     def remove_job(self, job_id: str) -> None:
@@ -184,6 +226,7 @@ class Scheduler:
             self._record(job_id, started_at, time.perf_counter() - started, error)
 
     def _record(self, job_id: str, started_at: dt.datetime, duration: float, error: BaseException | None) -> None:
+        message = f"{error.__class__.__name__}: {error}" if error else None
         with self._lock:
             previous = self._stats.get(job_id)
             if previous is None:  # removed while running
@@ -195,8 +238,42 @@ class Scheduler:
                 last_run_at=started_at,
                 last_duration_s=duration,
                 last_outcome="error" if error else "ok",
-                last_error=f"{error.__class__.__name__}: {error}" if error else None,
+                last_error=message,
             )
+        self._persist(job_id, lambda store: store.record_run(job_id, started_at, duration, message))
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        """APScheduler skipped a run time older than ``misfire_grace_time`` (it logs a warning itself)."""
+        with self._lock:
+            previous = self._stats.get(event.job_id)
+            if previous is None:
+                return
+            self._stats[event.job_id] = replace(previous, missed=previous.missed + 1)
+        self._persist(event.job_id, lambda store: store.record_missed(event.job_id))
+
+    # -- persistence --------------------------------------------------------
+
+    def _stored_stats(self, job_id: str) -> JobStats:
+        """What the store remembers of ``job_id``; a store that cannot answer means a fresh start."""
+        if self._store is None:
+            return JobStats()
+        try:
+            with self._connection_scope():
+                return self._store.load(job_id) or JobStats()
+        except Exception:  # noqa: BLE001 - statistics must never keep a job from being scheduled
+            log.exception("could not load the statistics of job %s", job_id, extra={"job": job_id})
+            return JobStats()
+
+    def _persist(self, job_id: str, write: Callable[[JobStatsStore], None]) -> None:
+        """Bookkeeping after the run's own transaction: a failure here is logged, never raised."""
+        store = self._store
+        if store is None:
+            return
+        try:
+            with self._connection_scope():
+                write(store)
+        except Exception:  # noqa: BLE001 - the run itself is over; its outcome stays in memory
+            log.exception("could not save the statistics of job %s", job_id, extra={"job": job_id})
 
     # -- introspection ------------------------------------------------------
 
@@ -205,10 +282,10 @@ class Scheduler:
             return dict(self._stats)
 
     def jobs(self) -> list[JobInfo]:
-        """Registered jobs with their trigger and next run, sorted by id.
+        """Registered jobs with their trigger, next run and options, sorted by id.
 
-        Before :meth:`start`, APScheduler has not computed next run times yet,
-        so they are computed from the trigger here.
+        Before :meth:`start`, APScheduler has neither computed next run times
+        nor filled in the job defaults yet, so both are worked out here.
         """
         now = dt.datetime.now(self.timezone)
         infos = []
@@ -220,8 +297,49 @@ class Scheduler:
                 next_run = job.next_run_time
             else:
                 next_run = job.trigger.get_next_fire_time(None, now)
-            infos.append(JobInfo(job.id, registered.owner, registered.name, str(job.trigger), next_run))
+            options = {key: getattr(job, key, self._job_defaults.get(key)) for key in JOB_OPTIONS}
+            infos.append(JobInfo(job.id, registered.owner, registered.name, str(job.trigger), next_run, **options))
         return sorted(infos, key=lambda info: info.id)
+
+
+class DbJobStatsStore:
+    """:class:`JobStats` in the ``job_runs`` table (core migration 0002).
+
+    Counters are incremented in SQL (``runs = runs + 1``), so two processes
+    running jobs against one database never overwrite each other's counts.
+    """
+
+    def load(self, job_id: str) -> JobStats | None:
+        row = JobRun.get_or_none(JobRun.job_id == job_id)
+        return None if row is None else _stats_of(row)
+
+    def load_all(self) -> dict[str, JobStats]:
+        """Every job that ever ran, for listings made outside the bot (``plugbot plugins``)."""
+        return {row.job_id: _stats_of(row) for row in JobRun.select()}
+
+    def record_run(self, job_id: str, started_at: dt.datetime, duration: float, error: str | None) -> None:
+        failed = 1 if error else 0
+        last = {JobRun.last_run_at: started_at, JobRun.last_duration_s: duration,
+                JobRun.last_outcome: "error" if error else "ok", JobRun.last_error: error,
+                JobRun.updated_at: db.utcnow()}
+        self._upsert(job_id, {JobRun.runs: 1, JobRun.failures: failed, **last},
+                     {JobRun.runs: JobRun.runs + 1, JobRun.failures: JobRun.failures + failed, **last})
+
+    def record_missed(self, job_id: str) -> None:
+        now = db.utcnow()
+        self._upsert(job_id, {JobRun.missed: 1, JobRun.updated_at: now},
+                     {JobRun.missed: JobRun.missed + 1, JobRun.updated_at: now})
+
+    @staticmethod
+    def _upsert(job_id: str, first: dict[Any, Any], update: dict[Any, Any]) -> None:
+        (JobRun.insert({JobRun.job_id: job_id, **first})
+         .on_conflict(conflict_target=[JobRun.job_id], update=update)
+         .execute())
+
+
+def _stats_of(row: JobRun) -> JobStats:
+    return JobStats(runs=row.runs, failures=row.failures, missed=row.missed, last_run_at=row.last_run_at,
+                    last_duration_s=row.last_duration_s, last_outcome=row.last_outcome, last_error=row.last_error)
 
 
 # -- user-local time ------------------------------------------------------

@@ -133,6 +133,7 @@ def test_plugins_lists_status_version_commands_models_jobs_and_errors(tmp_path: 
         "  commands: /hello, /nickname, /morning",
         "  models:   hello_greetings",
         "  jobs:     hello.morning",
+        "    hello.morning: never run",
     ]
     assert blocks["broken - [failed]"][-1] == (
         "  last error: import failed: RuntimeError: broken_import cannot start: missing API credentials")
@@ -149,6 +150,33 @@ def _blocks(text: str) -> list[str]:
         else:
             blocks.append(line)
     return blocks
+
+
+def test_plugins_shows_each_jobs_last_run_duration_outcome_and_counts(bot_factory, tmp_path: Path) -> None:
+    """The bot's job statistics reach ``plugbot plugins``, a process of its own, through the database."""
+    path = config_file(tmp_path, "plugins:\n  probe:\n    module: pb_testplugins.probe\n")
+    bot = bot_factory({"probe": {"module": "pb_testplugins.probe"}}, db_url=f"sqlite:///{tmp_path}/bot.db")
+    bot.run_job("probe.tick")
+    bot.run_job("probe.explode")
+    bot.run_job("probe.explode")
+    stats = bot.app.scheduler.job_stats()
+
+    def ran(job_id: str, outcome: str) -> str:
+        job = stats[job_id]
+        return (f"    {job_id}: last run {job.last_run_at:%Y-%m-%d %H:%M:%S} UTC, {job.last_duration_s:.3f} s, "
+                f"{outcome}; runs {job.runs}, failures {job.failures}")
+
+    result = plugbot(tmp_path, "plugins", "--config", path)
+    assert result.returncode == 0, result.stderr
+    blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in _blocks(result.stdout)}
+    assert blocks["probe 0.1.0 [enabled]"][2:] == [
+        "  jobs:     probe.explode, probe.tick",
+        ran("probe.explode", "error"),
+        "      last job error: RuntimeError: kaboom",
+        ran("probe.tick", "ok"),
+    ]
+    assert ran("probe.explode", "error").endswith("runs 2, failures 2")
+    assert "    maintenance.audit_retention: never run" in blocks["maintenance 1.0.0 [enabled] (built-in)"]
 
 
 def test_plugins_shows_a_plugin_paused_in_the_running_bot(bot_factory, tmp_path: Path, capsys) -> None:
@@ -172,13 +200,13 @@ def test_migrate_needs_no_token_and_is_idempotent(tmp_path: Path) -> None:
     path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}")
     first = plugbot(tmp_path, "migrate", "--config", path)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines() == ["applied core: 0001_core", "applied hello: 0001_initial",
-                                         "2 migration(s) applied"]
+    assert first.stdout.splitlines() == ["applied core: 0001_core", "applied core: 0002_job_runs",
+                                         "applied hello: 0001_initial", "3 migration(s) applied"]
     second = plugbot(tmp_path, "migrate", "--config", path)
     assert (second.returncode, second.stdout) == (0, "nothing to do: the database is up to date\n")
     listing = plugbot(tmp_path, "migrate", "--list", "--config", path)
     assert [line.split()[:3] for line in listing.stdout.splitlines()] == [
-        ["[x]", "core", "0001_core"], ["[x]", "hello", "0001_initial"]]
+        ["[x]", "core", "0001_core"], ["[x]", "core", "0002_job_runs"], ["[x]", "hello", "0001_initial"]]
 
 
 # -- run without a token -------------------------------------------------------------------------------

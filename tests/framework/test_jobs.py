@@ -1,11 +1,12 @@
-"""Scheduled jobs through the application, on both backends (issue 3, item 6)."""
+"""Scheduled jobs through the application, on both backends (issue 3, item 6): failures, local time,
+the options every job runs with, and statistics kept across a restart."""
 from __future__ import annotations
 
 import datetime as dt
 import time
 
 import pytest
-from pb_testplugins import BACKENDS, HELLO, PROBE, build, texts
+from pb_testplugins import BACKENDS, HELLO, PROBE, build, restart, texts
 from pb_testplugins.probe import events
 
 from framework import User, connection_scope
@@ -78,3 +79,30 @@ def test_morning_greeting_runs_at_the_users_local_time(bot_factory, monkeypatch,
     assert (stats.runs, stats.failures) == (6, 0)
     last = [r for r in bot.telegram.calls if r.chat_id == MOSCOW][-1]
     assert last.text == "Good morning, Masha! ☀️"
+
+
+def test_every_job_of_the_app_coalesces_and_has_a_misfire_grace_time(bot_factory, monkeypatch) -> None:
+    bot = build(bot_factory, "memory", monkeypatch, HELLO)
+    bot.app.scheduler.start()                                 # read back from APScheduler's Job objects
+    jobs = {info.id: (info.coalesce, info.max_instances, info.misfire_grace_time) for info in bot.app.scheduler.jobs()}
+    bot.app.scheduler.shutdown(wait=True)
+    assert {"hello.morning", "maintenance.audit_retention", "maintenance.prune_llm_cache",
+            "datarights.retention"} <= set(jobs)
+    assert set(jobs.values()) == {(True, 1, 60)}
+
+
+def test_job_statistics_survive_a_restart_and_show_in_jobs(bot_factory, monkeypatch, backend) -> None:
+    first = build(bot_factory, backend, monkeypatch, PROBE, admins=(ADMIN,))
+    first.run_job("probe.tick")
+    first.run_job("probe.explode")
+    before = first.app.scheduler.job_stats()
+
+    second = restart(bot_factory, first, monkeypatch, PROBE, admins=(ADMIN,))
+    after = second.app.scheduler.job_stats()
+    assert after["probe.tick"] == before["probe.tick"] and after["probe.explode"] == before["probe.explode"]
+    report = texts(second.user(ADMIN).send("/jobs"))[0]
+    last = before["probe.explode"].last_run_at.strftime("%Y-%m-%d %H:%M")
+    assert f"probe.explode: last {last}" in report and "RuntimeError: kaboom" in report
+
+    second.run_job("probe.tick")                              # the counts carry on from the stored ones
+    assert second.app.scheduler.job_stats()["probe.tick"].runs == 2

@@ -1,16 +1,26 @@
-"""Scheduler: wrapped runs, statistics, isolation of failures, DB scope and user-local time."""
+"""Scheduler: wrapped runs, statistics (in memory and in ``job_runs``), isolation of failures,
+coalescing and misfires on the real APScheduler, DB scope and user-local time."""
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
 from framework import db
-from framework.models import User
-from framework.scheduler import Scheduler, is_local_time, resolve_timezone, timezones_at_local_time
+from framework.models import JobRun, User
+from framework.scheduler import (
+    DbJobStatsStore,
+    JobStats,
+    Scheduler,
+    is_local_time,
+    resolve_timezone,
+    timezones_at_local_time,
+)
 
 UTC = dt.UTC
 
@@ -150,6 +160,120 @@ def test_a_job_failing_on_the_database_is_recorded(bound_db) -> None:
     stats = sched.run_now("core.dup")
     assert stats.last_outcome == "error"
     assert "IntegrityError" in (stats.last_error or "")
+    assert db.database.is_closed()
+
+
+# -- coalescing and misfires ---------------------------------------------------
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    """Wait for the scheduler thread to reach a state (not a timing assertion: the limit only
+    keeps a broken scheduler from hanging the run)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+
+def test_jobs_are_registered_with_coalesce_and_a_misfire_grace_time(scheduler: Scheduler) -> None:
+    scheduler.add_job("core", "defaults", lambda: None, trigger="interval", minutes=5)
+    scheduler.add_job("core", "custom", lambda: None, trigger="cron", hour=3,
+                      coalesce=False, misfire_grace_time=600, max_instances=2)
+    expected = {"core.custom": (False, 2, 600), "core.defaults": (True, 1, 60)}
+    pending = {j.id: (j.coalesce, j.max_instances, j.misfire_grace_time) for j in scheduler.jobs()}
+    assert pending == expected                # before start: the defaults APScheduler will apply
+    scheduler.start()                         # now read from APScheduler's own Job objects
+    assert {j.id: (j.coalesce, j.max_instances, j.misfire_grace_time) for j in scheduler.jobs()} == expected
+
+
+@pytest.mark.parametrize(("options", "expected_runs"), [
+    pytest.param({}, 1, id="defaults-coalesce"),
+    pytest.param({"coalesce": False, "misfire_grace_time": 24 * 3600}, 6, id="no-coalesce"),
+])
+def test_a_backlog_of_missed_run_times_runs_once(scheduler: Scheduler, options: dict, expected_runs: int) -> None:
+    """An hourly job whose first run was due 5 h 10 s ago: six run times passed while the process
+    was suspended. With the defaults it runs once; the contrast shows the test would see six."""
+    ran = threading.Event()
+    calls: list[int] = []
+
+    def job() -> None:
+        calls.append(1)
+        ran.set()
+
+    now = dt.datetime.now(UTC)
+    scheduler.add_job("core", "hourly", job, trigger="interval", hours=1,
+                      next_run_time=now - dt.timedelta(hours=5, seconds=10), **options)
+    scheduler.start()
+    assert ran.wait(timeout=10)
+    # APScheduler moved the job past the backlog: its next run is the next hour, not a catch-up.
+    assert _eventually(lambda: scheduler.jobs()[0].next_run_time > now)
+    scheduler.shutdown(wait=True)  # every run time of the backlog went to the executor as one task
+    assert len(calls) == expected_runs
+    stats = scheduler.job_stats()["core.hourly"]
+    assert (stats.runs, stats.missed) == (expected_runs, 0)
+
+
+def test_a_run_later_than_the_grace_time_is_skipped_and_counted(bound_db, caplog) -> None:
+    sched = Scheduler(store=DbJobStatsStore())
+    calls: list[int] = []
+    sched.add_job("core", "once", lambda: calls.append(1), trigger="date",
+                  run_date=dt.datetime.now(UTC) - dt.timedelta(hours=2))   # 2 h late, grace 60 s
+    with caplog.at_level(logging.WARNING, logger="apscheduler"):
+        sched.start()
+        # Missed, and then dropped by APScheduler: a date job has no run time left.
+        assert _eventually(lambda: sched.job_stats()["core.once"].missed == 1 and not sched.jobs())
+        sched.shutdown(wait=True)
+    assert calls == []
+    stats = sched.job_stats()["core.once"]
+    assert (stats.runs, stats.missed, stats.last_run_at, stats.last_outcome) == (0, 1, None, None)
+    assert "was missed by" in caplog.text
+    with db.connection_scope():
+        assert DbJobStatsStore().load("core.once") == JobStats(missed=1)
+
+
+# -- statistics kept in the database ---------------------------------------------------
+
+
+def _boom() -> None:
+    raise RuntimeError("boom")
+
+
+def test_statistics_are_kept_in_job_runs_and_survive_a_restart(bound_db) -> None:
+    first = Scheduler(store=DbJobStatsStore())
+    first.add_job("core", "ok", lambda: None, trigger="interval", hours=1)
+    first.add_job("core", "broken", _boom, trigger="interval", hours=1)
+    first.run_now("core.ok")
+    first.run_now("core.broken")
+    first.run_now("core.broken")
+    in_memory = first.job_stats()
+    with db.connection_scope():
+        assert DbJobStatsStore().load_all() == in_memory
+        assert JobRun.get_by_id("core.broken").last_error == "RuntimeError: boom"
+
+    second = Scheduler(store=DbJobStatsStore())  # a restarted process starts from the stored statistics
+    second.add_job("core", "ok", lambda: None, trigger="interval", hours=1)
+    second.add_job("core", "broken", _boom, trigger="interval", hours=1)
+    assert second.job_stats() == in_memory
+    again = second.run_now("core.ok")
+    assert (again.runs, again.failures) == (2, 0)
+    with db.connection_scope():
+        assert DbJobStatsStore().load("core.ok") == again
+
+
+def test_a_failing_statistics_store_never_fails_the_job(bound_db, caplog) -> None:
+    with db.connection_scope():
+        db.database.drop_tables([JobRun])
+    sched = Scheduler(store=DbJobStatsStore())
+    ran: list[int] = []
+    sched.add_job("core", "ok", lambda: ran.append(1), trigger="interval", hours=1)
+    assert sched.job_stats()["core.ok"] == JobStats()  # nothing could be loaded: a fresh start
+    stats = sched.run_now("core.ok")
+    assert ran == [1]
+    assert (stats.runs, stats.last_outcome) == (1, "ok")
+    assert "could not save the statistics of job core.ok" in caplog.text
     assert db.database.is_closed()
 
 
