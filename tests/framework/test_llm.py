@@ -204,50 +204,121 @@ def test_from_env_reads_keys_and_yandex_folder(bound_db, vendor: FakeVendor) -> 
     assert vendor.seen[0].body["modelUri"] == "gpt://b1genv/yandexgpt-lite/latest"
 
 
-# -- failures -------------------------------------------------------------------------
+# -- failures, the same for every remote vendor -----------------------------------------
 
 
-def test_server_error_is_retried(bound_db, vendor: FakeVendor) -> None:
-    configure("openai", base_url=vendor.url)
-    vendor.reply(500, {"error": {"message": "internal"}})
-    vendor.reply(502, "<html>bad gateway</html>")
-    result = service(retries=2).complete(MESSAGES, user_id=None, fallback=local_text)
-    assert (result.text, result.vendor, result.fell_back) == ("The Star: hope.", "openai", False)
+@dataclass(frozen=True)
+class Api:
+    """One remote vendor as the fake server plays it: where it lives and what its answer looks like."""
+
+    vendor: str
+    key: str
+    path: str
+    folder_id: str | None = None
+
+    def configure(self, fake: FakeVendor) -> None:
+        extra = {"folder_id": self.folder_id} if self.folder_id else {}
+        configure(self.vendor, base_url=fake.url + self.path, **extra)
+
+    def answer(self, text: str = "The Star: hope.", tokens: int = 42) -> dict[str, Any]:
+        return yandex_answer(text, str(tokens)) if self.vendor == "yandex" else openai_answer(text, tokens)
+
+
+APIS = [
+    pytest.param(Api("openai", OPENAI_KEY, "/v1"), id="openai"),
+    pytest.param(Api("proxiapi", PROXI_KEY, "/openai/v1"), id="proxiapi"),
+    pytest.param(Api("yandex", YANDEX_KEY, "", folder_id="b1gfolder"), id="yandex"),
+]
+TIMEOUT = 0.3
+
+
+@pytest.fixture(params=APIS)
+def api(request: pytest.FixtureRequest, bound_db, vendor: FakeVendor) -> Api:
+    """The active vendor; unless a test scripts otherwise, the fake server answers as it would."""
+    chosen: Api = request.param
+    chosen.configure(vendor)
+    vendor.default = (200, chosen.answer())
+    return chosen
+
+
+def fail_with_500(fake: FakeVendor, api: Api) -> None:
+    """A server error whose text echoes the key, as vendors' error texts do."""
+    fake.reply(500, {"error": {"message": f"internal error serving key {api.key}"}})
+
+
+def fail_with_timeout(fake: FakeVendor, api: Api) -> None:
+    """The server holds the request longer than the client's timeout (released at teardown)."""
+    fake.reply(200, api.answer(), hang=True)
+
+
+FAILURES = [pytest.param(fail_with_500, id="http500"), pytest.param(fail_with_timeout, id="timeout")]
+
+
+def assert_no_key_logged(caplog: pytest.LogCaptureFixture) -> None:
+    assert caplog.records, "nothing was logged: the check below would prove nothing"
+    assert all(secret not in caplog.text for secret in SECRETS.values())
+
+
+@pytest.mark.parametrize("fail", FAILURES)
+def test_transient_failures_are_retried_then_answered(api: Api, vendor: FakeVendor, fail, caplog) -> None:
+    user_id = make_user()
+    fail(vendor, api)
+    fail(vendor, api)
+    with caplog.at_level(logging.DEBUG):
+        result = service(timeout=TIMEOUT, retries=2).complete(MESSAGES, user_id=user_id, fallback=local_text)
+    assert (result.text, result.vendor, result.tokens, result.fell_back) == ("The Star: hope.", api.vendor, 42, False)
     assert vendor.hits == 3
+    assert usage_rows() == [(user_id, api.vendor, 1, 42)]      # one answer counts once, not per attempt
+    assert f"LLM vendor {api.vendor} attempt 2/3 failed, retrying" in caplog.text
+    assert_no_key_logged(caplog)
 
 
-def test_retries_exhausted_fall_back(bound_db, vendor: FakeVendor, caplog: pytest.LogCaptureFixture) -> None:
-    configure("openai", base_url=vendor.url)
-    vendor.default = (503, {"error": "overloaded"})
-    with caplog.at_level(logging.WARNING, logger="framework.llm"):
-        result = service(retries=1).complete(MESSAGES, user_id=None, fallback=local_text)
-    assert (result.text, result.vendor, result.fell_back) == ("Template: The Star.", "local", True)
-    assert vendor.hits == 2
-    assert "HTTP 503" in caplog.text
+@pytest.mark.parametrize("fail", FAILURES)
+@pytest.mark.parametrize("retries", [0, 2])
+def test_persistent_failures_use_the_configured_retries_then_fall_back(
+        api: Api, vendor: FakeVendor, fail, retries: int, caplog) -> None:
+    user_id = make_user()
+    for _ in range(retries + 1):
+        fail(vendor, api)                                       # the attempt after these would succeed
+    with caplog.at_level(logging.DEBUG):
+        result = service(timeout=TIMEOUT, retries=retries).complete(MESSAGES, user_id=user_id, fallback=local_text)
+    assert (result.text, result.vendor, result.tokens, result.fell_back) == ("Template: The Star.", "local", 0, True)
+    assert vendor.hits == retries + 1
+    assert usage_rows() == []                                   # nothing was spent
+    assert f"LLM vendor {api.vendor} failed, answering with the local fallback" in caplog.text
+    if fail is fail_with_500:
+        assert "internal error serving key ***" in caplog.text
+    else:
+        assert f"no answer within {TIMEOUT} s" in caplog.text
+    assert_no_key_logged(caplog)
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param('{"choices": [{"message": ', id="truncated-json"),
+    pytest.param("<html>502 Bad Gateway</html>", id="html"),
+    pytest.param({"choices": [], "result": {}}, id="wrong-shape"),
+])
+def test_malformed_answer_falls_back_without_retry(api: Api, vendor: FakeVendor, body: Any, caplog) -> None:
+    vendor.reply(200, body)
+    with caplog.at_level(logging.DEBUG):
+        result = service(retries=2).complete(MESSAGES, user_id=None, fallback=local_text)
+    assert (result.vendor, result.fell_back, result.text) == ("local", True, "Template: The Star.")
+    assert vendor.hits == 1                  # not retried: the same request would get the same answer
     assert usage_rows() == []
+    assert "unexpected response" in caplog.text
+    assert_no_key_logged(caplog)
 
 
-def test_client_error_is_not_retried_and_key_never_logged(
-    bound_db, vendor: FakeVendor, caplog: pytest.LogCaptureFixture
-) -> None:
-    configure("openai", base_url=vendor.url)
-    vendor.reply(401, {"error": {"message": f"Incorrect API key provided: {OPENAI_KEY}", "code": "invalid_api_key"}})
+def test_client_error_is_not_retried_and_key_never_logged(api: Api, vendor: FakeVendor, caplog) -> None:
+    vendor.reply(401, {"error": {"message": f"Incorrect API key provided: {api.key}", "code": "invalid_api_key"}})
     with caplog.at_level(logging.DEBUG):
         result = service(retries=2).complete(MESSAGES, user_id=None, fallback=local_text)
     assert (result.vendor, result.fell_back, result.text) == ("local", True, "Template: The Star.")
     assert vendor.hits == 1
     assert "HTTP 401" in caplog.text
     assert "Incorrect API key provided: ***" in caplog.text
-    assert all(secret not in caplog.text for secret in SECRETS.values())
-
-
-def test_slow_vendor_times_out_and_falls_back(bound_db, vendor: FakeVendor) -> None:
-    configure("openai", base_url=vendor.url)
-    vendor.reply(200, openai_answer(), hang=True)
-    vendor.reply(200, openai_answer(), hang=True)
-    result = service(timeout=0.3, retries=1).complete(MESSAGES, user_id=None, fallback=local_text)
-    assert (result.vendor, result.fell_back, result.text) == ("local", True, "Template: The Star.")
-    assert vendor.hits == 2  # a timeout is retried once, then given up
+    assert usage_rows() == []
+    assert_no_key_logged(caplog)
 
 
 def test_unreachable_vendor_falls_back(bound_db) -> None:
@@ -257,14 +328,6 @@ def test_unreachable_vendor_falls_back(bound_db) -> None:
     configure("openai", base_url=f"http://127.0.0.1:{port}/v1")
     result = service(retries=1).complete(MESSAGES, user_id=None, fallback=local_text)
     assert (result.vendor, result.fell_back) == ("local", True)
-
-
-def test_malformed_answer_falls_back_without_retry(bound_db, vendor: FakeVendor) -> None:
-    configure("openai", base_url=vendor.url)
-    vendor.reply(200, {"choices": []})
-    result = service().complete(MESSAGES, user_id=None, fallback=local_text)
-    assert (result.vendor, result.fell_back) == ("local", True)
-    assert vendor.hits == 1
 
 
 def test_missing_key_or_folder_falls_back(bound_db, vendor: FakeVendor) -> None:
@@ -346,6 +409,32 @@ def test_prune_cache_deletes_only_expired_rows(bound_db) -> None:
     with db.connection_scope():
         assert sorted(row.cache_key for row in LlmCache.select()) == ["forever", "fresh"]
     assert service().prune_cache() == 0
+
+
+def cache_keys() -> list[str]:
+    with db.connection_scope():
+        return sorted(row.cache_key for row in LlmCache.select())
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_the_prune_job_deletes_expired_rows_through_the_scheduler(bot_factory, database: str) -> None:
+    bot = bot_factory(database=database)
+    [job] = [info for info in bot.app.scheduler.jobs() if info.id == "maintenance.prune_llm_cache"]
+    assert job.trigger == "interval[1:00:00]"
+    t0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
+    with db.connection_scope():
+        for key, expires in (("expired", t0 - dt.timedelta(hours=1)), ("fresh", t0 + dt.timedelta(hours=1)),
+                             ("forever", None)):
+            LlmCache.create(vendor="openai", cache_key=key, created_at=t0 - dt.timedelta(hours=2), expires_at=expires)
+
+    bot.set_time(t0)
+    bot.run_job("maintenance.prune_llm_cache")              # the scheduler's wrapper, on the app's clock
+    assert cache_keys() == ["forever", "fresh"]
+    bot.advance(hours=2)
+    bot.run_job("maintenance.prune_llm_cache")
+    assert cache_keys() == ["forever"]
+    stats = bot.app.scheduler.job_stats()["maintenance.prune_llm_cache"]
+    assert (stats.runs, stats.failures, stats.last_outcome) == (2, 0, "ok")
 
 
 # -- usage ------------------------------------------------------------------------------
