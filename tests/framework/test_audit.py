@@ -118,3 +118,27 @@ def test_audit_retention_job_deletes_only_rows_past_retention(bot_factory, monke
     stats = bot.app.scheduler.job_stats()["maintenance.audit_retention"]
     assert (stats.runs, stats.failures) == (2, 0)
     assert len(events("write", ALICE)) == 2                   # only the audit trail is pruned
+
+
+def test_default_retention_is_a_year_and_the_job_prunes_both_trails(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, PROBE)    # no audit section in the config
+    assert bot.app.config["audit"]["retention_days"] == 365
+    alice = bot.user(ALICE)
+    bot.set_time(T0)
+    alice.send("/write a year ago")
+    alice.send("/language ru")
+    bot.set_time(T0 + dt.timedelta(days=200))
+    alice.send("/write recent")
+    alice.send("/language en")
+    assert len(_audit("probe_written")) == 2 and len(_pd("update_settings")) == 2
+
+    bot.set_time(T0 + dt.timedelta(days=365) - dt.timedelta(hours=1))
+    bot.run_job("maintenance.audit_retention")               # 364 days and 23 hours: kept
+    assert len(_audit("probe_written")) == 2 and len(_pd("update_settings")) == 2
+
+    bot.set_time(T0 + dt.timedelta(days=365, hours=1))
+    bot.run_job("maintenance.audit_retention")
+    assert [a.details["note"] for a in _audit("probe_written")] == ["recent"]
+    assert [p.created_at for p in _pd("update_settings")] == [T0 + dt.timedelta(days=200)]
+    stats = bot.app.scheduler.job_stats()["maintenance.audit_retention"]
+    assert (stats.runs, stats.failures, stats.last_outcome) == (2, 0, "ok")
