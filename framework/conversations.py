@@ -14,6 +14,12 @@ handler; commands still work, and ``/cancel`` (core) leaves any state.
     @add.state("AWAITING_AMOUNT")
     def on_amount(ctx):
         ctx.session.goto("AWAITING_CATEGORY", amount="12.50")
+
+A ``goto`` its state does not declare raises :class:`InvalidTransition`: a
+bug in the plugin, handled like any failing handler. The update is rolled
+back, the user gets the core's apology, and the session stays in the state
+it was in, consistent with the rolled-back database; the user can answer
+again or ``/cancel``.
 """
 from __future__ import annotations
 
@@ -58,18 +64,34 @@ class Conversation:
     def check_transition(self, current: str | None, target: str) -> None:
         """Entering from IDLE may start at any state (``/add 12.50`` skips a step)."""
         if target not in self.transitions:
-            raise InvalidTransition(f"conversation {self.name!r} has no state {target!r}")
+            raise InvalidTransition(f"{self._label()} has no state {target!r}")
         if current is None or current == target or target in self.transitions.get(current, ()):
             return
-        raise InvalidTransition(f"conversation {self.name!r}: {current} → {target} is not a declared transition")
+        allowed = ", ".join(sorted(self.transitions.get(current, ()))) or "none"
+        raise InvalidTransition(f"{self._label()}: {current} → {target} is not a declared transition "
+                                f"(declared from {current}: {allowed})")
 
     def handle(self, ctx: Any) -> bool:
-        """Run the current state's handler; False if the user is not in this conversation."""
+        """Run the current state's handler; False if the user is not in this conversation.
+
+        The pipeline knows only this method as the handler, so a failure is
+        annotated with the state and the state's own handler: the logged
+        traceback then says which function to fix.
+        """
         state = ctx.session.state
         if ctx.session.conversation != self.name or state not in self._handlers:
             return False
-        self._handlers[state](ctx)
+        handler = self._handlers[state]
+        try:
+            handler(ctx)
+        except Exception as exc:
+            exc.add_note(f"in {self._label()}, state {state}, handler {handler.__module__}.{handler.__qualname__}")
+            raise
         return True
+
+    def _label(self) -> str:
+        owner = f" of plugin {self.plugin!r}" if self.plugin else ""
+        return f"conversation {self.name!r}{owner}"
 
     def dispatch_callback(self, ctx: Any) -> None:
         """A button of this conversation: valid only while the conversation is on."""

@@ -5,6 +5,7 @@ The hello example's /nickname dialogue: IDLE → AWAITING_NICKNAME → AWAITING_
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import pytest
@@ -200,3 +201,47 @@ def test_group_chatter_is_not_taken_as_a_private_conversations_answer(bot_factor
     assert reply.text == "Call you “Neo”?"
     alice.press("Yes")
     assert _greeting(ALICE).nickname == "Neo"
+
+
+# -- a handler asking for a transition its state does not declare ----------------------------------
+
+WIZARD = {"wizard": {"module": "pb_testplugins.wizard"}}
+
+
+def _audit_actions() -> list[str]:
+    from framework.models import AuditLog
+
+    with connection_scope():
+        return [row.action for row in AuditLog.select().where(AuditLog.plugin == "wizard").order_by(AuditLog.id)]
+
+
+@pytest.mark.parametrize(("answer", "error"), [("change", "InvalidTransition"), ("colour", "LookupError")])
+def test_an_undeclared_transition_is_apologised_for_logged_and_rolled_back(
+        bot_factory, monkeypatch, backend, caplog, answer, error) -> None:
+    bot = build(bot_factory, backend, monkeypatch, WIZARD)
+    alice = bot.user(ALICE)
+    assert texts(alice.send("/order")) == ["Which size?"]
+    assert texts(alice.send("large")) == ["Order a large one? Answer yes or change."]
+
+    with caplog.at_level(logging.ERROR, logger="plugbot.pipeline"):
+        replies = texts(alice.send(answer))
+
+    # The user gets the core's apology, not the reply the failed handler had queued.
+    assert replies == [bot.app.i18n.t("core", "error", "en")] and "Which size then?" not in replies
+    # The log names the plugin, and the traceback the state and the handler to fix.
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR and "wizard" in r.getMessage()]
+    assert record.exc_info[1].__class__.__name__ == error
+    trace = logging.Formatter().formatException(record.exc_info)
+    assert "conversation 'order' of plugin 'wizard', state ASK_CONFIRM" in trace
+    assert "handler pb_testplugins.wizard.on_confirm" in trace
+    if answer == "change":
+        assert "ASK_CONFIRM → ASK_SIZE is not a declared transition (declared from ASK_CONFIRM: none)" in trace
+    # Nothing the failed handler wrote was committed, and the session is where it was.
+    assert _audit_actions() == ["wizard_size"]
+    session = bot.app.sessions.load(ALICE)
+    assert (session.owner, session.state, session.data["size"]) == ("wizard", "ASK_CONFIRM", "large")
+
+    # Not corrupted: the same conversation carries on from that state.
+    assert texts(alice.send("yes")) == ["Ordered: large."]
+    assert _audit_actions() == ["wizard_size", "wizard_ordered"]
+    assert bot.app.sessions.load(ALICE).state is None
