@@ -384,7 +384,9 @@ class Sender:
         code, description = _describe(exc)
         if code == 429:
             self._count("flood_waits")
-            delay = _retry_after(exc)
+            delay = retry_after(exc)
+            if delay is None:  # a bare HTTP 429 (a proxy's), without Telegram's answer
+                delay = 1.0
             if chat is not None:
                 self._pauses.pause(chat, delay)
         elif code is None or code >= 500:
@@ -414,9 +416,17 @@ def _describe(exc: Exception) -> tuple[int | None, str]:
     return None, str(exc)
 
 
-def _retry_after(exc: Exception) -> float:
-    parameters = (getattr(exc, "result_json", None) or {}).get("parameters") or {}
+def retry_after(exc: Exception) -> float | None:
+    """Seconds a 429 answer asks to wait (``parameters.retry_after``, 1 if it names none); None if not a 429.
+
+    Shared by the sender and the poller: both must wait exactly this long, as asking
+    sooner only earns another 429.
+    """
+    if getattr(exc, "error_code", None) != 429:
+        return None
+    answer = getattr(exc, "result_json", None)
+    parameters = answer.get("parameters") if isinstance(answer, dict) else None
     try:
-        return max(0.0, float(parameters.get("retry_after", 1)))
-    except (TypeError, ValueError):
+        return max(0.0, float(parameters["retry_after"])) if isinstance(parameters, dict) else 1.0
+    except (KeyError, TypeError, ValueError):
         return 1.0

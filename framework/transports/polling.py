@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from telebot import apihelper
 
+from ..sender import retry_after
 from . import App
 
 logger = logging.getLogger(__name__)
@@ -43,25 +44,15 @@ def run_polling(app: App, *, timeout: int = 25, limit: int = 100, allowed_update
             if getattr(exc, "error_code", None) in FATAL_CODES:
                 raise
             failures += 1
-            delay = _retry_after(exc) or min(backoff_max, backoff_base * 2 ** (failures - 1))
+            delay = retry_after(exc)
+            if delay is None:
+                delay = min(backoff_max, backoff_base * 2 ** (failures - 1))
             logger.warning("getUpdates failed (%s); retrying in %.0fs", exc, delay)
             app.stopping.wait(delay)
             continue
         failures = 0
         if updates:
             offset = _process_batch(app, updates)
-
-
-def _retry_after(exc: Exception) -> float:
-    """Seconds a 429 answer asks to wait (``parameters.retry_after``); 0 for any other failure."""
-    if getattr(exc, "error_code", None) != 429:
-        return 0.0
-    answer = getattr(exc, "result_json", None)
-    parameters = answer.get("parameters") if isinstance(answer, dict) else None
-    try:
-        return max(0.0, float(parameters["retry_after"])) if isinstance(parameters, dict) else 0.0
-    except (KeyError, TypeError, ValueError):
-        return 0.0
 
 
 def _process_batch(app: App, updates: list[Any]) -> int:

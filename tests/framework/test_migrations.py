@@ -38,7 +38,7 @@ def applied_rows(app: Any) -> list[tuple[str, str]]:
 def test_migrate_twice_applies_nothing_the_second_time(bot_factory, db_url: str) -> None:
     bot = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
     first = bot.app.migrate()
-    assert first["core"] == ["0001_core"]
+    assert first["core"] == ["0001_core", "0002_job_runs"]
     assert first["hello"] == ["0001_initial"]
     rows = applied_rows(bot.app)
     assert ("core", "0001_core") in rows and ("hello", "0001_initial") in rows
@@ -51,7 +51,7 @@ def test_migrate_twice_applies_nothing_the_second_time(bot_factory, db_url: str)
 def test_status_shows_pending_then_applied_per_plugin(bot_factory, db_url: str) -> None:
     bot = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
     before = {(row.plugin, row.name): row.applied_at for row in bot.app.migration_status()}
-    assert before == {("core", "0001_core"): None, ("hello", "0001_initial"): None}
+    assert before == {("core", "0001_core"): None, ("core", "0002_job_runs"): None, ("hello", "0001_initial"): None}
     bot.app.migrate()
     after = {(row.plugin, row.name): row.applied_at for row in bot.app.migration_status()}
     assert set(after) == set(before)
@@ -124,7 +124,8 @@ def test_cli_migrate_then_migrate_again(capsys, tmp_path: Path, db_url: str) -> 
     config = write_config(tmp_path, db_url)
     code, lines = run_cli(capsys, "--config", config, "migrate")
     assert code == 0
-    assert lines == ["applied core: 0001_core", "applied hello: 0001_initial", "2 migration(s) applied"]
+    assert lines == ["applied core: 0001_core", "applied core: 0002_job_runs", "applied hello: 0001_initial",
+                     "3 migration(s) applied"]
     code, lines = run_cli(capsys, "--config", config, "migrate")
     assert (code, lines) == (0, ["nothing to do: the database is up to date"])
 
@@ -134,9 +135,11 @@ def test_cli_migrate_list_shows_a_row_per_plugin_migration(capsys, tmp_path: Pat
     code, lines = run_cli(capsys, "migrate", "--list", "--config", config)
     assert code == 0
     assert [line.split() for line in lines] == [["[", "]", "core", "0001_core", "pending"],
+                                                ["[", "]", "core", "0002_job_runs", "pending"],
                                                 ["[", "]", "hello", "0001_initial", "pending"]]
     run_cli(capsys, "--config", config, "migrate")
     code, lines = run_cli(capsys, "--config", config, "migrate", "--list")
     assert code == 0
-    assert [line.split()[:3] for line in lines] == [["[x]", "core", "0001_core"], ["[x]", "hello", "0001_initial"]]
+    assert [line.split()[:3] for line in lines] == [["[x]", "core", "0001_core"], ["[x]", "core", "0002_job_runs"],
+                                                    ["[x]", "hello", "0001_initial"]]
     assert all("pending" not in line for line in lines)
