@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pb_testplugins import BACKENDS, HELLO, PROBE, build, texts
+from pb_testplugins import HELLO, PROBE, build, texts
 from pb_testplugins.probe import events
 
 from framework import User, connection_scope
@@ -14,11 +14,6 @@ ALICE, BOB, ADMIN, GROUP = 901, 902, 999, -100901
 T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)
 BANNED = "You are blocked from using this bot."
 NOT_ALLOWED = "You are not allowed to do that."
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def _user(telegram_id: int) -> User:

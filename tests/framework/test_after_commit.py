@@ -5,16 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pb_testplugins import BACKENDS, PROBE, build, texts
+from pb_testplugins import PROBE, build, texts
 from pb_testplugins.probe import AFTER_COMMIT
 
 ALICE = 802
 FAILED = ["Something went wrong, sorry. Please try again."]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest.fixture(autouse=True)

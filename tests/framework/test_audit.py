@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-from pb_testplugins import BACKENDS, HELLO, PROBE, build, texts
+from pb_testplugins import HELLO, PROBE, build, texts
 from pb_testplugins.probe import events
 
 from framework import User, connection_scope
@@ -12,11 +11,6 @@ from framework.models import AuditLog, PdAuditLog
 
 ALICE = 801
 T0 = dt.datetime(2025, 1, 10, 8, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def _audit(action: str) -> list[AuditLog]:

@@ -4,17 +4,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pb_testplugins import BACKENDS, HELLO, build, count_queries, texts
+from pb_testplugins import HELLO, build, count_queries, texts
 
 from framework import User, connection_scope
 
 ALICE = 701
 T0 = dt.datetime(2025, 6, 2, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def test_profile_lookup_is_write_through_cached(bot_factory, monkeypatch, backend) -> None:

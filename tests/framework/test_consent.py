@@ -1,8 +1,7 @@
 """The consent gate through the real update pipeline, on both backends (issue 3, item 9)."""
 from __future__ import annotations
 
-import pytest
-from pb_testplugins import BACKENDS, HELLO, build, texts
+from pb_testplugins import HELLO, build, texts
 
 from framework import User, connection_scope
 from framework.models import PdAuditLog, UserSettings
@@ -10,11 +9,6 @@ from framework.models import PdAuditLog, UserSettings
 ALICE = 1501
 CONSENT = {"consent": {"required": True}}
 PROMPT_START = "Before we start"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def _row(telegram_id: int) -> User:

@@ -9,17 +9,12 @@ import logging
 import time
 
 import pytest
-from pb_testplugins import BACKENDS, HELLO, NOTES, build, restart, texts
+from pb_testplugins import HELLO, NOTES, build, restart, texts
 
 from framework import connection_scope
 
 ALICE = 501
 TIMED_OUT = "That conversation timed out, start again with /nickname."
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def _greeting(telegram_id: int):

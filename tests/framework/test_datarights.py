@@ -4,8 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
-from pb_testplugins import BACKENDS, HELLO, PROBE, build, texts
+from pb_testplugins import HELLO, PROBE, build, texts
 from pb_testplugins.probe import events
 
 from framework import User, connection_scope
@@ -15,11 +14,6 @@ ALICE, BOB = 1401, 1402
 T0 = dt.datetime(2025, 2, 1, 9, 0, tzinfo=dt.UTC)
 DELETED = "All your data has been deleted. Goodbye!"
 REMINDER = "it has been a while"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def _user(telegram_id: int) -> User | None:

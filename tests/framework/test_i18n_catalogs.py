@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pb_testplugins import BACKENDS, HELLO, ROOT, build, texts
+from pb_testplugins import HELLO, ROOT, build, texts
 
 from framework.i18n import CORE_LOCALES, Translator, load_catalog_file
 
@@ -30,11 +30,6 @@ def test_every_key_exists_in_english_and_russian(owner: str, folder: Path) -> No
     for lang in sorted(REQUIRED_LANGUAGES):                  # no blank texts hiding behind a present key
         blank = [key for key, text in load_catalog_file(folder / f"{lang}.yaml").items() if not text.strip()]
         assert blank == [], f"{owner}/{lang}: blank texts"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def test_language_command_switches_replies_to_russian(bot_factory, monkeypatch, backend) -> None:

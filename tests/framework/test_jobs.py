@@ -5,19 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-import pytest
-from pb_testplugins import BACKENDS, HELLO, PROBE, build, restart, texts
+from pb_testplugins import HELLO, PROBE, build, restart, texts
 from pb_testplugins.probe import events
 
 from framework import User, connection_scope
 
 ADMIN, MOSCOW, LONDON = 1099, 1001, 1002
 GOOD_MORNING = "Good morning"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def test_failing_job_is_counted_and_the_others_keep_running(bot_factory, monkeypatch, backend) -> None:

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from pb_testplugins import BACKENDS, PROBE, build, texts
+from pb_testplugins import PROBE, build, texts
 from pb_testplugins.probe import FALLBACK_TEXT
 
 from framework import User, connection_scope
@@ -69,11 +69,6 @@ def vendor() -> Iterator[FakeOpenAI]:
     server = FakeOpenAI()
     yield server
     server.close()
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def _bot(bot_factory, backend: str, monkeypatch, vendor: FakeOpenAI):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pb_testplugins import BACKENDS, HELLO, PROBE, build, restart, texts
+from pb_testplugins import HELLO, PROBE, build, restart, texts
 
 from framework import connection_scope
 from framework.models import RateLimit
@@ -12,11 +12,6 @@ from framework.models import RateLimit
 ALICE, ADMIN = 601, 699
 SLOW_DOWN = "Slow down a little"
 LIMITED = {"ratelimit": {"messages_per_minute": 3}}
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 class MovableMonotonic:

@@ -6,18 +6,13 @@ so whichever admin command uses them (here the probe plugin's /whois and /usertz
 from __future__ import annotations
 
 import pytest
-from pb_testplugins import BACKENDS, PROBE, build, texts
+from pb_testplugins import PROBE, build, texts
 
 from framework import User, connection_scope
 from framework.models import PdAuditLog
 
 ALICE, ADMIN = 811, 999
 NOT_ALLOWED = "You are not allowed to do that."
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 def _pd(action: str) -> list[PdAuditLog]:
