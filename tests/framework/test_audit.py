@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from pb_testplugins import HELLO, PROBE, build, texts
 from pb_testplugins.probe import events
 
@@ -92,47 +93,30 @@ def test_personal_data_operations_are_written_to_pd_audit_log(bot_factory, monke
     assert [(r.actor_id, r.target_user_id) for r in _pd("export_data") + _pd("update_settings")] == [(None, None)] * 2
 
 
-def test_audit_retention_job_deletes_only_rows_past_retention(bot_factory, monkeypatch, backend) -> None:
-    bot = build(bot_factory, backend, monkeypatch, PROBE, config={"audit": {"retention_days": 30}})
+@pytest.mark.parametrize("configured", [30, None], ids=["30 days configured", "default"])
+def test_audit_retention_job_deletes_only_rows_past_retention(bot_factory, monkeypatch, backend, configured) -> None:
+    config = {"audit": {"retention_days": configured}} if configured else {}
+    bot = build(bot_factory, backend, monkeypatch, PROBE, config=config)
+    days = configured or 365                                 # seed 000: twelve months by default
+    assert bot.app.config["audit"]["retention_days"] == days
     alice = bot.user(ALICE)
     bot.set_time(T0)
     alice.send("/write old")
     alice.send("/language ru")
-    bot.set_time(T0 + dt.timedelta(days=20))
-    alice.send("/write recent")
-    assert len(_audit("probe_written")) == 2 and len(_pd("update_settings")) == 1
-
-    bot.run_job("maintenance.audit_retention")              # nothing is 30 days old yet
-    assert len(_audit("probe_written")) == 2 and len(_pd("update_settings")) == 1
-
-    bot.set_time(T0 + dt.timedelta(days=31))
-    bot.run_job("maintenance.audit_retention")
-    assert [a.details["note"] for a in _audit("probe_written")] == ["recent"]
-    assert _pd("update_settings") == []
-    stats = bot.app.scheduler.job_stats()["maintenance.audit_retention"]
-    assert (stats.runs, stats.failures) == (2, 0)
-    assert len(events("write", ALICE)) == 2                   # only the audit trail is pruned
-
-
-def test_default_retention_is_a_year_and_the_job_prunes_both_trails(bot_factory, monkeypatch, backend) -> None:
-    bot = build(bot_factory, backend, monkeypatch, PROBE)    # no audit section in the config
-    assert bot.app.config["audit"]["retention_days"] == 365
-    alice = bot.user(ALICE)
-    bot.set_time(T0)
-    alice.send("/write a year ago")
-    alice.send("/language ru")
-    bot.set_time(T0 + dt.timedelta(days=200))
+    later = T0 + dt.timedelta(days=days * 2 // 3)
+    bot.set_time(later)
     alice.send("/write recent")
     alice.send("/language en")
     assert len(_audit("probe_written")) == 2 and len(_pd("update_settings")) == 2
 
-    bot.set_time(T0 + dt.timedelta(days=365) - dt.timedelta(hours=1))
-    bot.run_job("maintenance.audit_retention")               # 364 days and 23 hours: kept
+    bot.set_time(T0 + dt.timedelta(days=days) - dt.timedelta(hours=1))
+    bot.run_job("maintenance.audit_retention")               # an hour short of the period: kept
     assert len(_audit("probe_written")) == 2 and len(_pd("update_settings")) == 2
 
-    bot.set_time(T0 + dt.timedelta(days=365, hours=1))
+    bot.set_time(T0 + dt.timedelta(days=days, hours=1))
     bot.run_job("maintenance.audit_retention")
     assert [a.details["note"] for a in _audit("probe_written")] == ["recent"]
-    assert [p.created_at for p in _pd("update_settings")] == [T0 + dt.timedelta(days=200)]
+    assert [p.created_at for p in _pd("update_settings")] == [later]
     stats = bot.app.scheduler.job_stats()["maintenance.audit_retention"]
     assert (stats.runs, stats.failures, stats.last_outcome) == (2, 0, "ok")
+    assert len(events("write", ALICE)) == 2                   # only the audit trail is pruned
