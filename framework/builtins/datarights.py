@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from ..context import Context, JobContext
-from ..models import AuditLog, User, UserSettings
+from ..models import AuditLog, PdAuditLog, User, UserRestriction, UserSettings
 from ..plugins import PluginInfo, hookimpl
 
 _PROFILE = ("telegram_id", "username", "first_name", "last_name", "language_code", "timezone", "status",
@@ -54,7 +54,24 @@ def plugbot_export_user_data(user: User) -> dict[str, Any]:
             "language": settings.language, "consent_at": _jsonable(settings.consent_at),
             "preferences": settings.preferences},
         "audit_log": audit,
+        "restrictions": _restrictions_of(user),
+        "personal_data_log": _pd_log_of(user),
     }
+
+
+def _restrictions_of(user: User) -> list[dict[str, Any]]:
+    """Bans and restrictions, lifted ones too; which admin imposed them is not the user's data."""
+    return [{"type": r.restriction_type, "reason": r.reason, "expires_at": _jsonable(r.expires_at),
+             "is_active": r.is_active, "created_at": _jsonable(r.created_at)}
+            for r in UserRestriction.select().where(UserRestriction.user == user.id).order_by(UserRestriction.id)]
+
+
+def _pd_log_of(user: User) -> list[dict[str, Any]]:
+    """Who did what with the user's personal data (152-FZ): the user, an administrator or the system."""
+    rows = PdAuditLog.select().where(PdAuditLog.target_user == user.id).order_by(PdAuditLog.id)
+    return [{"action": r.action, "details": r.details, "created_at": _jsonable(r.created_at),
+             "by": "you" if r.actor_id == user.id else "system" if r.actor_id is None else "administrator"}
+            for r in rows]
 
 
 def mydata(ctx: Context) -> None:

@@ -143,3 +143,25 @@ def test_erased_admins_role_does_not_pass_to_a_new_user(bot_factory, monkeypatch
     assert texts(carol.send("/jobs")) == ["You are not allowed to do that."]
     with connection_scope():
         assert not bot.app.access.is_admin(_user(BOB))
+
+
+def test_mydata_includes_restrictions_and_who_touched_the_personal_data(bot_factory, monkeypatch, backend) -> None:
+    admin_id = 1499
+    bot = build(bot_factory, backend, monkeypatch, PROBE, admins=(admin_id,))
+    bot.set_time(T0)
+    alice, admin = bot.user(ALICE), bot.user(admin_id)
+    alice.send("/language ru")
+    admin.send(f"/whois {ALICE}")
+    with connection_scope():
+        bot.app.access.restrict(_user(ALICE), by=admin_id, reason="flooding", until=T0 + dt.timedelta(days=1))
+
+    alice.send("/mydata")
+    core = json.loads(bot.telegram.calls[-1].document)["plugins"]["datarights"]
+    assert core["restrictions"] == [{"type": "restrict", "reason": "flooding", "is_active": True,
+                                     "expires_at": (T0 + dt.timedelta(days=1)).isoformat(),
+                                     "created_at": T0.isoformat()}]
+    assert [(e["action"], e["by"]) for e in core["personal_data_log"]] == [("update_settings", "you"),
+                                                                           ("view_profile", "administrator")]
+    assert str(admin_id) not in json.dumps(core)                  # which admin it was is not Alice's data
+    bob = json.loads(bot.user(BOB).send("/mydata")[-1].document)["plugins"]["datarights"]
+    assert (bob["restrictions"], bob["personal_data_log"]) == ([], [])
