@@ -409,3 +409,25 @@ def record_sql() -> Iterator[list[str]]:
         yield statements
     finally:
         del real.execute_sql
+
+
+# ---------------------------------------------------------------------------
+# Waiting for a background thread (scheduler, dispatcher) to get somewhere
+# ---------------------------------------------------------------------------
+
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 10, interval: float = 0.005) -> bool:
+    """Poll ``condition`` until it holds; False after ``timeout`` seconds.
+
+    For states another thread reaches (a job ran, a worker finished). The limit is not
+    a timing assertion, it only keeps a broken thread from hanging the run.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True

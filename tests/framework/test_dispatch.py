@@ -5,11 +5,11 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 
 import pytest
 
 from framework.dispatch import ChatDispatcher, DispatcherStopped
+from framework.testing import eventually
 
 
 def test_per_key_order_with_real_parallelism() -> None:
@@ -106,7 +106,7 @@ def test_join_does_not_wait_for_work_submitted_after_it() -> None:
     joined: list[bool] = []
     joiner = threading.Thread(target=lambda: joined.append(dispatcher.join(timeout=10)))
     joiner.start()
-    assert _eventually(lambda: _waiting_in(joiner, "wait_for"))  # join() has taken its target
+    assert eventually(lambda: _waiting_in(joiner, "wait_for"))  # join() has taken its target
     dispatcher.submit(2, "late")  # submitted while join() waits
     assert started["late"].wait(10)
     gates["early"].set()
@@ -150,10 +150,3 @@ def _waiting_in(thread: threading.Thread, function: str) -> bool:
     return False
 
 
-def _eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True

@@ -6,8 +6,6 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 
@@ -21,6 +19,7 @@ from framework.scheduler import (
     resolve_timezone,
     timezones_at_local_time,
 )
+from framework.testing import eventually
 
 UTC = dt.UTC
 
@@ -166,18 +165,6 @@ def test_a_job_failing_on_the_database_is_recorded(bound_db) -> None:
 # -- coalescing and misfires ---------------------------------------------------
 
 
-def _eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    """Wait for the scheduler thread to reach a state (not a timing assertion: the limit only
-    keeps a broken scheduler from hanging the run)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-
 def test_jobs_are_registered_with_coalesce_and_a_misfire_grace_time(scheduler: Scheduler) -> None:
     scheduler.add_job("core", "defaults", lambda: None, trigger="interval", minutes=5)
     scheduler.add_job("core", "custom", lambda: None, trigger="cron", hour=3,
@@ -209,7 +196,7 @@ def test_a_backlog_of_missed_run_times_runs_once(scheduler: Scheduler, options: 
     scheduler.start()
     assert ran.wait(timeout=10)
     # APScheduler moved the job past the backlog: its next run is the next hour, not a catch-up.
-    assert _eventually(lambda: scheduler.jobs()[0].next_run_time > now)
+    assert eventually(lambda: scheduler.jobs()[0].next_run_time > now)
     scheduler.shutdown(wait=True)  # every run time of the backlog went to the executor as one task
     assert len(calls) == expected_runs
     stats = scheduler.job_stats()["core.hourly"]
@@ -224,7 +211,7 @@ def test_a_run_later_than_the_grace_time_is_skipped_and_counted(bound_db, caplog
     with caplog.at_level(logging.WARNING, logger="apscheduler"):
         sched.start()
         # Missed, and then dropped by APScheduler: a date job has no run time left.
-        assert _eventually(lambda: sched.job_stats()["core.once"].missed == 1 and not sched.jobs())
+        assert eventually(lambda: sched.job_stats()["core.once"].missed == 1 and not sched.jobs())
         sched.shutdown(wait=True)
     assert calls == []
     stats = sched.job_stats()["core.once"]
