@@ -15,6 +15,7 @@ one slow chat never blocks the threads serving other chats.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -85,6 +86,9 @@ class TelebotApi:
         self.api_url = base
         self._token = token
         self.bot = telebot.TeleBot(token, threaded=False)
+        if apihelper.CUSTOM_REQUEST_SENDER is None or isinstance(
+                getattr(apihelper.CUSTOM_REQUEST_SENDER, "__self__", None), _Http):
+            apihelper.CUSTOM_REQUEST_SENDER = _Http(base).request  # keep an operator's own sender
 
     def call(self, method: str, **params: Any) -> Any:
         """Run ``TeleBot.<method>(**params)``; ``get_updates`` returns raw update dicts.
@@ -102,6 +106,30 @@ class TelebotApi:
     def __repr__(self) -> str:
         bot_id = self._token.split(":", 1)[0]
         return f"TelebotApi(bot={bot_id}:***, api_url={self.api_url!r})"
+
+
+class _Http:
+    """The HTTP sessions behind pyTelegramBotAPI: one per thread, reading the environment once.
+
+    With requests' default ``trust_env`` every call looks up the proxy variables, NO_PROXY,
+    a CA bundle and ``~/.netrc`` again, a quarter of the CPU of a sendMessage
+    (docs/performance.md). Every call goes to one Bot API server, so the proxy and CA
+    bundle the environment names for it are read here, once, and kept.
+    """
+
+    def __init__(self, api_url: str) -> None:
+        self._proxies = requests.utils.get_environ_proxies(api_url)
+        self._verify: str | bool = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._local = threading.local()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.trust_env = False
+            session.proxies.update(self._proxies)
+            session.verify = self._verify
+        return session.request(method, url, **kwargs)
 
 
 # -- pacing ----------------------------------------------------------------------------

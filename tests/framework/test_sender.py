@@ -293,9 +293,9 @@ def bot_api_server() -> Iterator[tuple[str, list[str]]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    saved = apihelper.API_URL, apihelper.FILE_URL
+    saved = apihelper.API_URL, apihelper.FILE_URL, apihelper.CUSTOM_REQUEST_SENDER
     yield f"http://127.0.0.1:{server.server_port}/", paths
-    apihelper.API_URL, apihelper.FILE_URL = saved
+    apihelper.API_URL, apihelper.FILE_URL, apihelper.CUSTOM_REQUEST_SENDER = saved
     server.shutdown()
     server.server_close()
 
@@ -312,3 +312,34 @@ def test_telebot_api_calls_the_configured_server(bot_api_server) -> None:
     assert paths == ["/bot123456:SECRET-sender-test/sendMessage", "/bot123456:SECRET-sender-test/getUpdates"]
     assert apihelper.FILE_URL == url.rstrip("/") + "/file/bot{0}/{1}"
     assert "SECRET" not in repr(api)
+
+
+def test_telebot_api_goes_through_the_proxy_the_environment_names(bot_api_server, monkeypatch) -> None:
+    """The environment is read once, not per call, but it is still obeyed: HTTP_PROXY and NO_PROXY."""
+    proxy, paths = bot_api_server                        # a forward proxy sees the absolute URL
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    api = TelebotApi("123456:SECRET-proxy-test", "http://api.telegram.invalid")
+    assert api.call("send_message", chat_id=1, text="via proxy").message_id == 9
+    assert paths == ["http://api.telegram.invalid/bot123456:SECRET-proxy-test/sendMessage"]
+
+    monkeypatch.setenv("NO_PROXY", "api.telegram.invalid")
+    direct = TelebotApi("123456:SECRET-proxy-test", "http://api.telegram.invalid")
+    with pytest.raises(requests.exceptions.ConnectionError):  # straight to a host that does not exist
+        direct.call("send_message", chat_id=1, text="direct")
+    assert len(paths) == 1
+
+
+def test_an_operators_own_request_sender_is_kept(bot_api_server) -> None:
+    url, paths = bot_api_server
+    seen: list[str] = []
+
+    def own_sender(method: str, request_url: str, **kwargs: Any) -> requests.Response:
+        seen.append(request_url)
+        return requests.request(method, request_url, **kwargs)
+
+    apihelper.CUSTOM_REQUEST_SENDER = own_sender
+    api = TelebotApi("123456:SECRET-sender-test", url)
+    assert api.call("send_message", chat_id=1, text="hi").message_id == 9
+    assert apihelper.CUSTOM_REQUEST_SENDER is own_sender and len(seen) == 1 and len(paths) == 1
