@@ -28,7 +28,7 @@ from .plugins import PluginManager
 from .ratelimit import DbRateBackend, RateLimiter, make_rate_backend
 from .redisconn import connect_redis
 from .registry import HandlerRegistry, JobRegistry, RegistrationError, Routes
-from .scheduler import Scheduler
+from .scheduler import DbJobStatsStore, Scheduler
 from .sender import Sender, SendError, TelebotApi
 from .sessions import make_session_store
 from .users import UserService
@@ -156,6 +156,7 @@ class Application:
             self.migrate()
         else:
             self._require_migrated()
+        self.scheduler.use_store(DbJobStatsStore())  # job_runs exists now; jobs are added below
         for name, impl in list(self.plugins.impls("plugbot_startup")):
             try:
                 with dbmod.connection_scope():

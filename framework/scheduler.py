@@ -117,8 +117,8 @@ class Scheduler:
         """Keep statistics in ``store`` from now on; jobs registered afterwards start from what it holds.
 
         Separate from the constructor because the application builds its
-        scheduler before the database is migrated (the ``maintenance``
-        plugin calls this at startup).
+        scheduler before the database is migrated (``Application.start``
+        calls this right after migrating).
         """
         self._store = store
 

@@ -1,5 +1,4 @@
-"""Built-in plugin ``maintenance``: housekeeping jobs of the core tables, and the job
-statistics kept in ``job_runs`` (so ``plugbot plugins`` in another process can show them)."""
+"""Built-in plugin ``maintenance``: housekeeping jobs of the core tables."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +7,6 @@ from typing import Any
 from ..context import JobContext
 from ..models import ProcessedUpdate, RateLimit
 from ..plugins import PluginInfo, hookimpl
-from ..scheduler import DbJobStatsStore
 
 PROCESSED_UPDATES_KEEP = dt.timedelta(days=7)
 
@@ -16,13 +14,6 @@ PROCESSED_UPDATES_KEEP = dt.timedelta(days=7)
 @hookimpl
 def plugbot_plugin_info() -> PluginInfo:
     return PluginInfo(name="maintenance", version="1.0.0", description="housekeeping jobs")
-
-
-@hookimpl
-def plugbot_startup(app: Any) -> None:
-    """Startup hooks run after the core migration and before jobs are scheduled: the moment the
-    ``job_runs`` table exists and every job can still start from its stored statistics."""
-    app.scheduler.use_store(DbJobStatsStore())
 
 
 @hookimpl
