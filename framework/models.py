@@ -227,7 +227,27 @@ class JobRun(BaseModel):
         table_name = "job_runs"
 
 
+class BotProcess(BaseModel):
+    """A bot process serving this database (core migration 0003), kept alive by its heartbeat so
+    ``plugbot health``, ``plugins``, ``restore`` and ``migrate --down`` in another process know
+    whether a bot is running and whether it is getting anywhere."""
+
+    instance = peewee.CharField(max_length=255, primary_key=True)  # '{host}:{pid}'
+    host = peewee.CharField(max_length=255)
+    pid = peewee.IntegerField()
+    mode = peewee.CharField(max_length=20)  # polling | webhook
+    started_at = UtcDateTimeField(default=utcnow)
+    heartbeat_at = UtcDateTimeField(default=utcnow)
+    polled_at = UtcDateTimeField(null=True)  # the last answer to getUpdates
+    poll_error = peewee.TextField(null=True)  # why getUpdates fails, while it does
+    in_hand = peewee.IntegerField(default=0)  # updates received and not yet processed
+    stopped_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        table_name = "bot_processes"
+
+
 CORE_MODELS = [
     User, UserSettings, AuditLog, PdAuditLog, UserRestriction, AccessList, RateLimit,
-    AppSettings, AdminUser, LlmCache, UsageStats, ProcessedUpdate, PluginState, JobRun,
+    AppSettings, AdminUser, LlmCache, UsageStats, ProcessedUpdate, PluginState, JobRun, BotProcess,
 ]

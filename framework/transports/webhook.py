@@ -16,10 +16,13 @@ import logging
 import socketserver
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from . import App
+
+if TYPE_CHECKING:
+    from ..health import HealthReport
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +34,24 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error"}
+            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
+            503: "Service Unavailable"}
 
 
-def make_wsgi_app(app: App, secret_token: str, path: str = "/webhook") -> WSGIApp:
-    """The WSGI callable: ``POST path`` takes updates, ``GET /healthz`` answers ``ok``.
+def make_wsgi_app(app: App, secret_token: str, path: str = "/webhook",
+                  health: Callable[[], HealthReport] | None = None) -> WSGIApp:
+    """The WSGI callable: ``POST path`` takes updates, ``GET /healthz`` runs the health checks
+    (:func:`framework.health.app_health` unless ``health`` is given): ``200`` when healthy,
+    ``503`` otherwise, with one line per check either way.
 
     A secret is required: without it anyone who guesses the URL could
     inject updates in the name of any user.
     """
+    if health is None:
+        from ..health import app_health
+
+        def health() -> HealthReport:
+            return app_health(app)
     if not secret_token:
         raise ValueError("a webhook needs a secret_token (telegram.webhook.secret_token)")
     expected = secret_token.encode("utf-8")
@@ -50,7 +62,8 @@ def make_wsgi_app(app: App, secret_token: str, path: str = "/webhook") -> WSGIAp
         if route == HEALTH_PATH:
             if method not in ("GET", "HEAD"):
                 return _respond(start_response, 405, allow="GET, HEAD")
-            return _respond(start_response, 200, b"ok")
+            report = health()
+            return _respond(start_response, 200 if report.healthy else 503, report.text().encode("utf-8"))
         if route != path:
             return _respond(start_response, 404)
         if method != "POST":
@@ -109,10 +122,10 @@ class _LoggingRequestHandler(WSGIRequestHandler):
         logger.debug("%s - " + format, self.address_string(), *args)
 
 
-def make_webhook_server(app: App, listen: str, port: int, *, secret_token: str,
-                        path: str = "/webhook") -> WSGIServer:
+def make_webhook_server(app: App, listen: str, port: int, *, secret_token: str, path: str = "/webhook",
+                        health: Callable[[], HealthReport] | None = None) -> WSGIServer:
     """A bound, threaded server for the webhook (``port=0`` picks a free port)."""
-    return make_server(listen, port, make_wsgi_app(app, secret_token, path),
+    return make_server(listen, port, make_wsgi_app(app, secret_token, path, health),
                        server_class=_ThreadingWSGIServer, handler_class=_LoggingRequestHandler)
 
 

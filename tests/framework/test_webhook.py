@@ -10,6 +10,7 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
+from framework.health import Check, HealthReport
 from framework.transports.webhook import make_webhook_server, make_wsgi_app, serve_webhook, set_webhook
 
 SECRET = "s3cret-webhook-token"
@@ -79,9 +80,13 @@ def test_bad_bodies_are_rejected(body: bytes) -> None:
     assert app.fed == []
 
 
+def healthy() -> HealthReport:
+    return HealthReport((Check("database", True), Check("bot", True, "polling")))
+
+
 def test_health_unknown_paths_and_methods() -> None:
-    wsgi = make_wsgi_app(FakeApp(), SECRET, "/hook")
-    assert request(wsgi, "GET", "/healthz")[::2] == ("200 OK", b"ok")
+    wsgi = make_wsgi_app(FakeApp(), SECRET, "/hook", health=healthy)
+    assert request(wsgi, "GET", "/healthz")[::2] == ("200 OK", b"database: ok\nbot: ok \xe2\x80\x94 polling\nhealthy\n")
     assert request(wsgi, "POST", "/elsewhere", b"{}")[0] == "404 Not Found"
     status, headers, _ = request(wsgi, "GET", "/hook")
     assert status == "405 Method Not Allowed" and headers["Allow"] == "POST"
@@ -99,7 +104,7 @@ def test_a_secret_is_required() -> None:
 
 def test_threaded_server_over_http() -> None:
     app = FakeApp()
-    server = make_webhook_server(app, "127.0.0.1", 0, secret_token=SECRET, path="/webhook")
+    server = make_webhook_server(app, "127.0.0.1", 0, secret_token=SECRET, path="/webhook", health=healthy)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -110,7 +115,7 @@ def test_threaded_server_over_http() -> None:
         with urllib.request.urlopen(post, timeout=10) as response:
             assert response.status == 200
         with urllib.request.urlopen(base + "/healthz", timeout=10) as response:
-            assert response.read() == b"ok"
+            assert response.read().decode().splitlines()[-1] == "healthy"
         forged = urllib.request.Request(base + "/webhook", data=b"{}", method="POST")
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(forged, timeout=10)

@@ -1,0 +1,175 @@
+"""The bot's health: one set of checks behind the webhook's ``/healthz`` and ``plugbot health``.
+
+Three checks, each answered in words an operator can act on:
+
+* ``database`` answers a query ("connection refused", "database "bot" does not exist");
+* ``redis`` answers a PING, when one is configured;
+* ``bot``: a bot process is running on this database and getting somewhere — its
+  heartbeat is fresh (:mod:`framework.heartbeat`), Telegram answered its last
+  ``getUpdates`` recently (polling), and updates in hand do get processed.
+
+Both entry points read the same rows, so they cannot disagree: ``/healthz``
+inside the bot and ``health`` in a container's HEALTHCHECK see the same thing.
+"""
+from __future__ import annotations
+
+import errno
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import peewee
+
+from .db import connection_scope, utcnow
+from .heartbeat import describe_process, format_age, latest_process
+
+STALL_AFTER = 120.0
+"""Seconds without progress (no getUpdates answer beyond the long poll, or updates in hand and
+none processed) after which the bot counts as stuck."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+    def line(self) -> str:
+        """``database: ok``, ``redis: failing — connection refused``."""
+        state = "ok" if self.ok else "failing"
+        return f"{self.name}: {state}" + (f" — {self.detail}" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    checks: tuple[Check, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def lines(self) -> list[str]:
+        return [check.line() for check in self.checks] + ["healthy" if self.healthy else "unhealthy"]
+
+    def text(self) -> str:
+        return "\n".join(self.lines()) + "\n"
+
+
+def check_health(config: Mapping[str, Any], redis_client: Any) -> HealthReport:
+    """Run every check against the database the model proxy is bound to and ``redis_client``."""
+    database = _check_database()
+    checks = [database]
+    if redis_client is not None:
+        checks.append(_check_redis(redis_client))
+    checks.append(_check_bot(config) if database.ok else Check("bot", False, "unknown: the database cannot be read"))
+    return HealthReport(tuple(checks))
+
+
+def app_health(app: Any) -> HealthReport:
+    """The checks as the running application sees them (its database pool and Redis client)."""
+    return check_health(app.config, app.redis)
+
+
+def _check_database() -> Check:
+    from .db import database
+
+    try:
+        with connection_scope():
+            database.execute_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        return Check("database", False, describe_error(exc))
+    return Check("database", True)
+
+
+def _check_redis(client: Any) -> Check:
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        return Check("redis", False, describe_error(exc))
+    return Check("redis", True)
+
+
+def _check_bot(config: Mapping[str, Any]) -> Check:
+    from .db import database
+    from .heartbeat import is_running
+    from .models import ProcessedUpdate
+
+    try:
+        row = latest_process()
+        with connection_scope():
+            last = (ProcessedUpdate.select(peewee.fn.MAX(ProcessedUpdate.processed_at)).scalar()
+                    if database.table_exists(ProcessedUpdate._meta.table_name) else None)
+    except Exception as exc:  # noqa: BLE001
+        return Check("bot", False, f"cannot read its state: {describe_error(exc)}")
+    if row is None:
+        return Check("bot", False, "not running: no bot process has run on this database")
+    now = utcnow()
+    if isinstance(last, str):  # SQLite hands an aggregate back as the stored text
+        last = ProcessedUpdate.processed_at.python_value(last)
+    processed = (f"last update processed {format_age(now - last)} ago" if last is not None
+                 else "no update processed yet")
+    about = f"{describe_process(row, now)}, {processed}"
+    if not is_running(row, now):
+        return Check("bot", False, f"not running ({about})")
+    if row.mode == "polling":
+        long_poll = float(config["telegram"]["polling"]["timeout"])
+        since = row.polled_at or row.started_at
+        if (now - since).total_seconds() > long_poll + STALL_AFTER:
+            why = f": {row.poll_error}" if row.poll_error else ""
+            return Check("bot", False, f"stuck: Telegram has not answered getUpdates for "
+                                       f"{format_age(now - since)}{why} ({about})")
+    if row.in_hand and (last is None or (now - last).total_seconds() > STALL_AFTER):
+        return Check("bot", False, f"stuck: {row.in_hand} update(s) in hand and none processed for "
+                                   f"{format_age(now - last) if last else 'ever'} ({about})")
+    return Check("bot", True, about)
+
+
+# -- errors in words --------------------------------------------------------------------------------
+
+_ERRNO_WORDS = {errno.ECONNREFUSED: "connection refused", errno.ETIMEDOUT: "timed out",
+                errno.EHOSTUNREACH: "host unreachable", errno.ENETUNREACH: "network unreachable",
+                errno.ECONNRESET: "connection reset", errno.EACCES: "permission denied",
+                errno.ENOENT: "no such file or directory"}
+
+
+def describe_error(exc: BaseException) -> str:
+    """What went wrong, in an operator's words: ``connection refused``,
+    ``database "bot" does not exist``, ``timed out`` — never just an exception class."""
+    for cause in _chain(exc):
+        if isinstance(cause, socket.gaierror):
+            return "unknown host"
+        if isinstance(cause, TimeoutError | socket.timeout):
+            return "timed out"
+        if isinstance(cause, OSError) and cause.errno in _ERRNO_WORDS:
+            return _ERRNO_WORDS[cause.errno]
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror[:1].lower() + cause.strerror[1:]  # "not a directory", "no space left on device"
+    text = str(exc).strip()
+    first = text.splitlines()[0].strip() if text else ""
+    if "failed: " in first:  # libpq: connection to server at "h", port 5432 failed: <why>
+        first = first.rsplit("failed: ", 1)[1]
+    first = re.sub(r"^(FATAL|ERROR):\s+", "", first)
+    redis = re.match(r"Error -?\d+ connecting to \S+?\.\s+(.*)$", first)  # redis-py's connection errors
+    if redis:
+        first = redis.group(1)
+    lowered = first.lower().rstrip(".")
+    if "timeout" in lowered or "timed out" in lowered:
+        return "timed out"
+    if "name or service not known" in lowered or "could not translate host name" in lowered:
+        return "unknown host"
+    if not lowered:
+        return f"unexpected {exc.__class__.__name__} with no message"
+    first = first.rstrip(".")
+    return first if first[:2].isupper() else first[:1].lower() + first[1:]  # keep "SSL ..." as written
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
