@@ -152,6 +152,9 @@ class FakeApi:
     flood_back_after: float | None = None  # seconds from the window's end to the next getUpdates
     burst_started: float = field(default_factory=time.monotonic)
     message_ids: int = 1000
+    polls_waiting: int = 0              # getUpdates requests being held right now (long polls)
+    poll_started_at: float | None = None  # when the newest of them arrived
+    poll_deadline: float | None = None    # when it will be answered if nothing arrives
 
     # -- control ---------------------------------------------------------------------
     def load(self, updates: list[dict[str, Any]], rate: float, correlate: bool, append: bool) -> None:
@@ -190,6 +193,8 @@ class FakeApi:
                 "faults": dict(self.faults), "violations": self.violations,
                 "poll_violations": self.poll_violations, "flood_calls": self.flood_calls,
                 "flood_back_after": self.flood_back_after,
+                "polls_waiting": self.polls_waiting, "poll_started_at": self.poll_started_at,
+                "poll_deadline": self.poll_deadline,
                 "latencies": list(self.latencies),
             }
 
@@ -204,14 +209,19 @@ class FakeApi:
                 self.base += 1
             if self.updates and self.base >= len(self.updates) and self.confirmed_all_at is None:
                 self.confirmed_all_at = time.monotonic()
-            while True:
-                now = time.monotonic()
-                if self.released_from is None and self.base < len(self.updates):
-                    self.released_from = now
-                available = self._released(now) - self.base
-                if available > 0 or now >= deadline:
-                    break
-                self.lock.wait(min(deadline - now, 0.02 if self.rate else deadline - now))
+            self.polls_waiting += 1
+            self.poll_started_at, self.poll_deadline = time.monotonic(), deadline
+            try:
+                while True:
+                    now = time.monotonic()
+                    if self.released_from is None and self.base < len(self.updates):
+                        self.released_from = now
+                    available = self._released(now) - self.base
+                    if available > 0 or now >= deadline:
+                        break
+                    self.lock.wait(min(deadline - now, 0.02 if self.rate else deadline - now))
+            finally:
+                self.polls_waiting -= 1
             batch = self.updates[self.base:self.base + min(limit, max(available, 0))]
             now = time.monotonic()
             for update in batch:

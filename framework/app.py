@@ -21,7 +21,7 @@ from .dispatch import ChatDispatcher
 from .i18n import Translator
 from .llm import LLMService
 from .logs import register_secret
-from .migrations import migrate, status
+from .migrations import migrate, rollback, status
 from .models import AppSettings
 from .pipeline import Pipeline
 from .plugins import PluginManager
@@ -142,6 +142,11 @@ class Application:
         with dbmod.connection_scope():
             return status(self.db, self._migration_sources)
 
+    def rollback(self, plugin: str, target: str) -> list[str]:
+        """Run ``down()`` of ``plugin``'s migration ``target`` and of every later one (``migrate --down``)."""
+        with dbmod.connection_scope():
+            return rollback(self.db, self._migration_sources, plugin, target)
+
     def _require_migrated(self) -> None:
         """With ``auto_migrate: false`` the operator migrates; never serve a schema the code is ahead of."""
         pending = [f"{m.plugin}/{m.name}" for m in self.migration_status() if m.applied_at is None]
@@ -199,6 +204,8 @@ class Application:
             self.db.close_all()
         elif not self.db.is_closed():
             self.db.close()
+        if self.redis is not None:
+            self.redis.close()  # its pooled connections, like the database's
 
     # -- updates -----------------------------------------------------------------------
     def feed(self, update: dict[str, Any]) -> None:

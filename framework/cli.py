@@ -1,8 +1,10 @@
 """Command line: ``python -m framework run | console | migrate | check-config | health |
-plugins | webhook set|delete | backup | restore`` (also installed as ``plugbot``).
+plugins | webhook set|delete | backup | restore | clear-redis`` (also installed as ``plugbot``).
 
 Operator mistakes (a broken config, a bad database URL) print one line per
-problem and exit with status 2, never a traceback.
+problem and exit with status 2, never a traceback. An operation that was
+tried and failed (a database that does not answer, a broken backup) prints one
+line and exits with status 1.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, load_config
@@ -50,16 +52,22 @@ def _parser() -> argparse.ArgumentParser:
     add("run", cmd_run, "run the bot (console mode when no token is configured)")
     add("console", cmd_console, "talk to the bot on this terminal")
     migrate = add("migrate", cmd_migrate, "apply pending migrations of the core and every plugin")
-    migrate.add_argument("--list", action="store_true", help="show applied and pending migrations")
+    action = migrate.add_mutually_exclusive_group()
+    action.add_argument("--list", action="store_true", help="show applied and pending migrations")
+    action.add_argument("--down", metavar="PLUGIN/NNNN", default=None,
+                        help="roll back that migration and every later one of the plugin, newest first")
     add("check-config", cmd_check_config, "validate the configuration and the plugins")
-    add("health", cmd_health, "exit 0 if the database (and Redis, if configured) answer")
-    add("plugins", cmd_plugins, "list plugins: status, version, commands, models, jobs, last error")
+    add("health", cmd_health, "check the database, Redis and the running bot's progress (exit 1 if unhealthy)")
+    add("plugins", cmd_plugins, "list plugins: live status, version, schema, commands, models, jobs, last error")
     webhook = add("webhook", cmd_webhook, "register or remove the webhook with Telegram")
     webhook.add_argument("action", choices=("set", "delete"))
-    backup = add("backup", cmd_backup, "write a backup of the database")
-    backup.add_argument("--output", default=None, help="file to write (default: backups/<timestamp>.*)")
-    restore = add("restore", cmd_restore, "restore the database from a backup (stop the bot first)")
+    backup = add("backup", cmd_backup, "write a checked backup of the database")
+    backup.add_argument("--output", default=None,
+                        help="file, or directory for bot-<UTC timestamp>.* (default: backups/)")
+    restore = add("restore", cmd_restore, "replace the database with a backup, all or nothing (stop the bot first)")
     restore.add_argument("path")
+    restore.add_argument("--force", action="store_true", help="replace a database that has tables (they are dropped)")
+    add("clear-redis", cmd_clear_redis, "drop the bot's cache, sessions and rate limits in Redis (bot stopped)")
     return parser
 
 
@@ -93,24 +101,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     _stop_on_signals(app)
     mode = config["telegram"]["mode"]
     log.info("plugbot running as @%s (%s, %d workers)", app.bot_username, mode, config["workers"])
+    from .heartbeat import Heartbeat
+
     try:
-        if mode == "webhook":
-            from .transports.webhook import serve_webhook
+        with Heartbeat(app, mode) as heartbeat:
+            if mode == "webhook":
+                from .transports.webhook import serve_webhook
 
-            hook = config["telegram"]["webhook"]
-            serve_webhook(app, hook["listen"], hook["port"])
-        else:
-            from .transports.polling import run_polling
+                hook = config["telegram"]["webhook"]
+                serve_webhook(app, hook["listen"], hook["port"])
+            else:
+                from .transports.polling import run_polling
 
-            polling = config["telegram"]["polling"]
-            run_polling(app, timeout=polling["timeout"], limit=polling["limit"])
+                polling = config["telegram"]["polling"]
+                run_polling(app, timeout=polling["timeout"], limit=polling["limit"], progress=heartbeat)
     finally:
         app.stop()
+    log.info("plugbot stopped")
     return 0
 
 
 def _stop_on_signals(app: Any) -> None:
     def stop(signum: int, frame: Any) -> None:
+        if app.stopping.is_set():
+            # A second signal: the operator will not wait. Updates not confirmed come again.
+            log.warning("signal %s again: exiting now; the updates in hand will be delivered again", signum)
+            os._exit(128 + signum)
         log.info("signal %s: stopping after the updates in hand", signum)
         app.stopping.set()
 
@@ -139,6 +155,8 @@ def cmd_console(args: argparse.Namespace, config: dict[str, Any] | None = None) 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     app = _app(_config(args))
+    if args.down:
+        return _rollback(app, args.down)
     if args.list:
         for row in app.migration_status():
             mark = "x" if row.applied_at else " "
@@ -152,6 +170,56 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print(f"applied {plugin}: {name}")
     print("nothing to do: the database is up to date" if total == 0 else f"{total} migration(s) applied")
     return 0
+
+
+def _rollback(app: Any, spec: str) -> int:
+    from .heartbeat import BotRunning, refuse_while_running
+    from .migrations import RollbackError
+
+    plugin, _, target = spec.partition("/")
+    if not plugin or not target:
+        return _fail("migrate --down", f"{spec!r}: expected PLUGIN/NNNN, e.g. core/0003", 2)
+    try:
+        refuse_while_running("rolling back migrations")
+        reverted = app.rollback(plugin, target)
+    except BotRunning as exc:
+        return _fail("migrate --down", str(exc), 2)
+    except RollbackError as exc:
+        return _fail("migrate --down", str(exc), 1)
+    except Exception as exc:  # noqa: BLE001 - the database did not answer: one line, not a traceback
+        return _fail("migrate --down", _unreadable(exc), 1)
+    for name in reverted:
+        print(f"rolled back {plugin}: {name}")
+    print(f"{len(reverted)} migration(s) rolled back; install the code that matches before starting the bot")
+    return 0
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    print(f"{command}: {message}", file=sys.stderr)
+    return code
+
+
+def _unreadable(exc: BaseException) -> str:
+    from .health import describe_error
+
+    return f"cannot read the database: {describe_error(exc)}"
+
+
+def _bind_database(config: dict[str, Any]) -> Any:
+    """Bind the models to ``database.url`` for a command that runs no application."""
+    from . import db as dbmod
+
+    try:
+        database = dbmod.connect(config["database"]["url"], pool_size=2)
+    except dbmod.DatabaseURLError as exc:
+        raise ConfigError([f"database.url: {exc}"]) from None
+    dbmod.database.initialize(database)
+    return database
+
+
+def _close(database: Any) -> None:
+    if hasattr(database, "close_all"):
+        database.close_all()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -170,50 +238,47 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    """For container health checks: can the bot reach what it needs?"""
-    from .db import connect
+    """For container health checks and monitors: the checks behind the webhook's ``/healthz``."""
+    from .health import check_health
     from .redisconn import connect_redis
 
     config = _config(args)
-    problems = []
-    database = connect(config["database"]["url"])
+    database = _bind_database(config)
     try:
-        database.connect()
-        database.execute_sql("SELECT 1")
-        database.close()
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
-        problems.append(f"database: {exc.__class__.__name__}")
-    client = connect_redis(config["redis"]["url"])
-    if client is not None:
-        try:
-            client.ping()
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"redis: {exc.__class__.__name__}")
-    for problem in problems:
-        print(f"unhealthy: {problem}", file=sys.stderr)
-    if not problems:
-        print("healthy")
-    return 1 if problems else 0
+        report = check_health(config, connect_redis(config["redis"]["url"]))
+    finally:
+        _close(database)
+    print(report.text(), end="")
+    return 0 if report.healthy else 1
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """Each plugin with its status, commands, models and jobs; the running bot's pauses and job
-    runs come from the database, where the bot keeps them for this very listing."""
-    from .models import PluginState
-    from .scheduler import DbJobStatsStore
-
+    """Each plugin with its live status, versions, commands, models and jobs. The running bot's
+    state (pauses, job runs, its heartbeat) comes from the database, where it keeps it for this
+    listing; a database that cannot be read is a failure, not an empty listing."""
     app = _app(_config(args))
-    saved = _saved(lambda: {row.name: row for row in PluginState.select()})
-    runs = _saved(DbJobStatsStore().load_all)
+    try:
+        process, saved, runs, migrations = _bot_state(app)
+    except Exception as exc:  # noqa: BLE001 - whatever stops the read, the answer is one line
+        return _fail("plugins", _unreadable(exc), 1)
+    from .heartbeat import is_running
+
+    running = process is not None and is_running(process)
+    print(_process_line(process, running))
     for name, plugin in app.plugins.plugins.items():
         state = saved.get(name)
-        status = state.status if state is not None and plugin.status == "enabled" else plugin.status
+        status = plugin.status
+        if running and state is not None and plugin.status == "enabled":
+            status = state.status
         error = (state.last_error if state is not None else None) or plugin.error
         version = plugin.info.version if plugin.info else "-"
         commands = ", ".join("/" + c.name for c in app.routes.commands_of(name)) or "-"
         models = ", ".join(m._meta.table_name for m in plugin.models) or "-"
         job_ids = [j.id for j in app.routes.jobs.values() if j.plugin == name]
         print(f"{name} {version} [{status}]{' (built-in)' if plugin.builtin else ''}")
+        if not running and state is not None and state.status not in ("enabled", plugin.status):
+            print(f"  when the bot stopped: {state.status}")
+        print(f"  schema:   {_schema_line([m for m in migrations if m.plugin == name])}")
         print(f"  commands: {commands}\n  models:   {models}\n  jobs:     {', '.join(job_ids) or '-'}")
         for job_id in job_ids:
             print(_job_line(job_id, runs.get(job_id)))
@@ -222,15 +287,46 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def _saved(read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Rows the running bot saved; a database not migrated yet simply has none."""
-    from .db import connection_scope
+def _bot_state(app: Any) -> tuple[Any, dict[str, Any], dict[str, Any], list[Any]]:
+    """(latest process, saved plugin states, job runs, migrations): what ``plugins`` shows.
+    A database not migrated yet simply has none of them; one that does not answer raises."""
+    from .db import connection_scope, database
+    from .heartbeat import latest_process
+    from .models import JobRun, PluginState
+    from .scheduler import DbJobStatsStore
 
-    try:
-        with connection_scope():
-            return read()
-    except Exception:  # noqa: BLE001 - a fresh database has no such table yet
-        return {}
+    with connection_scope():
+        tables = set(database.get_tables())
+        process = latest_process()
+        saved = {row.name: row for row in PluginState.select()} if PluginState._meta.table_name in tables else {}
+        runs = DbJobStatsStore().load_all() if JobRun._meta.table_name in tables else {}
+        migrations = app.migration_status()
+    return process, saved, runs, migrations
+
+
+def _process_line(process: Any, running: bool) -> str:
+    from .heartbeat import describe_process
+
+    if process is None:
+        return "bot: no bot process has run on this database yet; plugin states are the configured ones"
+    if running:
+        return (f"bot: running ({describe_process(process)}); plugin states as of "
+                f"{process.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC")
+    return (f"bot: not running ({describe_process(process)}, last heartbeat "
+            f"{process.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); plugin states are the configured ones")
+
+
+def _schema_line(migrations: list[Any]) -> str:
+    """``0002_job_runs (2 applied)``, ``0001_initial (1 applied, 1 pending: 0002_tags)``, ``-``."""
+    if not migrations:
+        return "-"
+    applied = [m.name for m in migrations if m.applied_at is not None]
+    pending = [m.name for m in migrations if m.applied_at is None]
+    head = applied[-1] if applied else "none applied"
+    counts = [f"{len(applied)} applied"] if applied else []
+    if pending:
+        counts.append(f"{len(pending)} pending: {', '.join(pending)}")
+    return f"{head} ({'; '.join(counts)})" if counts else head
 
 
 def _job_line(job_id: str, stats: JobStats | None) -> str:
@@ -248,15 +344,22 @@ def _job_line(job_id: str, stats: JobStats | None) -> str:
 
 def cmd_webhook(args: argparse.Namespace) -> int:
     config = _config(args)
-    if not config["telegram"]["token"]:
-        raise ConfigError(["telegram.token: required to talk to Telegram"])
-    app = _app(config)
     hook = config["telegram"]["webhook"]
+    errors = [] if config["telegram"]["token"] else ["telegram.token: required to talk to Telegram"]
     if args.action == "set":
         if not hook["url"]:
-            raise ConfigError(["telegram.webhook.url: required for `webhook set`"])
-        app.sender.call("set_webhook", url=hook["url"], secret_token=hook["secret_token"] or None,
-                        drop_pending_updates=False)
+            errors.append("telegram.webhook.url: required for `webhook set`")
+        if not hook["secret_token"]:
+            # In every mode: a webhook without a secret takes updates from anyone who finds its URL.
+            errors.append("telegram.webhook.secret_token: required for `webhook set` in every mode "
+                          "(TELEGRAM_WEBHOOK_SECRET); without it anyone who finds the URL can forge updates")
+    if errors:
+        raise ConfigError(errors)
+    app = _app(config)
+    if args.action == "set":
+        from .transports.webhook import set_webhook
+
+        set_webhook(app)
         print(f"webhook set to {hook['url']}")
     else:
         app.sender.call("delete_webhook")
@@ -265,15 +368,75 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from .backup import backup
+    from .backup import BackupError, backup
 
-    print(backup(_config(args)["database"]["url"], args.output))
+    try:
+        print(backup(_config(args)["database"]["url"], args.output))
+    except BackupError as exc:
+        return _fail("backup", str(exc), 2 if exc.refused else 1)
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from .backup import restore
+    from .backup import BackupError, restore
+    from .heartbeat import BotRunning
+    from .redisconn import connect_redis
 
-    restore(_config(args)["database"]["url"], args.path)
-    print(f"restored from {args.path}")
+    config = _config(args)
+    url, prefix = config["database"]["url"], config["redis"]["prefix"]
+    try:
+        _refuse_while_running(config, "restoring a backup")
+        result = restore(url, args.path, force=args.force, redis_client=connect_redis(config["redis"]["url"]),
+                         redis_prefix=prefix)
+    except BotRunning as exc:
+        return _fail("restore", str(exc), 2)
+    except BackupError as exc:
+        return _fail("restore", str(exc), 2 if exc.refused else 1)
+    print(f"restored {args.path} into {result.target} ({result.tables} tables)")
+    if result.redis_keys is None:
+        print("no Redis configured: the bot's sessions, rate limits and cache went with its process")
+    else:
+        where = f" under prefix {prefix!r}" if prefix else ""
+        print(f"dropped {result.redis_keys} Redis key(s) of the bot{where}: cache, sessions, rate limits")
+    print("start the bot: it applies the migrations the backup predates (`migrate --list` shows them)")
+    return 0
+
+
+def _refuse_while_running(config: dict[str, Any], action: str) -> None:
+    """Raise BotRunning if a bot serves the configured database. A database that cannot be read
+    is left to the command itself, which says what is wrong with it."""
+    from .heartbeat import refuse_while_running
+
+    database = _bind_database(config)
+    try:
+        refuse_while_running(action)
+    except Exception as exc:  # noqa: BLE001
+        from .heartbeat import BotRunning
+
+        if isinstance(exc, BotRunning):
+            raise
+        log.debug("could not check for a running bot", exc_info=True)
+    finally:
+        _close(database)
+
+
+def cmd_clear_redis(args: argparse.Namespace) -> int:
+    """What a restore does to Redis, on its own: for when a restore could not reach Redis."""
+    from .health import describe_error
+    from .heartbeat import BotRunning
+    from .redisconn import connect_redis, drop_bot_state
+
+    config = _config(args)
+    client = connect_redis(config["redis"]["url"])
+    if client is None:
+        print("no Redis configured: nothing to clear")
+        return 0
+    try:
+        _refuse_while_running(config, "clearing its Redis state")
+        deleted = drop_bot_state(client, config["redis"]["prefix"])
+    except BotRunning as exc:
+        return _fail("clear-redis", str(exc), 2)
+    except Exception as exc:  # noqa: BLE001
+        return _fail("clear-redis", f"redis: {describe_error(exc)}", 1)
+    print(f"dropped {deleted} Redis key(s) of the bot: cache, sessions, rate limits")
     return 0

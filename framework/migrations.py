@@ -12,9 +12,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 import peewee
-from playhouse.migrations import Runner
+from playhouse.migrations import MigrationError, Runner
 
-from .db import utcnow
+from .db import is_postgres, utcnow
 
 
 def _history_model(database: peewee.Database) -> type[peewee.Model]:
@@ -61,6 +61,8 @@ class PluginRunner(Runner):
             if direction == "up":
                 record()
             else:
+                if not is_postgres(self.database):
+                    _refuse_dangling_references(self.database, name)
                 self.History.delete().where((self.History.plugin == self.plugin)
                                             & (self.History.name == name)).execute()
 
@@ -70,6 +72,21 @@ class PluginRunner(Runner):
             self.History.create(plugin=self.plugin, version=_index(name),
                                 name=name, description=doc[0] if doc else None)
         return record
+
+
+def _refuse_dangling_references(database: peewee.Database, name: str) -> None:
+    """SQLite runs a migration with foreign keys off, so nothing stops a ``down()`` from dropping a
+    table other tables still point at (the core's ``users`` under a plugin's rows). PostgreSQL
+    refuses that itself; here the check is made before the migration's transaction commits."""
+    existing = set(database.get_tables())
+    for table in sorted(existing):
+        for key in database.get_foreign_keys(table):
+            if key.dest_table not in existing:
+                raise MigrationError(f"{name}: table {table} still points at {key.dest_table}; "
+                                     f"roll back the plugin that owns {table} first")
+    orphans = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+    if orphans:
+        raise MigrationError(f"{name}: would leave rows of {orphans[0][0]} pointing at missing {orphans[0][2]} rows")
 
 
 def _index(name: str) -> int:
@@ -90,6 +107,60 @@ def migrate(database: peewee.Database, sources: list[tuple[str, str]]) -> dict[s
     for plugin, directory in sources:
         applied[plugin] = PluginRunner(database, directory, plugin).up()
     return applied
+
+
+class RollbackError(Exception):
+    """A rollback that cannot be done, or failed; the message is one line for the operator."""
+
+
+def rollback(database: peewee.Database, sources: list[tuple[str, str]], plugin: str, target: str) -> list[str]:
+    """Run ``down()`` of ``plugin``'s migration ``target`` (``0002`` or ``0002_job_runs``) and of every
+    later one applied, newest first; return the names reverted.
+
+    On PostgreSQL the whole rollback is one transaction: it happens entirely or
+    not at all. SQLite turns foreign keys off for a migration, which only works
+    outside a transaction, so there each migration is its own transaction and a
+    failure reports which ones were already reverted.
+    """
+    directories = [directory for name, directory in sources if name == plugin]
+    if not directories:
+        known = ", ".join(sorted({name for name, _ in sources}))
+        raise RollbackError(f"{plugin}: no such plugin with migrations (enabled ones: {known})")
+    runner = PluginRunner(database, directories[0], plugin)
+    name = _resolve(runner, target)
+    if is_postgres(database):
+        try:
+            with database.atomic():
+                return runner.down(name)
+        except (MigrationError, peewee.DatabaseError) as exc:
+            raise RollbackError(f"{plugin}/{name}: {_words(exc)}; nothing was rolled back") from None
+    reverted: list[str] = []
+    while name not in reverted:
+        try:
+            reverted += runner.down()  # the newest applied one
+        except (MigrationError, peewee.DatabaseError) as exc:
+            done = f"; already rolled back: {', '.join(reverted)}" if reverted else "; nothing was rolled back"
+            raise RollbackError(f"{plugin}: {_words(exc)}{done}") from None
+    return reverted
+
+
+def _resolve(runner: PluginRunner, target: str) -> str:
+    """``0002``, ``2`` or ``0002_job_runs`` → the applied migration's full name."""
+    applied = [m for m in runner.status() if m.applied]
+    for migration in applied:
+        if target == migration.name or (target.isdigit() and int(target) == migration.idx):
+            return migration.name
+    pending = [m.name for m in runner.status() if not m.applied]
+    if any(target == n or (target.isdigit() and int(target) == _index(n)) for n in pending):
+        raise RollbackError(f"{runner.plugin}/{target}: not applied, nothing to roll back")
+    shown = ", ".join(m.name for m in applied) or "none"
+    raise RollbackError(f"{runner.plugin}/{target}: no such migration (applied: {shown})")
+
+
+def _words(exc: Exception) -> str:
+    from .health import describe_error
+
+    return describe_error(exc)
 
 
 def status(database: peewee.Database, sources: list[tuple[str, str]]) -> list[MigrationStatus]:

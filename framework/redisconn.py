@@ -123,8 +123,17 @@ class Keys:
     or a per-test prefix) isolates all of them.
     """
 
+    #: The first part of every key the bot writes. A new kind of key adds its family here, or a
+    #: restore would leave it behind (:func:`drop_bot_state`; a test checks every method).
+    FAMILIES = ("user:", "ratelimit:", "cache:", "active_sessions", "update:", "lock:", "plugin:")
+
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
+
+    def patterns(self) -> list[str]:
+        """SCAN MATCH patterns covering every key of this bot (and nothing of another prefix's)."""
+        return [escape_glob(self.prefix + family) + ("*" if family.endswith(":") else "")
+                for family in self.FAMILIES]
 
     def state(self, telegram_id: int) -> str:
         return f"{self.prefix}user:{int(telegram_id)}:state"
@@ -150,3 +159,22 @@ class Keys:
     def cache_pattern(self, key_prefix: str) -> str:
         """SCAN MATCH pattern for every cache key starting with ``key_prefix``."""
         return escape_glob(self.cache(key_prefix)) + "*"
+
+
+def drop_bot_state(client: redis.Redis, prefix: str = "") -> int:
+    """Delete every key of the bot under ``prefix`` (cache, sessions, rate limits); return how many.
+
+    For a restore: the cache names database rows (a user's row id) that the
+    restored database may not have, so what Redis remembers must go with them.
+    """
+    deleted = 0
+    for pattern in Keys(prefix).patterns():
+        batch: list[str] = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += client.unlink(*batch)
+                batch = []
+        if batch:
+            deleted += client.unlink(*batch)
+    return deleted

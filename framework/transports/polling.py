@@ -5,12 +5,19 @@ above its id. The loop therefore waits until a batch is fully processed
 (``app.join()``) before asking with the next offset: if the process dies
 mid-batch, Telegram delivers the batch again and the pipeline's update_id
 guard drops the ones that were already handled.
+
+The long poll itself runs on a thread of its own (:class:`_Poller`), so a
+stop does not wait for it: an idle bot told to stop leaves at once, a busy one
+after the batch in hand. A poll abandoned in flight loses nothing, since its
+updates were not confirmed and come again to the next process.
 """
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from telebot import apihelper
@@ -23,10 +30,21 @@ logger = logging.getLogger(__name__)
 # Errors that cannot heal by waiting: a revoked token (401) or a wrong API URL (404).
 FATAL_CODES = frozenset({401, 404})
 
+STOP_CHECK = 0.1  # seconds between two looks at app.stopping while a long poll is out
+
+
+class Progress(Protocol):
+    """Where the loop reports Telegram's answers (the process heartbeat, read by ``health``)."""
+
+    def polled(self) -> None: ...
+
+    def poll_failed(self, reason: str) -> None: ...
+
 
 def run_polling(app: App, *, timeout: int = 25, limit: int = 100, allowed_updates: list[str] | None = None,
-                backoff_base: float = 1.0, backoff_max: float = 60.0) -> None:
-    """Poll until ``app.stopping`` is set (noticed within ``timeout`` seconds).
+                backoff_base: float = 1.0, backoff_max: float = 60.0, progress: Progress | None = None) -> None:
+    """Poll until ``app.stopping`` is set: at once when idle (the long poll in flight is
+    abandoned), after the batch in hand when busy.
 
     Network failures, 5xx and 409 answers are logged and retried after an
     exponential pause (``backoff_base`` doubling up to ``backoff_max``); a 429
@@ -36,23 +54,88 @@ def run_polling(app: App, *, timeout: int = 25, limit: int = 100, allowed_update
     _drop_webhook(app)
     offset: int | None = None
     failures = 0
-    while not app.stopping.is_set():
-        try:
-            updates = app.api.call("get_updates", offset=offset, limit=limit, timeout=timeout,
-                                   long_polling_timeout=timeout, allowed_updates=allowed_updates)
-        except (apihelper.ApiException, requests.exceptions.RequestException) as exc:
-            if getattr(exc, "error_code", None) in FATAL_CODES:
-                raise
-            failures += 1
-            delay = retry_after(exc)
-            if delay is None:
-                delay = min(backoff_max, backoff_base * 2 ** (failures - 1))
-            logger.warning("getUpdates failed (%s); retrying in %.0fs", exc, delay)
-            app.stopping.wait(delay)
-            continue
-        failures = 0
-        if updates:
-            offset = _process_batch(app, updates)
+    poller = _Poller(app.api)
+    try:
+        while not app.stopping.is_set():
+            try:
+                updates = poller.get_updates(app.stopping, offset=offset, limit=limit, timeout=timeout,
+                                             long_polling_timeout=timeout, allowed_updates=allowed_updates)
+            except (apihelper.ApiException, requests.exceptions.RequestException) as exc:
+                if getattr(exc, "error_code", None) in FATAL_CODES:
+                    raise
+                failures += 1
+                delay = retry_after(exc)
+                if delay is None:
+                    delay = min(backoff_max, backoff_base * 2 ** (failures - 1))
+                logger.warning("getUpdates failed (%s); retrying in %.0fs", exc, delay)
+                if progress is not None:
+                    progress.poll_failed(_reason(exc))
+                app.stopping.wait(delay)
+                continue
+            if updates is None:
+                break  # stopping: the long poll in flight is left behind, unconfirmed
+            failures = 0
+            if progress is not None:
+                progress.polled()
+            if updates:
+                offset = _process_batch(app, updates)
+    finally:
+        poller.close()
+
+
+class _Poller:
+    """Runs ``getUpdates`` on one daemon thread (one thread keeps one HTTP connection alive
+    between polls), so the loop can stop without waiting for the long poll to return."""
+
+    def __init__(self, api: Any) -> None:
+        self._api = api
+        self._requests: queue.SimpleQueue[tuple[dict[str, Any], _Answer] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="plugbot-poller", daemon=True)
+        self._thread.start()
+
+    def get_updates(self, stopping: threading.Event, **params: Any) -> list[Any] | None:
+        """Telegram's answer, or None if ``stopping`` was set before it came."""
+        answer = _Answer()
+        self._requests.put((params, answer))
+        while not answer.done.wait(STOP_CHECK):
+            if stopping.is_set():
+                return None
+        if answer.error is not None:
+            raise answer.error
+        return answer.result
+
+    def close(self) -> None:
+        """Let the thread end after the call it is in, if any."""
+        self._requests.put(None)
+
+    def _serve(self) -> None:
+        while True:
+            request = self._requests.get()
+            if request is None:
+                return
+            params, answer = request
+            try:
+                answer.result = self._api.call("get_updates", **params)
+            except BaseException as exc:  # noqa: BLE001 - handed to the loop, which decides
+                answer.error = exc
+            answer.done.set()
+
+
+class _Answer:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def _reason(exc: BaseException) -> str:
+    from ..health import describe_error
+
+    code = getattr(exc, "error_code", None)
+    if code is None:
+        return describe_error(exc)
+    description = getattr(exc, "description", None)
+    return f"HTTP {code}" + (f": {description}" if description else "")
 
 
 def _process_batch(app: App, updates: list[Any]) -> int:

@@ -123,13 +123,16 @@ def test_environment_wins_over_the_file_for_check_config(tmp_path: Path) -> None
 # -- plugins -------------------------------------------------------------------------------------------
 
 
-def test_plugins_lists_status_version_commands_models_jobs_and_errors(tmp_path: Path) -> None:
+def test_plugins_lists_status_version_schema_commands_models_jobs_and_errors(tmp_path: Path) -> None:
     path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  broken:\n    module: plugins_for_tests.broken_import\n"
                                  "  alpha:\n    enabled: false\n")
     result = plugbot(tmp_path, "plugins", "--config", path)
     assert result.returncode == 0, result.stderr
     blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in _blocks(result.stdout)}
+    assert result.stdout.splitlines()[0] == (
+        "bot: no bot process has run on this database yet; plugin states are the configured ones")
     assert blocks["hello 1.0.0 [enabled]"] == [
+        "  schema:   none applied (1 pending: 0001_initial)",
         "  commands: /hello, /nickname, /morning",
         "  models:   hello_greetings",
         "  jobs:     hello.morning",
@@ -140,6 +143,12 @@ def test_plugins_lists_status_version_commands_models_jobs_and_errors(tmp_path: 
     assert "alpha - [disabled]" in blocks
     assert "core 1.0.0 [enabled] (built-in)" in blocks
     assert "  jobs:     datarights.retention" in blocks["datarights 1.0.0 [enabled] (built-in)"]
+
+    assert plugbot(tmp_path, "migrate", "--config", path).returncode == 0
+    blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in
+              _blocks(plugbot(tmp_path, "plugins", "--config", path).stdout)}
+    assert blocks["hello 1.0.0 [enabled]"][0] == "  schema:   0001_initial (1 applied)"
+    assert blocks["core 1.0.0 [enabled] (built-in)"][0] == "  schema:   0003_bot_processes (3 applied)"
 
 
 def _blocks(text: str) -> list[str]:
@@ -169,7 +178,7 @@ def test_plugins_shows_each_jobs_last_run_duration_outcome_and_counts(bot_factor
     result = plugbot(tmp_path, "plugins", "--config", path)
     assert result.returncode == 0, result.stderr
     blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in _blocks(result.stdout)}
-    assert blocks["probe 0.1.0 [enabled]"][2:] == [
+    assert blocks["probe 0.1.0 [enabled]"][3:] == [
         "  jobs:     probe.explode, probe.tick",
         ran("probe.explode", "error"),
         "      last job error: RuntimeError: kaboom",
@@ -179,18 +188,52 @@ def test_plugins_shows_each_jobs_last_run_duration_outcome_and_counts(bot_factor
     assert "    maintenance.audit_retention: never run" in blocks["maintenance 1.0.0 [enabled] (built-in)"]
 
 
-def test_plugins_shows_a_plugin_paused_in_the_running_bot(bot_factory, tmp_path: Path, capsys) -> None:
-    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  flaky:\n    module: plugins_for_tests.flaky\n")
-    bot = bot_factory({"hello": {"module": "plugbot_hello"}, "flaky": {"module": "plugins_for_tests.flaky"}},
-                      db_url=f"sqlite:///{tmp_path}/bot.db")
-    for _ in range(5):
-        bot.user(1).send("/boom")
+def plugins_listing(path: str, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict[str, list[str]]]:
     capsys.readouterr()
     assert cli.main(["--config", path, "plugins"]) == 0
     out = capsys.readouterr().out
-    assert "flaky 0.3.0 [paused]" in out
-    assert "  last error: ValueError: the flaky plugin broke" in out
-    assert "hello 1.0.0 [enabled]" in out
+    return out.splitlines()[0], {block.splitlines()[0]: block.splitlines()[1:] for block in _blocks(out)}
+
+
+def test_plugins_shows_the_running_bots_live_state_and_says_when_it_stopped(bot_factory, tmp_path: Path,
+                                                                            capsys) -> None:
+    from framework.heartbeat import Heartbeat
+
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  flaky:\n    module: plugins_for_tests.flaky\n")
+    bot = bot_factory({"hello": {"module": "plugbot_hello"}, "flaky": {"module": "plugins_for_tests.flaky"}},
+                      db_url=f"sqlite:///{tmp_path}/bot.db")
+    heartbeat = Heartbeat(bot.app, "polling")
+    heartbeat.beat()  # what `run` does every few seconds
+    for _ in range(5):
+        bot.user(1).send("/boom")  # the circuit breaker pauses flaky
+    heartbeat.beat()
+    header, blocks = plugins_listing(path, capsys)
+    assert header.startswith(f"bot: running (polling, pid {os.getpid()} on ")
+    assert "; plugin states as of " in header
+    assert "flaky 0.3.0 [paused]" in blocks
+    assert blocks["flaky 0.3.0 [paused]"][-1] == "  last error: ValueError: the flaky plugin broke"
+    assert "hello 1.0.0 [enabled]" in blocks
+
+    bot.app.plugins.plugins["flaky"].paused_until = 0.0  # the pause ran out: the bot resumes it...
+    heartbeat.beat()  # ...and its next heartbeat says so
+    _, blocks = plugins_listing(path, capsys)
+    assert "flaky 0.3.0 [enabled]" in blocks
+
+    for _ in range(5):
+        bot.user(1).send("/boom")
+    heartbeat.stop()  # a clean stop, paused as it was
+    header, blocks = plugins_listing(path, capsys)
+    assert header.startswith("bot: not running (polling, pid ")
+    assert "flaky 0.3.0 [enabled]" in blocks  # what a start would give: pauses live in the process
+    assert blocks["flaky 0.3.0 [enabled]"][0] == "  when the bot stopped: paused"
+
+
+def test_plugins_fails_in_one_line_when_it_cannot_read_the_state(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("database:\n  url: postgresql://postgres@127.0.0.1:1/plugbot\n")
+    result = plugbot(tmp_path, "plugins", "--config", str(path))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "plugins: cannot read the database: connection refused\n"
 
 
 # -- migrate -------------------------------------------------------------------------------------------
@@ -201,12 +244,14 @@ def test_migrate_needs_no_token_and_is_idempotent(tmp_path: Path) -> None:
     first = plugbot(tmp_path, "migrate", "--config", path)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == ["applied core: 0001_core", "applied core: 0002_job_runs",
-                                         "applied hello: 0001_initial", "3 migration(s) applied"]
+                                         "applied core: 0003_bot_processes", "applied hello: 0001_initial",
+                                         "4 migration(s) applied"]
     second = plugbot(tmp_path, "migrate", "--config", path)
     assert (second.returncode, second.stdout) == (0, "nothing to do: the database is up to date\n")
     listing = plugbot(tmp_path, "migrate", "--list", "--config", path)
     assert [line.split()[:3] for line in listing.stdout.splitlines()] == [
-        ["[x]", "core", "0001_core"], ["[x]", "core", "0002_job_runs"], ["[x]", "hello", "0001_initial"]]
+        ["[x]", "core", "0001_core"], ["[x]", "core", "0002_job_runs"], ["[x]", "core", "0003_bot_processes"],
+        ["[x]", "hello", "0001_initial"]]
 
 
 # -- run without a token -------------------------------------------------------------------------------
@@ -243,3 +288,36 @@ def test_run_with_a_malformed_token_is_a_config_error(tmp_path: Path) -> None:
     assert result.stderr == ("config error: telegram.token: not a bot token "
                              "(expected the <id>:<secret> that @BotFather gave)\n")
     assert "not a token" not in result.stderr  # a secret is never echoed
+
+
+# -- webhook set -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> object:
+    root = HERE.parents[1]
+    monkeypatch.syspath_prepend(str(root))
+    from benchmarks.fakeapi import FakeApiProcess
+
+    with FakeApiProcess(cwd=str(root)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+def test_webhook_set_refuses_without_a_secret_in_every_mode(tmp_path: Path, fake_api, mode: str) -> None:
+    path = config_file(tmp_path, f"telegram:\n  token: '123:abc'\n  api_url: {fake_api.url}\n  mode: {mode}\n"
+                                 "  webhook:\n    url: https://bot.example/webhook\n")
+    result = plugbot(tmp_path, "webhook", "set", "--config", path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("config error: telegram.webhook.secret_token: required")
+    assert "setWebhook" not in fake_api.stats()["requests"]  # nothing reached Telegram
+
+
+def test_webhook_set_registers_the_url_with_its_secret(tmp_path: Path, fake_api) -> None:
+    path = config_file(tmp_path, f"telegram:\n  token: '123:abc'\n  api_url: {fake_api.url}\n"
+                                 "  webhook:\n    url: https://bot.example/webhook\n")
+    result = plugbot(tmp_path, "webhook", "set", "--config", path, env={"TELEGRAM_WEBHOOK_SECRET": "s3cret-value"})
+    assert (result.returncode, result.stdout) == (0, "webhook set to https://bot.example/webhook\n"), result.stderr
+    assert fake_api.stats()["requests"]["setWebhook"] == 1
+    assert "s3cret-value" not in result.stdout + result.stderr

@@ -38,7 +38,7 @@ def applied_rows(app: Any) -> list[tuple[str, str]]:
 def test_migrate_twice_applies_nothing_the_second_time(bot_factory, db_url: str) -> None:
     bot = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
     first = bot.app.migrate()
-    assert first["core"] == ["0001_core", "0002_job_runs"]
+    assert first["core"] == ["0001_core", "0002_job_runs", "0003_bot_processes"]
     assert first["hello"] == ["0001_initial"]
     rows = applied_rows(bot.app)
     assert ("core", "0001_core") in rows and ("hello", "0001_initial") in rows
@@ -51,7 +51,8 @@ def test_migrate_twice_applies_nothing_the_second_time(bot_factory, db_url: str)
 def test_status_shows_pending_then_applied_per_plugin(bot_factory, db_url: str) -> None:
     bot = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
     before = {(row.plugin, row.name): row.applied_at for row in bot.app.migration_status()}
-    assert before == {("core", "0001_core"): None, ("core", "0002_job_runs"): None, ("hello", "0001_initial"): None}
+    assert before == {("core", "0001_core"): None, ("core", "0002_job_runs"): None,
+                      ("core", "0003_bot_processes"): None, ("hello", "0001_initial"): None}
     bot.app.migrate()
     after = {(row.plugin, row.name): row.applied_at for row in bot.app.migration_status()}
     assert set(after) == set(before)
@@ -124,8 +125,8 @@ def test_cli_migrate_then_migrate_again(capsys, tmp_path: Path, db_url: str) -> 
     config = write_config(tmp_path, db_url)
     code, lines = run_cli(capsys, "--config", config, "migrate")
     assert code == 0
-    assert lines == ["applied core: 0001_core", "applied core: 0002_job_runs", "applied hello: 0001_initial",
-                     "3 migration(s) applied"]
+    assert lines == ["applied core: 0001_core", "applied core: 0002_job_runs", "applied core: 0003_bot_processes",
+                     "applied hello: 0001_initial", "4 migration(s) applied"]
     code, lines = run_cli(capsys, "--config", config, "migrate")
     assert (code, lines) == (0, ["nothing to do: the database is up to date"])
 
@@ -136,10 +137,103 @@ def test_cli_migrate_list_shows_a_row_per_plugin_migration(capsys, tmp_path: Pat
     assert code == 0
     assert [line.split() for line in lines] == [["[", "]", "core", "0001_core", "pending"],
                                                 ["[", "]", "core", "0002_job_runs", "pending"],
+                                                ["[", "]", "core", "0003_bot_processes", "pending"],
                                                 ["[", "]", "hello", "0001_initial", "pending"]]
     run_cli(capsys, "--config", config, "migrate")
     code, lines = run_cli(capsys, "--config", config, "migrate", "--list")
     assert code == 0
     assert [line.split()[:3] for line in lines] == [["[x]", "core", "0001_core"], ["[x]", "core", "0002_job_runs"],
+                                                    ["[x]", "core", "0003_bot_processes"],
                                                     ["[x]", "hello", "0001_initial"]]
     assert all("pending" not in line for line in lines)
+
+
+# -- `migrate --down`: rolling back -----------------------------------------------------------------------
+
+
+def tables(app: Any) -> set[str]:
+    with connection_scope():
+        return set(app.db.get_tables())
+
+
+def run_err(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str], list[str]]:
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err.splitlines()
+
+
+def test_migrate_down_runs_down_of_the_target_and_every_later_one_newest_first(
+        capsys, tmp_path: Path, db_url: str, bot_factory) -> None:
+    config = write_config(tmp_path, db_url)
+    run_cli(capsys, "--config", config, "migrate")
+    code, lines, errors = run_err(capsys, "--config", config, "migrate", "--down", "core/0002")
+    assert (code, errors) == (0, [])
+    assert lines == ["rolled back core: 0003_bot_processes", "rolled back core: 0002_job_runs",
+                     "2 migration(s) rolled back; install the code that matches before starting the bot"]
+    app = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False).app
+    assert {"job_runs", "bot_processes"}.isdisjoint(tables(app))
+    assert {"users", "hello_greetings"} <= tables(app)
+    assert applied_rows(app) == [("core", "0001_core"), ("hello", "0001_initial")]
+
+    code, lines, _ = run_err(capsys, "--config", config, "migrate", "--down", "hello/0001_initial")
+    assert (code, lines[0]) == (0, "rolled back hello: 0001_initial")
+    assert "hello_greetings" not in tables(app)
+
+    code, lines = run_cli(capsys, "--config", config, "migrate")  # and forward again
+    assert (code, lines[-1]) == (0, "3 migration(s) applied")
+    assert {"job_runs", "bot_processes", "hello_greetings"} <= tables(app)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("core/0009", "core/0009: no such migration (applied: 0001_core, 0002_job_runs, 0003_bot_processes)"),
+    ("ghost/0001", "ghost: no such plugin with migrations (enabled ones: core, hello)"),
+    ("core", "'core': expected PLUGIN/NNNN, e.g. core/0003"),
+])
+def test_migrate_down_explains_a_wrong_target_in_one_line(capsys, tmp_path: Path, spec: str, message: str) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path}/bot.db")
+    run_cli(capsys, "--config", config, "migrate")
+    code, lines, errors = run_err(capsys, "--config", config, "migrate", "--down", spec)
+    assert code in (1, 2) and lines == []
+    assert errors == [f"migrate --down: {message}"]
+
+
+def test_migrate_down_refuses_while_a_bot_runs_on_the_database(capsys, tmp_path: Path, bot_factory) -> None:
+    from framework.heartbeat import Heartbeat
+
+    db_url = f"sqlite:///{tmp_path}/bot.db"
+    bot = bot_factory({"hello": HELLO}, db_url=db_url)
+    heartbeat = Heartbeat(bot.app, "polling")
+    heartbeat.beat()
+    config = write_config(tmp_path, db_url)
+    code, _, errors = run_err(capsys, "--config", config, "migrate", "--down", "hello/0001")
+    assert code == 2
+    assert len(errors) == 1 and errors[0].startswith("migrate --down: a bot process is running on this database "
+                                                     "(polling, pid ")
+    assert errors[0].endswith("stop it before rolling back migrations")
+    assert "hello_greetings" in tables(bot.app)
+    heartbeat.stop()
+    code, _, _ = run_err(capsys, "--config", config, "migrate", "--down", "hello/0001")
+    assert code == 0 and "hello_greetings" not in tables(bot.app)
+
+
+def test_a_rollback_that_would_orphan_another_plugins_table_is_refused(capsys, tmp_path: Path, db_url: str,
+                                                                      bot_factory) -> None:
+    """The core's 0001 cannot drop `users` while hello's table points at it. On PostgreSQL the whole
+    rollback is one transaction, so 0002 and 0003, reverted before the failure, are back too; on
+    SQLite each migration is its own transaction, and the line says what was rolled back."""
+    config = write_config(tmp_path, db_url)
+    run_cli(capsys, "--config", config, "migrate")
+    code, lines, errors = run_err(capsys, "--config", config, "migrate", "--down", "core/0001")
+    assert (code, lines, len(errors)) == (1, [], 1)
+    app = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False).app
+    assert {"users", "hello_greetings"} <= tables(app)
+    if db_url.startswith("sqlite"):
+        assert errors[0] == ("migrate --down: core: 0001_core: table hello_greetings still points at users; roll "
+                             "back the plugin that owns hello_greetings first; already rolled back: "
+                             "0003_bot_processes, 0002_job_runs")
+        assert applied_rows(app) == [("core", "0001_core"), ("hello", "0001_initial")]
+    else:
+        assert errors[0] == ("migrate --down: core/0001_core: cannot drop table users because other objects "
+                             "depend on it; nothing was rolled back")
+        assert {"job_runs", "bot_processes"} <= tables(app)
+        assert len(applied_rows(app)) == 4

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import yaml
 from telebot import apihelper
 
+from framework.config import ENV_OVERRIDES
+from framework.testing import eventually
 from framework.transports.polling import run_polling
 
 
@@ -117,3 +125,135 @@ def test_parsed_update_objects_are_refused() -> None:
     app = FakeApp([[object()]])
     with pytest.raises(TypeError, match="raw update dicts"):
         run_polling(app)
+
+
+class BlockingApi:
+    """A Bot API whose long poll never returns by itself, as Telegram's does while nobody writes."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+        self.release = threading.Event()
+
+    def call(self, method: str, **params: Any) -> Any:
+        if method == "get_updates":
+            self.polls += 1
+            self.release.wait(60)
+            return []
+        return True
+
+
+def test_stopping_interrupts_a_long_poll_in_flight() -> None:
+    app = FakeApp([])
+    app.stopping = threading.Event()
+    app.api = BlockingApi()
+    loop = threading.Thread(target=run_polling, args=(app,), kwargs={"timeout": 25})
+    loop.start()
+    assert eventually(lambda: app.api.polls == 1)
+    app.stopping.set()
+    loop.join(10)
+    stopped_first = not loop.is_alive()
+    app.api.release.set()  # let the abandoned poll end, whatever happened
+    loop.join(10)
+    assert stopped_first, "run_polling waited for the long poll to come back"
+    assert app.api.polls == 1
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def polled(self) -> None:
+        self.events.append("polled")
+
+    def poll_failed(self, reason: str) -> None:
+        self.events.append(f"failed: {reason}")
+
+
+def test_progress_hears_every_answer_and_every_failure_in_words() -> None:
+    bad_gateway = apihelper.ApiTelegramException("getUpdates", None, {"error_code": 502, "description": "Bad Gateway"})
+    refused = requests.exceptions.ConnectionError("Max retries exceeded")
+    refused.__cause__ = ConnectionRefusedError(111, "Connection refused")  # how requests chains the socket error
+    app = FakeApp([updates(1), bad_gateway, refused])
+    progress = Recorder()
+    run_polling(app, backoff_base=0.0, progress=progress)
+    assert progress.events == ["polled", "failed: HTTP 502: Bad Gateway", "failed: connection refused", "polled"]
+
+
+# -- a real bot process told to stop -----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "555000222:STOP-test-token"
+
+
+def start_bot(tmp_path: Path, api_url: str, plugins: dict[str, Any], timeout: int) -> subprocess.Popen[bytes]:
+    config = {"telegram": {"token": TOKEN, "api_url": api_url, "mode": "polling",
+                           "polling": {"timeout": timeout, "limit": 100}},
+              "database": {"url": f"sqlite:///{tmp_path}/bot.db"}, "workers": 2,
+              "logging": {"level": "INFO", "format": "plain"},
+              "sender": {"global_per_second": 0, "private_interval": 0.0, "group_per_minute": 0},
+              "plugins": plugins}
+    path = tmp_path / "bot.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PLUGBOT_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests" / "framework")])
+    log = open(tmp_path / "bot.log", "ab")  # noqa: SIM115 - the child holds it; closed by the OS at exit
+    return subprocess.Popen([sys.executable, "-m", "framework", "run", "--config", str(path)], cwd=tmp_path,
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop(bot: subprocess.Popen[bytes]) -> int:
+    bot.send_signal(signal.SIGTERM)
+    try:
+        return bot.wait(60)
+    except subprocess.TimeoutExpired:
+        bot.kill()
+        return bot.wait()
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """benchmarks/fakeapi.py's server in a process of its own: Telegram over HTTP, with real long polls."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.fakeapi import FakeApiProcess
+
+    with FakeApiProcess(cwd=str(ROOT)) as server:
+        yield server
+
+
+def test_sigterm_ends_an_idle_polling_bot_before_its_long_poll_would_return(tmp_path: Path, fake_api: Any) -> None:
+    server = fake_api
+
+    bot = start_bot(tmp_path, server.url, {}, timeout=25)
+    try:
+        held = server.wait(lambda s: s["polls_waiting"] >= 1 or bot.poll() is not None, timeout=120)
+        assert bot.poll() is None, (tmp_path / "bot.log").read_text()
+        code = stop(bot)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    after = server.stats()
+    log = (tmp_path / "bot.log").read_text()
+    assert after["now"] < held["poll_deadline"], "the bot waited for its long poll to come back"
+    assert code == 0, log
+    assert after["requests"]["getUpdates"] == 1
+    assert "plugbot stopped" in log and "Traceback" not in log
+
+
+def test_sigterm_mid_batch_finishes_the_updates_in_hand(tmp_path: Path, fake_api: Any) -> None:
+    from benchmarks.workloads import UpdateFactory
+
+    server = fake_api
+    factory = UpdateFactory(first_update_id=1)
+    batch = [factory.message(chat, f"note {chat}") for chat in range(12)]  # 12 chats, 2 workers: ~2 s of work
+    server.load(batch)
+    bot = start_bot(tmp_path, server.url, {"slow": {"module": "plugins_for_tests.slow"}}, timeout=25)
+    try:
+        server.wait(lambda s: s["reply_count"] >= 1 or bot.poll() is not None, timeout=120, interval=0.05)
+        assert bot.poll() is None, (tmp_path / "bot.log").read_text()
+        code = stop(bot)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    replies = server.replies()
+    assert code == 0, (tmp_path / "bot.log").read_text()
+    assert sorted(text for _, _, text, _ in replies) == sorted(f"done: note {chat}" for chat in range(12))
