@@ -113,14 +113,15 @@ def _check_bot(config: Mapping[str, Any]) -> Check:
     about = f"{describe_process(row, now)}, {processed}"
     if not is_running(row, now):
         return Check("bot", False, f"not running ({about})")
-    if row.mode == "polling":
+    working = last is not None and (now - last).total_seconds() <= STALL_AFTER  # a long batch is progress too
+    if row.mode == "polling" and not working:
         long_poll = float(config["telegram"]["polling"]["timeout"])
         since = row.polled_at or row.started_at
         if (now - since).total_seconds() > long_poll + STALL_AFTER:
             why = f": {row.poll_error}" if row.poll_error else ""
             return Check("bot", False, f"stuck: Telegram has not answered getUpdates for "
                                        f"{format_age(now - since)}{why} ({about})")
-    if row.in_hand and (last is None or (now - last).total_seconds() > STALL_AFTER):
+    if row.in_hand and not working:
         return Check("bot", False, f"stuck: {row.in_hand} update(s) in hand and none processed for "
                                    f"{format_age(now - last) if last else 'ever'} ({about})")
     return Check("bot", True, about)

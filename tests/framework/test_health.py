@@ -109,17 +109,21 @@ def test_the_bot_check_follows_the_heartbeat_and_the_progress(bot_factory) -> No
     bot.user(7).send("/help")
     assert bot_line(bot).endswith(", last update processed 0 s ago")
 
-    set_process(polled_at=ago(minutes=5), poll_error="connection refused")  # Telegram unreachable for 5 min
+    set_process(polled_at=ago(minutes=5), poll_error="connection refused")  # no getUpdates answer for 5 min...
+    assert bot_line(bot).startswith("bot: ok — ")  # ...but it is busy with a long batch: that is progress
+    with connection_scope():
+        bot.app.db.execute_sql("UPDATE processed_updates SET processed_at = ?",
+                               (ago(minutes=4).replace(tzinfo=None).isoformat(" "),))
     assert bot_line(bot).startswith("bot: failing — stuck: Telegram has not answered getUpdates for 5 min: "
                                     "connection refused (polling, pid ")
 
     set_process(polled_at=ago(seconds=1), in_hand=3)
-    with connection_scope():
-        bot.app.db.execute_sql("UPDATE processed_updates SET processed_at = ?",
-                               (ago(minutes=4).replace(tzinfo=None).isoformat(" "),))
     assert bot_line(bot).startswith("bot: failing — stuck: 3 update(s) in hand and none processed for 4 min")
+    set_process(in_hand=0)
+    assert bot_line(bot).startswith("bot: ok — ")  # idle: an old last update is shown, not judged
+    assert bot_line(bot).endswith(", last update processed 4 min ago")
 
-    set_process(in_hand=0, heartbeat_at=ago(minutes=3))  # killed: the heartbeat stopped
+    set_process(heartbeat_at=ago(minutes=3))  # killed: the heartbeat stopped
     assert bot_line(bot).startswith("bot: failing — not running (polling, pid ")
     assert ", heartbeat 3 min ago, " in bot_line(bot)
 
