@@ -311,7 +311,13 @@ def _restore_postgres(url: str, path: str, force: bool) -> tuple[str, int]:
     target = describe_target(url)
     in_backup = _pg_backup_tables(path)
     _require_tool("psql")
-    existing = _pg_tables(url)
+    try:
+        existing = _pg_tables(url)
+    except BackupError as exc:
+        if "does not exist" in str(exc) and "database" in str(exc):
+            raise BackupError(f"{exc}: create it first (an empty database, e.g. `createdb`), then restore "
+                              "into it") from None
+        raise
     if existing and not force:
         _refuse_non_empty(target, existing, in_backup)
     preamble = "BEGIN;\n"

@@ -22,13 +22,6 @@ def _plugin_paths(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/bot.db"
-    return request.getfixturevalue("postgres_url")
-
-
 def applied_rows(app: Any) -> list[tuple[str, str]]:
     with connection_scope():
         cursor = app.db.execute_sql("SELECT plugin, name FROM schema_version ORDER BY plugin, name")

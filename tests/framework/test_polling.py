@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -201,13 +202,17 @@ def start_bot(tmp_path: Path, api_url: str, plugins: dict[str, Any], timeout: in
                             env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def stop(bot: subprocess.Popen[bytes]) -> int:
-    bot.send_signal(signal.SIGTERM)
+def stop_when(bot: subprocess.Popen[bytes], server: Any, ready: Any, log: Path) -> tuple[dict[str, Any], int]:
+    """SIGTERM the bot once the fake server's stats satisfy ``ready``; (those stats, exit code)."""
     try:
-        return bot.wait(60)
-    except subprocess.TimeoutExpired:
-        bot.kill()
-        return bot.wait()
+        at_signal = server.wait(lambda s: ready(s) or bot.poll() is not None, timeout=120, interval=0.05)
+        assert bot.poll() is None, log.read_text()
+        bot.send_signal(signal.SIGTERM)
+        return at_signal, bot.wait(60)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait()
 
 
 @pytest.fixture
@@ -221,39 +226,26 @@ def fake_api(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_sigterm_ends_an_idle_polling_bot_before_its_long_poll_would_return(tmp_path: Path, fake_api: Any) -> None:
-    server = fake_api
-
-    bot = start_bot(tmp_path, server.url, {}, timeout=25)
-    try:
-        held = server.wait(lambda s: s["polls_waiting"] >= 1 or bot.poll() is not None, timeout=120)
-        assert bot.poll() is None, (tmp_path / "bot.log").read_text()
-        code = stop(bot)
-    finally:
-        if bot.poll() is None:
-            bot.kill()
-    after = server.stats()
+    bot = start_bot(tmp_path, fake_api.url, {}, timeout=25)
+    held, code = stop_when(bot, fake_api, lambda s: s["polls_waiting"] >= 1, tmp_path / "bot.log")
+    after = fake_api.stats()  # the bot has exited: the server's clock says when, on the poll's own clock
     log = (tmp_path / "bot.log").read_text()
     assert after["now"] < held["poll_deadline"], "the bot waited for its long poll to come back"
     assert code == 0, log
     assert after["requests"]["getUpdates"] == 1
     assert "plugbot stopped" in log and "Traceback" not in log
+    with sqlite3.connect(tmp_path / "bot.db") as db:  # its last heartbeat says it stopped
+        assert db.execute("SELECT count(*) FROM bot_processes WHERE stopped_at IS NOT NULL").fetchone() == (1,)
 
 
 def test_sigterm_mid_batch_finishes_the_updates_in_hand(tmp_path: Path, fake_api: Any) -> None:
     from benchmarks.workloads import UpdateFactory
 
-    server = fake_api
     factory = UpdateFactory(first_update_id=1)
-    batch = [factory.message(chat, f"note {chat}") for chat in range(12)]  # 12 chats, 2 workers: ~2 s of work
-    server.load(batch)
-    bot = start_bot(tmp_path, server.url, {"slow": {"module": "plugins_for_tests.slow"}}, timeout=25)
-    try:
-        server.wait(lambda s: s["reply_count"] >= 1 or bot.poll() is not None, timeout=120, interval=0.05)
-        assert bot.poll() is None, (tmp_path / "bot.log").read_text()
-        code = stop(bot)
-    finally:
-        if bot.poll() is None:
-            bot.kill()
-    replies = server.replies()
+    fake_api.load([factory.message(chat, f"note {chat}") for chat in range(12)])  # 2 workers: ~2 s of work
+    bot = start_bot(tmp_path, fake_api.url, {"slow": {"module": "plugins_for_tests.slow"}}, timeout=25)
+    at_signal, code = stop_when(bot, fake_api, lambda s: s["reply_count"] >= 1, tmp_path / "bot.log")
+    assert at_signal["reply_count"] < 12  # the signal came mid-batch
     assert code == 0, (tmp_path / "bot.log").read_text()
+    replies = fake_api.replies()
     assert sorted(text for _, _, text, _ in replies) == sorted(f"done: note {chat}" for chat in range(12))
