@@ -104,6 +104,34 @@ def test_check_config_reports_each_plugin_error_on_one_line(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("plugin", "problem"), [
+    ("misspelt", "misspelt.py: unknown hook plugbot_register_handler (did you mean plugbot_register_handlers?)"),
+    ("hookless", "hookless.py defines no plugbot hook: wrong module path or a folder shadowing the package?"),
+    ("old_api", "written for plugbot API >=1.0,<2.0, this is 2.0 (text handlers now handle by default"),
+])
+def test_check_config_refuses_a_plugin_that_would_load_doing_nothing(tmp_path: Path, plugin: str,
+                                                                    problem: str) -> None:
+    path = config_file(tmp_path, f"plugins:\n  {plugin}:\n    module: plugins_for_tests.{plugin}\n")
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"config error: plugins.{plugin}: ")
+    assert problem in line
+    if plugin != "old_api":
+        assert str(HERE / "plugins_for_tests") in line  # the file, so the operator knows where to look
+
+
+def test_run_refuses_a_plugin_claiming_a_builtin_command_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    path = config_file(tmp_path, "plugins:\n  shadow_help:\n    module: plugins_for_tests.shadow_help\n")
+    monkeypatch.setattr(cli, "_logging", lambda config: None)
+    monkeypatch.setattr("sys.stdin", io.StringIO("/help\n"))
+    assert cli.main(["--config", path, "run"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == ("config error: command /help of plugin 'shadow_help' clashes with the "
+                                             "built-in /help of 'core'; pass override=True to replace it")
+    assert captured.out == ""
+
+
 def test_check_config_reports_a_bad_database_url(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("database:\n  url: 'sqlite://'\n")
