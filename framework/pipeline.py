@@ -73,8 +73,8 @@ class Pipeline:
             return
         source = origin(update)
         tg_user, chat_id = source.sender, source.chat_id
-        if source.kind not in SERVED or tg_user is None or getattr(tg_user, "is_bot", False):
-            log.debug("update %s ignored: no human sender or unsupported type", update.update_id)
+        if source.kind not in SERVED or tg_user is None or chat_id is None or getattr(tg_user, "is_bot", False):
+            log.debug("update %s ignored: no human sender, no chat, or an unsupported type", update.update_id)
             return
         with log_context(update_id=update.update_id, chat_id=chat_id, user_id=tg_user.id):
             for attempt, delay in enumerate((*DB_RETRY_DELAYS, None)):
