@@ -202,28 +202,18 @@ def test_the_example_the_builtins_and_the_echo_plugin_are_written_for_this_api(b
 # -- load errors: a hook that would silently never run --------------------------------------------
 
 
-def test_a_misspelt_hook_is_a_load_error_naming_the_file(bot_factory) -> None:
+@pytest.mark.parametrize(("plugin", "problem"), [
+    ("misspelt", "misspelt.py: unknown hook plugbot_register_handler (did you mean plugbot_register_handlers?)"),
+    ("undecorated", "undecorated.py: plugbot_register_handlers is not decorated with @hookimpl, "
+                    "so it would never be called"),
+    ("hookless", "hookless.py defines no plugbot hook: wrong module path or a folder shadowing the package?"),
+    ("old_arguments", "old_arguments.py: plugbot_startup(app): the hook passes plugin, not app"),
+])
+def test_a_hook_that_would_never_run_is_a_load_error_naming_the_file(bot_factory, plugin: str,
+                                                                    problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        bot_factory({"misspelt": section_of("misspelt")})
-    path = HERE / "plugins_for_tests" / "misspelt.py"
-    assert caught.value.errors == [f"plugins.misspelt: {path}: unknown hook plugbot_register_handler "
-                                   "(did you mean plugbot_register_handlers?)"]
-
-
-def test_a_hook_function_without_hookimpl_is_a_load_error(bot_factory) -> None:
-    with pytest.raises(ConfigError) as caught:
-        bot_factory({"undecorated": section_of("undecorated")})
-    path = HERE / "plugins_for_tests" / "undecorated.py"
-    assert caught.value.errors == [f"plugins.undecorated: {path}: plugbot_register_handlers is not decorated "
-                                   "with @hookimpl, so it would never be called"]
-
-
-def test_a_module_with_no_hook_is_a_load_error_naming_its_file(bot_factory) -> None:
-    with pytest.raises(ConfigError) as caught:
-        bot_factory({"hookless": section_of("hookless")})
-    path = HERE / "plugins_for_tests" / "hookless.py"
-    assert caught.value.errors == [f"plugins.hookless: {path} defines no plugbot hook: wrong module path "
-                                   "or a folder shadowing the package?"]
+        bot_factory({plugin: section_of(plugin), "hello": HELLO})
+    assert caught.value.errors == [f"plugins.{plugin}: {HERE / 'plugins_for_tests'}/{problem}"]
 
 
 def test_a_folder_in_place_of_the_plugin_package_is_a_load_error_naming_it(bot_factory, tmp_path: Path,
@@ -237,14 +227,6 @@ def test_a_folder_in_place_of_the_plugin_package_is_a_load_error_naming_it(bot_f
         bot_factory({"weather": {"module": "plugbot_weather"}})
     assert caught.value.errors == [f"plugins.weather: {folder} defines no plugbot hook: wrong module path "
                                    "or a folder shadowing the package?"]
-
-
-def test_a_hook_asking_for_an_argument_it_is_not_given_is_a_load_error(bot_factory) -> None:
-    with pytest.raises(ConfigError) as caught:
-        bot_factory({"old_arguments": section_of("old_arguments")})
-    path = HERE / "plugins_for_tests" / "old_arguments.py"
-    assert caught.value.errors == [f"plugins.old_arguments: {path}: plugbot_startup(app): the hook passes "
-                                   "plugin, not app"]
 
 
 # -- calling hooks the way pluggy would -------------------------------------------------------------
