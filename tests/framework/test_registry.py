@@ -71,6 +71,15 @@ def test_middleware_sees_its_handlers_errors(bot_factory) -> None:
     ]
 
 
+def test_a_failing_handlers_session_change_is_dropped_with_its_writes(bot_factory) -> None:
+    bot = bot_factory({"stepper": {"module": "plugins_for_tests.stepper"}})
+    user = bot.user(1)
+    user.send("/steps")
+    assert [r.text for r in user.send("fail")] == [SORRY]
+    assert bot.app.sessions.load(1).state == "FIRST"  # where it was: the move to SECOND failed with the step
+    assert [r.text for r in user.send("ok")] == ["second step"]
+
+
 # -- built-in commands are defaults ---------------------------------------------------------------------
 
 
