@@ -8,7 +8,8 @@ so it always knows which plugin registered a command, model or job, and one
 plugin's failure never stops the others. ``@hookimpl(tryfirst=True)`` /
 ``trylast=True`` move an implementation to the front / back of the order
 (dependencies first otherwise). A misspelt hook, a hook function without
-``@hookimpl``, or a module with no hook at all is a load error naming the file.
+``@hookimpl``, an argument the hook does not pass, or a module with no hook at
+all is a load error naming the file.
 
 ``register_*`` hooks receive a ``register`` callback instead of returning
 values: the core binds it to the calling plugin (``register.plugin`` is the
@@ -114,7 +115,8 @@ def plugbot_register_handlers(register: Any) -> None:
 def plugbot_update_done(ctx: Any, error: BaseException | None, plugin: Any) -> None:
     """Observe every update, of every plugin, once it is over: after its transaction committed
     (or was rolled back) and its replies were sent. ``error`` is what a handler raised, else
-    ``None``; ``ctx.plugin`` is whose handler ran last. For metrics and admin counters; to act
+    ``None``; ``ctx.plugin`` is whose handler ran last (``plugin`` is the observer's own
+    handle). For metrics and admin counters; to act
     on your own handlers, use ``register.middleware``. Runs outside any transaction (wrap
     several writes in ``framework.database.atomic()``); a raising observer is logged and the
     others still run."""
