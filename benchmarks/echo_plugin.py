@@ -13,7 +13,8 @@ from framework import Context, PluginInfo, hookimpl
 
 @hookimpl
 def plugbot_plugin_info() -> PluginInfo:
-    return PluginInfo(name="echo", version="1.0.0", description="echoes every text (benchmark plugin)")
+    return PluginInfo(name="echo", version="1.0.0", description="echoes every text (benchmark plugin)",
+                      api_version=">=2.0,<3.0")
 
 
 @hookimpl

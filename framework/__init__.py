@@ -4,8 +4,10 @@ This module is the whole public API for plugin authors. A plugin is a
 module with ``@hookimpl`` functions named after the hooks in
 :mod:`framework.hookspecs`; see ``docs/plugins.md`` and ``examples/hello/``.
 
-A plugin never builds the services itself: it reaches the application's
-instances through ``ctx`` (``ctx.session``, ``ctx.cache``, ``ctx.llm``,
+Hooks that run outside an update receive ``plugin``, the plugin's
+:class:`Plugin` handle (its runtime name, settings, cache, texts, logger and
+the services). A plugin never builds the services itself: it reaches the application's
+instances through ``plugin``, ``ctx`` (``ctx.session``, ``ctx.cache``, ``ctx.llm``,
 ``ctx.audit``, ``ctx.can``) or ``ctx.app`` (``users``, ``access``,
 ``ratelimiter``, ``scheduler``, ``i18n``). Their classes are exported here
 for type hints and for their documented methods (``docs/services.md``).
@@ -21,6 +23,7 @@ from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, databa
 from .i18n import Translator
 from .llm import LLMResult, LLMService
 from .models import User, UserSettings
+from .plugin import Plugin
 from .plugins import API_VERSION, PluginInfo, hookimpl
 from .ratelimit import RateDecision, RateLimiter
 from .redisconn import ServiceUnavailable
@@ -33,7 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "API_VERSION", "AccessControl", "Application", "AuditService", "BaseModel", "Button", "Cache", "ConfigError",
     "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext", "JobStats", "LLMResult",
-    "LLMService", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter", "Scheduler", "ServiceUnavailable",
+    "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter", "Scheduler", "ServiceUnavailable",
     "Session", "SessionStore", "Translator", "User", "UserService", "UserSettings", "UtcDateTimeField",
     "connection_scope", "create_app", "database", "hookimpl", "load_config", "utcnow",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from . import db as dbmod
@@ -23,11 +23,13 @@ from .llm import LLMService
 from .logs import register_secret
 from .migrations import migrate, rollback, status
 from .models import AppSettings
+from .origin import origin
 from .pipeline import Pipeline
-from .plugins import PluginManager
+from .plugin import Plugin
+from .plugins import LoadedPlugin, PluginManager
 from .ratelimit import DbRateBackend, RateLimiter, make_rate_backend
 from .redisconn import connect_redis
-from .registry import HandlerRegistry, JobRegistry, RegistrationError, Routes
+from .registry import Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
 from .scheduler import DbJobStatsStore, Scheduler
 from .sender import Sender, SendError, TelebotApi
 from .sessions import make_session_store
@@ -59,6 +61,9 @@ class Application:
         self.db = dbmod.connect(config["database"]["url"], pool_size=config["database"]["pool_size"])
         dbmod.database.initialize(self.db)
         self._init_services()
+        for loaded in self.plugins.plugins.values():
+            if loaded.module is not None:
+                loaded.handle = Plugin(self, loaded.name)
         if api is None:
             api = TelebotApi(token, config["telegram"]["api_url"]) if token else OfflineApi()
         self.api = api
@@ -97,40 +102,36 @@ class Application:
 
     # -- collecting what plugins register --------------------------------------------
     def _collect(self) -> None:
-        for name in list(self.plugins.order):
+        """Each ``register_*`` hook, plugin by plugin in hook order (so a built-in's ``trylast``
+        registration runs after every plugin's); a plugin that raises is taken out."""
+        self._register_each("plugbot_register_models", lambda loaded: Collector(loaded.handle, loaded.models))
+        self._register_each("plugbot_register_migrations",
+                            lambda loaded: Collector(loaded.handle, loaded.migrations))
+        self._register_each("plugbot_register_locales", lambda loaded: Collector(loaded.handle, loaded.locales))
+        for name in self.plugins.order:
+            for directory in self.plugins.plugins[name].locales:
+                self.i18n.add_catalog(name, directory)
+        self._register_each("plugbot_register_handlers",
+                            lambda loaded: HandlerRegistry(self.routes, loaded.handle, builtin=loaded.builtin))
+        self._register_each("plugbot_register_jobs", lambda loaded: JobRegistry(self.routes, loaded.handle))
+        for name in self.plugins.order:
+            self._migration_sources.extend((name, d) for d in self.plugins.plugins[name].migrations)
+
+    def _register_each(self, hook: str, make_register: Callable[[LoadedPlugin], Any]) -> None:
+        for name, impl in self.plugins.impls(hook):
+            loaded = self.plugins.plugins[name]
             try:
-                self._collect_one(name)
+                self.plugins.call_impl(impl, register=make_register(loaded))
             except Exception as exc:
-                if isinstance(exc, RegistrationError) or self.config["strict_plugins"] or self.plugins.plugins[name].builtin:
+                if isinstance(exc, RegistrationError) or self.config["strict_plugins"] or loaded.builtin:
                     raise
                 log.exception("plugin %s failed while registering; skipped", name)
                 self._drop(name, f"{exc.__class__.__name__}: {exc}")
 
-    def _collect_one(self, name: str) -> None:
-        plugin = self.plugins.plugins[name]
-        builtin = plugin.builtin
-        call = self.plugins.call_one
-        call(name, "plugbot_register_models", register=plugin.models.append)
-        call(name, "plugbot_register_migrations", register=plugin.migrations.append)
-        call(name, "plugbot_register_locales", register=plugin.locales.append)
-        for directory in plugin.locales:
-            self.i18n.add_catalog(name, directory)
-        call(name, "plugbot_register_handlers", register=HandlerRegistry(self.routes, name, builtin=builtin))
-        call(name, "plugbot_register_jobs", register=JobRegistry(self.routes, name))
-        self._migration_sources.extend((name, d) for d in plugin.migrations)
-
     def _drop(self, name: str, error: str) -> None:
         """Take a failing plugin out entirely: no handlers, no jobs, no tables touched."""
         self.plugins.fail(name, error)
-        routes = self.routes
-        routes.commands = {k: c for k, c in routes.commands.items() if c.plugin != name}
-        routes.texts = [h for h in routes.texts if h.plugin != name]
-        routes.callbacks = {k: r for k, r in routes.callbacks.items() if r.plugin != name}
-        routes.content = {k: [r for r in v if r.plugin != name] for k, v in routes.content.items()}
-        routes.conversations = {k: c for k, c in routes.conversations.items() if k[0] != name}
-        routes.pre_checkout = [r for r in routes.pre_checkout if r.plugin != name]
-        routes.successful_payment = [r for r in routes.successful_payment if r.plugin != name]
-        routes.jobs = {k: j for k, j in routes.jobs.items() if j.plugin != name}
+        self.routes.drop(name)
         self._migration_sources = [(p, d) for p, d in self._migration_sources if p != name]
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -162,10 +163,10 @@ class Application:
         else:
             self._require_migrated()
         self.scheduler.use_store(DbJobStatsStore())  # job_runs exists now; jobs are added below
-        for name, impl in list(self.plugins.impls("plugbot_startup")):
+        for name, impl in self.plugins.impls("plugbot_startup"):
             try:
                 with dbmod.connection_scope():
-                    impl.function(app=self)
+                    self.plugins.call_impl(impl)
             except Exception as exc:
                 if self.config["strict_plugins"] or self.plugins.plugins[name].builtin:
                     raise
@@ -193,13 +194,14 @@ class Application:
         from telebot.types import BotCommand
 
         lang = self.config["default_language"]
-        return [BotCommand(c.name, self.i18n.t(c.plugin, c.help, lang)[:256]) for c in self.routes.commands.values()
+        return [BotCommand(c.name, self.i18n.t(c.plugin, c.help, lang)[:256])
+                for name in self.plugins.order for c in self.routes.commands_of(name)
                 if c.help and not c.hidden and not c.permission]
 
     def stop(self) -> None:
         self.dispatcher.stop()
         self.scheduler.shutdown(wait=False)
-        self.plugins.call_each("plugbot_shutdown", app=self)
+        self.plugins.call_each("plugbot_shutdown")
         if hasattr(self.db, "close_all"):
             self.db.close_all()
         elif not self.db.is_closed():
@@ -210,7 +212,7 @@ class Application:
     # -- updates -----------------------------------------------------------------------
     def feed(self, update: dict[str, Any]) -> None:
         """Queue an update; updates of one chat run in order, chats in parallel."""
-        self.dispatcher.submit(_chat_key(update), update)
+        self.dispatcher.submit(_queue_key(update), update)
 
     def join(self, timeout: float | None = None) -> bool:
         return self.dispatcher.join(timeout)
@@ -218,19 +220,6 @@ class Application:
     def process_update(self, update: dict[str, Any]) -> None:
         """Run one update synchronously (console mode and tests)."""
         self.pipeline.process(update)
-
-    def deliver(self, outbox: list[Outgoing]) -> None:
-        """Send what a handler or job queued, through the rate-limited sender."""
-        for item in outbox:
-            params = {k: v for k, v in item.params.items() if v is not None}
-            chat_id = params.get("chat_id")
-            try:
-                if item.method == "send_message":
-                    self.sender.send_message(params.pop("chat_id"), params.pop("text"), **params)
-                else:
-                    self.sender.call(item.method, **params)
-            except SendError as exc:
-                log.warning("%s to %s failed: %s", item.method, chat_id, exc)
 
     def save_plugin_states(self) -> None:
         """Persist plugin status so ``plugbot plugins`` in another process sees pauses."""
@@ -244,8 +233,8 @@ class Application:
                  .execute())
 
     def notify_admins(self, text: str) -> None:
-        self.deliver([Outgoing("send_message", {"chat_id": admin, "text": text})
-                      for admin in self.config["admins"]])
+        self.sender.deliver([Outgoing("send_message", {"chat_id": admin, "text": text})
+                             for admin in self.config["admins"]])
 
     # -- jobs ----------------------------------------------------------------------------
     def _job_runner(self, job: Any) -> Callable[[], None]:
@@ -253,7 +242,7 @@ class Application:
             context = JobContext(self, job.plugin)
             with dbmod.connection_scope(), dbmod.database.atomic():
                 job.fn(context)
-            self.deliver(context.outbox)
+            self.sender.deliver(context.outbox)
 
         run.__qualname__ = job.id
         return run
@@ -315,27 +304,13 @@ class OfflineApi:
         raise SendError(method, None, "no telegram.token configured")
 
 
-def _chat_key(update: dict[str, Any]) -> Any:
-    """Which chat an update belongs to, so its updates keep their order (always hashable:
-    a malformed update must reach the pipeline, which ignores it, not break the queue)."""
+def _queue_key(update: Any) -> Hashable:
+    """Which queue an update waits in: its chat's, so a chat's updates keep their order (always
+    hashable: a malformed update must reach the pipeline, which ignores it, not break the queue)."""
     if not isinstance(update, dict):
         return ("malformed",)
-    for kind in ("message", "edited_message", "channel_post", "edited_channel_post"):
-        body = update.get(kind)
-        if isinstance(body, dict) and isinstance(body.get("chat"), dict):
-            return _key(body["chat"].get("id"))
-    for kind in ("callback_query", "pre_checkout_query", "inline_query", "shipping_query"):
-        body = update.get(kind)
-        if isinstance(body, dict):
-            message = body.get("message")
-            if isinstance(message, dict) and isinstance(message.get("chat"), dict):
-                return _key(message["chat"].get("id"))
-            sender = body.get("from")
-            if isinstance(sender, dict):
-                return _key(sender.get("id"))
+    chat_id = origin(update).chat_id
+    if chat_id is not None:
+        return chat_id
     update_id = update.get("update_id")
     return ("update", update_id if isinstance(update_id, int) else None)
-
-
-def _key(chat_id: Any) -> Any:
-    return chat_id if chat_id is None or isinstance(chat_id, (int, str)) else ("malformed",)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from telebot import types
 
+from .origin import Origin, origin
+
 if TYPE_CHECKING:
     from .app import Application
     from .models import User
@@ -154,6 +156,7 @@ class Context(_Sending):
     def __init__(self, app: Application, update: types.Update, *, user: User, lang: str, plugin: str = "core"):
         self.app = app
         self.update = update
+        self.origin: Origin = origin(update)
         self.message: types.Message | None = update.message or update.edited_message
         self.callback: types.CallbackQuery | None = update.callback_query
         self.user = user
@@ -165,6 +168,7 @@ class Context(_Sending):
         self.command: str | None = None
         self.args: str = ""
         self.restricted = False  # the access gate sets it: an active "restrict" (see framework.access)
+        self.error: BaseException | None = None  # the first handler failure of this update, for observers
         self._plugin = plugin
         self.session = SessionView(app, user.telegram_id, plugin, self.chat_id)
 
@@ -194,16 +198,14 @@ class Context(_Sending):
 
     @property
     def chat(self) -> types.Chat | None:
-        if self.message is not None:
-            return self.message.chat
-        if self.callback is not None and self.callback.message is not None:
-            return self.callback.message.chat
-        return None
+        """The chat the update happened in (None for a payment query or a button under an inline message)."""
+        return self.origin.chat
 
     @property
     def chat_id(self) -> int:
-        chat = self.chat
-        return chat.id if chat is not None else self.user.telegram_id
+        """Where replies go: the update's chat, else the user's private chat."""
+        chat_id = self.origin.chat_id
+        return chat_id if isinstance(chat_id, int) else self.user.telegram_id
 
     @property
     def chat_type(self) -> str:

@@ -2,18 +2,29 @@
 
 A plugin is a module (or package) with functions decorated by
 ``framework.hookimpl`` whose names match the specs below. Implement only the
-hooks you need. The core calls each hook *plugin by plugin*, so it always
-knows which plugin registered a command, model or job, and one plugin's
-failure never stops the others.
+hooks you need, declaring only the arguments you use (by name). The core calls
+each hook *plugin by plugin*, through pluggy's record of the implementations,
+so it always knows which plugin registered a command, model or job, and one
+plugin's failure never stops the others. ``@hookimpl(tryfirst=True)`` /
+``trylast=True`` move an implementation to the front / back of the order
+(dependencies first otherwise). A misspelt hook, a hook function without
+``@hookimpl``, an argument the hook does not pass, or a module with no hook at
+all is a load error naming the file.
 
 ``register_*`` hooks receive a ``register`` callback instead of returning
-values: the core binds it to the calling plugin, and a duplicate (two
-plugins claiming the same command, callback prefix or job name) fails at
-startup naming both plugins.
+values: the core binds it to the calling plugin (``register.plugin`` is the
+plugin's :class:`framework.Plugin`), and a duplicate (two plugins claiming the
+same command, callback prefix or job name) fails at startup naming both plugins.
+
+Hooks that run outside an update receive ``plugin``, the plugin's
+:class:`framework.Plugin` handle: its runtime name (the config section it was
+loaded under), ``settings``, ``cache``, ``t``, ``log``, ``notify_admins`` and
+the services. Never rely on a module constant for the plugin's name.
 
 The built-in features (``/start``, ``/help``, ``/cancel``, ``/language``,
 ``/mydata``, ``/deleteme``, consent, retention jobs) are plugins of this same
-system, see ``framework/builtins/``; read them as examples.
+system, see ``framework/builtins/``; read them as examples. Their commands are
+defaults: a plugin replaces one with ``register.command(..., override=True)``.
 
 Hooks are grouped by lifecycle, in the order the application calls them.
 """
@@ -33,7 +44,8 @@ hookspec = pluggy.HookspecMarker("plugbot")
 @hookspec
 def plugbot_plugin_info() -> Any:
     """Return a :class:`framework.PluginInfo`: name, version, description,
-    ``depends_on`` and the plugbot ``api_version`` range the plugin was written for."""
+    ``depends_on`` and the plugbot ``api_version`` range the plugin was written for
+    (``">=2.0,<3.0"`` by default; a range without ``framework.API_VERSION`` is refused at load)."""
 
 
 @hookspec
@@ -57,7 +69,7 @@ def plugbot_validate_config(settings: dict[str, Any]) -> list[str] | None:
 
 @hookspec
 def plugbot_register_models(register: Any) -> None:
-    """Call ``register(Model)`` for each peewee model the plugin owns.
+    """Call ``register(Model)`` for each peewee model the plugin owns (``register.plugin``: the handle).
 
     Used for ``plugins`` listings and for tests that build tables directly;
     the schema itself is created by the plugin's migrations.
@@ -71,7 +83,7 @@ def plugbot_register_migrations(register: Any) -> None:
 
 
 # --------------------------------------------------------------------------
-# Behaviour: handlers, locales and middleware
+# Behaviour: handlers, locales, middleware and the update observer
 # --------------------------------------------------------------------------
 
 
@@ -85,23 +97,29 @@ def plugbot_register_locales(register: Any) -> None:
 def plugbot_register_handlers(register: Any) -> None:
     """Declare what the plugin answers, through the :class:`framework.registry.HandlerRegistry`:
 
-    ``register.command(name, fn, help=..., rate_limit="10/hour", permission=None)``,
-    ``register.text(fn, priority=0)``, ``register.callback(prefix, fn)``,
-    ``register.conversation(conv)``, ``register.content(["photo"], fn)``,
-    ``register.payment(pre_checkout=fn, successful=fn)``.
-    Every handler is ``fn(ctx) -> bool | None``.
+    ``register.command(name, fn, help=..., rate_limit="10/hour", permission=None, hidden=False,
+    allow_restricted=True, override=False)``, ``register.text(fn, priority=0, groups=False)``,
+    ``register.callback(prefix, fn)``, ``register.conversation(conv)``,
+    ``register.content(["photo"], fn)``, ``register.payment(pre_checkout=fn, successful=fn)``,
+    ``register.middleware(fn)``. Every handler is ``fn(ctx) -> bool | None``.
+
+    ``override=True`` replaces a built-in command (``/help``...), keeping its permission;
+    without it, a built-in name is a RegistrationError naming both plugins.
+    ``register.middleware(fn)`` wraps every handler of this plugin only: ``fn(ctx, call_next)``;
+    ``return call_next()`` runs the handler, returning without calling it stops the update
+    (handled). A middleware that raises fails like its plugin's handler.
     """
 
 
 @hookspec
-def plugbot_before_update(ctx: Any) -> bool | None:
-    """Observe an update before its handler runs (after access control and
-    rate limits). Return ``False`` to stop the update here."""
-
-
-@hookspec
-def plugbot_after_update(ctx: Any, error: BaseException | None) -> None:
-    """Observe an update after its handler ran (``error`` is what it raised, if anything)."""
+def plugbot_update_done(ctx: Any, error: BaseException | None, plugin: Any) -> None:
+    """Observe every update, of every plugin, once it is over: after its transaction committed
+    (or was rolled back) and its replies were sent. ``error`` is what a handler raised, else
+    ``None``; ``ctx.plugin`` is whose handler ran last (``plugin`` is the observer's own
+    handle). For metrics and admin counters; to act
+    on your own handlers, use ``register.middleware``. Runs outside any transaction (wrap
+    several writes in ``framework.database.atomic()``); a raising observer is logged and the
+    others still run."""
 
 
 # --------------------------------------------------------------------------
@@ -118,12 +136,13 @@ def plugbot_register_jobs(register: Any) -> None:
 
 
 @hookspec
-def plugbot_startup(app: Any) -> None:
-    """The application is wired (database migrated, services up) and about to serve."""
+def plugbot_startup(plugin: Any) -> None:
+    """The application is wired (database migrated, services up) and about to serve.
+    A plugin whose startup raises is taken out (no handlers, no jobs) unless ``strict_plugins``."""
 
 
 @hookspec
-def plugbot_shutdown(app: Any) -> None:
+def plugbot_shutdown(plugin: Any) -> None:
     """The application is stopping: release what ``plugbot_startup`` acquired."""
 
 
@@ -133,21 +152,21 @@ def plugbot_shutdown(app: Any) -> None:
 
 
 @hookspec
-def plugbot_export_user_data(user: Any) -> dict[str, Any] | None:
+def plugbot_export_user_data(user: Any, plugin: Any) -> dict[str, Any] | None:
     """Return everything this plugin stores about ``user`` (a core ``User`` row) as JSON-able data."""
 
 
 @hookspec
-def plugbot_delete_user_data(user: Any, app: Any) -> None:
+def plugbot_delete_user_data(user: Any, plugin: Any) -> None:
     """Delete everything this plugin stores about ``user``; runs inside the /deleteme transaction.
 
-    ``app`` is there for what lives outside the database (say, the plugin's cache entries for
-    this user); like any hook argument, declare it only if you need it.
+    ``plugin.cache`` reaches what lives outside the database (the plugin's cache entries for
+    this user).
     """
 
 
 @hookspec
-def plugbot_archive_user_data(user: Any) -> None:
+def plugbot_archive_user_data(user: Any, plugin: Any) -> None:
     """Opt-in retention: archive the data of a user inactive for the archive period (180 days)."""
 
 
@@ -157,5 +176,5 @@ def plugbot_archive_user_data(user: Any) -> None:
 
 
 @hookspec
-def plugbot_stats() -> dict[str, Any] | None:
-    """Return counters this plugin contributes to the admin ``/stats`` (name → number)."""
+def plugbot_stats(plugin: Any) -> dict[str, Any] | None:
+    """Return counters this plugin contributes to the admin's ``/plugins`` (name → number)."""

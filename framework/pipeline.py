@@ -1,7 +1,8 @@
 """The update pipeline, one update at a time on a worker thread:
 
     exactly-once guard → user upsert → access control → incoming rate limit
-    → session → plugin handler → commit → save session → send replies
+    → session → plugin middleware → plugin handler → commit → save session
+    → send replies → update observers
 
 Everything an update writes (including its audit rows and the update-id
 marker) is one transaction. A handler that raises has its writes rolled back,
@@ -30,6 +31,7 @@ from .context import Context
 from .db import connection_scope, database
 from .logs import log_context
 from .models import ProcessedUpdate
+from .origin import origin
 from .redisconn import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -43,6 +45,9 @@ log = logging.getLogger("plugbot.pipeline")
 # run again on a fresh pooled connection instead of being dropped (or blamed on the plugin).
 DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (peewee.OperationalError, peewee.InterfaceError)
 DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # ~16 s: a restart, not an outage
+
+# The kinds of update plugbot serves; the others (edits, channel posts, inline queries) are ignored.
+SERVED = frozenset({"message", "callback_query", "pre_checkout_query"})
 
 CONTENT_TYPES = ("photo", "document", "voice", "video", "audio", "sticker", "animation", "video_note",
                  "contact", "location", "venue", "poll", "dice")
@@ -66,9 +71,10 @@ class Pipeline:
         update = self._parse(raw)
         if update is None:
             return
-        tg_user, chat_id = _origin(update)
-        if tg_user is None or getattr(tg_user, "is_bot", False):
-            log.debug("update %s ignored: no human sender or unsupported type", update.update_id)
+        source = origin(update)
+        tg_user, chat_id = source.sender, source.chat_id
+        if source.kind not in SERVED or tg_user is None or chat_id is None or getattr(tg_user, "is_bot", False):
+            log.debug("update %s ignored: no human sender, no chat, or an unsupported type", update.update_id)
             return
         with log_context(update_id=update.update_id, chat_id=chat_id, user_id=tg_user.id):
             for attempt, delay in enumerate((*DB_RETRY_DELAYS, None)):
@@ -130,6 +136,7 @@ class Pipeline:
                     with log_context(plugin=failed.plugin, handler=failed.handler):
                         self._handler_failed(ctx, failed.plugin, failed.handler, failed.error)
             self._after_commit(ctx)
+            self._observe(ctx)
 
     def _begin(self, update: types.Update, tg_user: types.User) -> Context | None:
         """Claim the update and know its user: the start of every update's transaction."""
@@ -291,10 +298,7 @@ class Pipeline:
         with log_context(plugin=plugin, handler=handler):
             try:
                 with contextlib.nullcontext() if first else database.atomic():
-                    if any(result is False for _, result in
-                           self.app.plugins.call_each("plugbot_before_update", ctx=ctx)):
-                        return True
-                    result = fn(ctx)
+                    result = self._through_middleware(ctx, plugin, fn)
             except ServiceUnavailable:
                 raise
             except Exception as exc:
@@ -305,17 +309,43 @@ class Pipeline:
                 del ctx.commit_callbacks[callbacks:]  # its savepoint was rolled back
                 self._handler_failed(ctx, plugin, handler, exc)
                 return True
-            self.app.plugins.call_each("plugbot_after_update", ctx=ctx, error=None)
             return result
+
+    def _through_middleware(self, ctx: Context, plugin: str, fn: Any) -> Any:
+        """Call ``fn`` inside ``plugin``'s own middleware, outermost first.
+
+        Returns what the handler returned, or True (handled) when a middleware did not call
+        ``call_next``; what a middleware itself returns is not looked at, so wrapping a
+        handler never changes whether it took the update. When the handler raises, the session
+        changes it made are dropped with its writes; a middleware that catches the error may
+        still change the session (end a conversation, say), and that change is kept.
+        """
+        chain = self.app.routes.middleware.get(plugin, ())
+        session, pending = ctx.session, ctx.session.pending
+        outcome: list[Any] = []
+
+        def call(index: int) -> Any:
+            if index < len(chain):
+                return chain[index](ctx, lambda: call(index + 1))
+            try:
+                result = fn(ctx)
+            except Exception:
+                session.pending = pending
+                raise
+            outcome.append(result)
+            return result
+
+        call(0)
+        return outcome[-1] if outcome else True
 
     def _handler_failed(self, ctx: Context, plugin: str, handler: str, exc: Exception) -> None:
         log.error("handler %s of plugin %s failed on update %s", handler, plugin, ctx.update.update_id,
                   exc_info=exc)
+        if ctx.error is None:
+            ctx.error = exc
         ctx.outbox.clear()
-        ctx.session.pending = None
         ctx.callback_answered = False
         ctx.reply(ctx.t("core.error"))
-        self.app.plugins.call_each("plugbot_after_update", ctx=ctx, error=exc)
         if self.app.plugins.record_failure(plugin, f"{exc.__class__.__name__}: {exc}"):
             self.app.save_plugin_states()
             self.app.notify_admins(ctx.t("core.plugin_paused_admin", plugin=plugin,
@@ -336,7 +366,18 @@ class Pipeline:
                 callback()
             except Exception:  # noqa: BLE001 - the update is committed; its replies must still go
                 log.exception("after-commit callback %r failed", callback)
-        self.app.deliver(ctx.outbox)
+        self.app.sender.deliver(ctx.outbox)
+
+    def _observe(self, ctx: Context) -> None:
+        """``plugbot_update_done``: every observer, once per update, after the commit and outside
+        any transaction (an observer that writes opens its own, so the update pays nothing for
+        observers that only count in memory)."""
+        for name, impl in self.app.plugins.impls("plugbot_update_done"):
+            try:
+                self.app.plugins.call_impl(impl, ctx=ctx, error=ctx.error)
+            except Exception:  # noqa: BLE001 - an observer must not cost the update or another observer
+                log.exception("plugin %s failed observing update %s", name, ctx.update.update_id,
+                              extra={"plugin": name})
 
     def _forget_user(self, tg_user: types.User) -> None:
         try:
@@ -388,16 +429,3 @@ def _connection_lost(exc: BaseException) -> bool:
         return not database.is_connection_usable()
     except Exception:  # noqa: BLE001 - a connection that cannot even be asked is lost
         return True
-
-
-def _origin(update: types.Update) -> tuple[types.User | None, int | None]:
-    """Who sent an update and in which chat; (None, None) for types plugbot does not serve."""
-    if update.message is not None:
-        return update.message.from_user, update.message.chat.id
-    if update.callback_query is not None:
-        query = update.callback_query
-        chat = query.message.chat.id if query.message is not None else query.from_user.id
-        return query.from_user, chat
-    if update.pre_checkout_query is not None:
-        return update.pre_checkout_query.from_user, update.pre_checkout_query.from_user.id
-    return None, None

@@ -7,6 +7,7 @@ import time, so tests can build many applications in one process.
 from __future__ import annotations
 
 import collections
+import difflib
 import graphlib
 import importlib
 import logging
@@ -14,7 +15,7 @@ import re
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -27,8 +28,15 @@ from .config import REQUIRED, ConfigError, coerce_setting
 
 log = logging.getLogger("plugbot.plugins")
 
-API_VERSION = "1.0"
+API_VERSION = "2.0"
 ENTRY_POINT_GROUP = "plugbot.plugins"
+
+# What a plugin written for an earlier major version must change, shown when it is refused,
+# so its author learns what to do from the error rather than from a stack trace later.
+CHANGES_SINCE = {
+    1: ("text handlers now handle by default — return SKIP to pass; hooks get `plugin`; "
+        "plugbot_before_update/after_update became register.middleware; buttons are typed CallbackData"),
+}
 
 # Built-in features, written as plugins of the same system (datasette's DEFAULT_PLUGINS).
 BUILTIN_PLUGINS = (
@@ -48,7 +56,7 @@ class PluginInfo:
     version: str = "0.0.0"
     description: str = ""
     depends_on: tuple[str, ...] = ()
-    api_version: str = ">=1.0,<2.0"
+    api_version: str = ">=2.0,<3.0"
 
 
 @dataclass
@@ -66,10 +74,26 @@ class LoadedPlugin:
     migrations: list[str] = field(default_factory=list)
     locales: list[str] = field(default_factory=list)
     paused_until: float | None = None
+    handle: Any = None  # its framework.Plugin, made by the application once the services exist
+    updates: int = 0    # updates its handlers ran on since start, and how many of them failed
+    failed_updates: int = 0
 
     @property
     def active(self) -> bool:
         return self.status in ("enabled", "paused") and self.module is not None
+
+    @property
+    def source(self) -> str:
+        """The module's file (a namespace package's folder), for load errors an operator can act on."""
+        return module_source(self.module) if self.module is not None else self.name
+
+
+def module_source(module: ModuleType) -> str:
+    path = getattr(module, "__file__", None)
+    if path:
+        return path
+    folders = list(getattr(module, "__path__", []))
+    return folders[0] if folders else module.__name__
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -96,8 +120,30 @@ def api_compatible(spec: str, version: str = API_VERSION) -> bool:
     return True
 
 
+def _admits_major(spec: str, major: int) -> bool:
+    """Does ``spec`` accept some ``major.x`` (so the plugin was written for that major version)?"""
+    return any(api_compatible(spec, f"{major}.{minor}") for minor in range(100))
+
+
+def api_mismatch(name: str, spec: str) -> str:
+    """The one line refusing a plugin written for another plugbot API, saying what to do."""
+    written = f"plugins.{name}: written for plugbot API {spec}, this is {API_VERSION}"
+    older = [major for major in sorted(CHANGES_SINCE) if _admits_major(spec, major)]
+    if older:
+        changes = "; ".join(CHANGES_SINCE[major] for major in older)
+        return f'{written} ({changes}) — see docs/plugins.md "Changes for plugin authors"'
+    return f"{written}; upgrade the plugin or plugbot"
+
+
 class PluginManager:
-    """pluggy's manager plus what plugbot needs: order, settings, status, per-plugin calls."""
+    """pluggy's manager plus what plugbot needs: order, settings, status, per-plugin calls.
+
+    Every hook is called through pluggy's record of its implementations
+    (``get_hookimpls()``, ``impl.argnames``), one plugin at a time: an implementation
+    gets the arguments it declares (a ``functools.wraps`` decorator keeps them),
+    ``tryfirst``/``trylast`` move it in the order, and the core always knows which
+    plugin it is calling, so one plugin's failure never stops the others.
+    """
 
     def __init__(self, config: dict[str, Any]):
         self.config = config
@@ -106,6 +152,7 @@ class PluginManager:
         self.plugins: dict[str, LoadedPlugin] = {}
         self.order: list[str] = []
         self._breaker = CircuitBreaker(**config.get("circuit_breaker", {}))
+        self._counts = threading.Lock()
 
     # -- loading ---------------------------------------------------------------
     def load(self) -> None:
@@ -113,9 +160,12 @@ class PluginManager:
         errors: list[str] = []
         strict = bool(self.config.get("strict_plugins"))
         for dotted in BUILTIN_PLUGINS:
-            self._add(importlib.import_module(dotted), builtin=True)
+            self._add(importlib.import_module(dotted))
         candidates: dict[str, LoadedPlugin] = {}
         for name, section in self.config.get("plugins", {}).items():
+            if name in self.plugins:
+                errors.append(f"plugins.{name}: the name {name!r} is taken by a built-in plugin")
+                continue
             if not section.get("enabled", True):
                 self.plugins[name] = LoadedPlugin(name, None, None, status="disabled")
                 continue
@@ -125,20 +175,91 @@ class PluginManager:
         order = self._dependency_order(candidates, errors)
         for name in order:
             loaded = candidates[name]
-            self._settings_for(loaded, self.config["plugins"].get(name, {}), errors)
+            if not self._register(loaded, errors):
+                continue
             self.plugins[name] = loaded
-            if loaded.status == "enabled":
-                self.pm.register(loaded.module, name=name)
-                self.order.append(name)
+            self.order.append(name)
+            self._settings_for(loaded, self.config["plugins"].get(name, {}), errors)
+        errors.extend(self._unknown_hooks())
         if errors:
             raise ConfigError(errors)
+        self.pm.check_pending()  # everything it could object to was reported above, file by file
 
-    def _add(self, module: ModuleType, builtin: bool) -> None:
+    def _add(self, module: ModuleType) -> None:
         info = module.plugbot_plugin_info()
-        loaded = LoadedPlugin(info.name, module, info, builtin=builtin)
+        loaded = LoadedPlugin(info.name, module, info, builtin=True)
+        errors: list[str] = []
+        if not self._register(loaded, errors):
+            raise ConfigError(errors)
         self.plugins[info.name] = loaded
-        self.pm.register(module, name=info.name)
         self.order.append(info.name)
+
+    def _register(self, loaded: LoadedPlugin, errors: list[str]) -> bool:
+        """Hand the plugin's module to pluggy; False (with the reason in ``errors``) if it cannot serve."""
+        where = f"plugins.{loaded.name}: {loaded.source}"
+        problems = self._hookimpl_problems(loaded)
+        if problems:
+            errors.extend(f"{where}: {problem}" for problem in problems)
+            return False
+        try:
+            self.pm.register(loaded.module, name=loaded.name)
+        except ValueError:  # pluggy refuses one module under two names
+            other = self.pm.get_name(loaded.module)
+            errors.append(f"{where} is already loaded as plugin {other!r}; one module serves one plugin")
+            return False
+        except pluggy.PluginValidationError as exc:
+            errors.append(f"{where}: {' '.join(str(exc).split())}")
+            return False
+        if not self.pm.get_hookcallers(loaded.module):
+            self.pm.unregister(loaded.module)
+            errors.append(f"{where} defines no plugbot hook: wrong module path or a folder shadowing the package?")
+            return False
+        return True
+
+    def _hookimpl_problems(self, loaded: LoadedPlugin) -> list[str]:
+        """What pluggy would accept but plugbot cannot call: a hook function without ``@hookimpl``
+        (it would never run), a wrapper, an argument the hook does not pass."""
+        problems = []
+        module = loaded.module
+        for attr in sorted(vars(module)):
+            value = getattr(module, attr)
+            if not attr.startswith("plugbot_") or not callable(value):
+                continue
+            opts = self.pm.parse_hookimpl_opts(module, attr)
+            if opts is None:
+                if getattr(value, "__module__", None) == module.__name__:
+                    problems.append(f"{attr} is not decorated with @hookimpl, so it would never be called")
+                continue
+            if opts.get("wrapper") or opts.get("hookwrapper"):
+                problems.append(f"{attr}: plugbot calls hooks plugin by plugin; wrapper implementations "
+                                "are not supported")
+                continue
+            caller = getattr(self.pm.hook, opts.get("specname") or attr, None)
+            if caller is None or caller.spec is None:
+                continue  # a misspelt hook: reported by _unknown_hooks with a suggestion
+            impl = pluggy.HookImpl(module, loaded.name, value, opts)
+            given = caller.spec.argnames
+            extra = [arg for arg in impl.argnames if arg not in given]
+            if extra:
+                problems.append(f"{attr}({', '.join(impl.argnames)}): the hook passes "
+                                f"{', '.join(given) or 'no arguments'}, not {', '.join(extra)}")
+        return problems
+
+    def _unknown_hooks(self) -> list[str]:
+        """A ``@hookimpl`` whose name is no hook (``plugbot_register_handler``): it would never run."""
+        known = [name for name in dir(hookspecs) if name.startswith("plugbot_")]
+        problems = []
+        for hook_name, caller in sorted(vars(self.pm.hook).items()):
+            if hook_name.startswith("_") or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.optionalhook:
+                    continue
+                close = difflib.get_close_matches(hook_name, known, n=1)
+                hint = f"did you mean {close[0]}?" if close else "docs/plugin_hooks.md lists the hooks"
+                problems.append(f"plugins.{impl.plugin_name}: {self.plugins[impl.plugin_name].source}: "
+                                f"unknown hook {hook_name} ({hint})")
+        return problems
 
     def _import(self, name: str, section: dict[str, Any], errors: list[str], strict: bool) -> LoadedPlugin | None:
         dotted = section.get("module")
@@ -165,8 +286,7 @@ class PluginManager:
             errors.append(f"plugins.{name}: {exc}")
             return None
         if not compatible:
-            errors.append(f"plugins.{name}: written for plugbot API {info.api_version}, "
-                          f"this is plugbot API {API_VERSION}; upgrade the plugin or plugbot")
+            errors.append(api_mismatch(name, info.api_version))
             return None
         return LoadedPlugin(name, module, info)
 
@@ -218,35 +338,50 @@ class PluginManager:
         loaded.settings = settings
 
     # -- calling -----------------------------------------------------------------
-    def impls(self, hook: str) -> Iterator[tuple[str, Any]]:
-        """(plugin name, hookimpl) in load order: dependencies before dependants."""
+    def impls(self, hook: str) -> list[tuple[str, pluggy.HookImpl]]:
+        """(plugin name, hookimpl) of the active plugins in call order: dependencies before
+        dependants, ``tryfirst`` implementations moved to the front and ``trylast`` ones to the back."""
         by_plugin = {impl.plugin_name: impl for impl in getattr(self.pm.hook, hook).get_hookimpls()}
-        for name in self.order:
-            if name in by_plugin and self.plugins[name].active:
-                yield name, by_plugin[name]
+        ordered = [(name, by_plugin[name]) for name in self.order
+                   if name in by_plugin and self.plugins[name].active]
+        return sorted(ordered, key=lambda pair: 0 if pair[1].tryfirst else 2 if pair[1].trylast else 1)
 
     def call_one(self, plugin: str | LoadedPlugin, hook: str, **kwargs: Any) -> Any:
         """Call one plugin's implementation of ``hook`` (None if it has none)."""
         loaded = plugin if isinstance(plugin, LoadedPlugin) else self.plugins[plugin]
-        fn = getattr(loaded.module, hook, None)
-        if fn is None:
-            return None
-        names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
-        return fn(**{k: v for k, v in kwargs.items() if k in names})
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            if impl.plugin_name == loaded.name:
+                return self.call_impl(impl, **kwargs)
+        return None
 
     def call_each(self, hook: str, *, isolate: bool = True, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call ``hook`` plugin by plugin; with ``isolate`` a raising plugin is logged and skipped."""
         results = []
         for name, impl in self.impls(hook):
-            args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
             try:
-                results.append((name, impl.function(**args)))
+                results.append((name, self.call_impl(impl, **kwargs)))
             except Exception as exc:
                 if not isolate:
                     raise
                 self.plugins[name].error = f"{hook}: {exc.__class__.__name__}: {exc}"
                 log.exception("plugin %s failed in %s", name, hook, extra={"plugin": name})
         return results
+
+    def call_impl(self, impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+        """Call one implementation with the arguments it declares; ``plugin`` is its own handle."""
+        args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+        if "plugin" in impl.argnames and "plugin" not in kwargs:
+            args["plugin"] = self.plugins[impl.plugin_name].handle
+        return impl.function(**args)
+
+    def count_update(self, name: str, failed: bool) -> None:
+        """One more update handled by ``name`` (for the admin's /plugins)."""
+        loaded = self.plugins.get(name)
+        if loaded is None:
+            return
+        with self._counts:
+            loaded.updates += 1
+            loaded.failed_updates += failed
 
     def fail(self, name: str, error: str) -> None:
         """Mark a plugin failed at startup: it keeps nothing registered that could run."""

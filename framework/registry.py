@@ -1,6 +1,7 @@
-"""What plugins registered: commands, text/callback/content handlers, conversations, jobs.
+"""What plugins registered: commands, text/callback/content handlers, conversations,
+middleware, jobs.
 
-Each plugin gets a :class:`HandlerRegistry` bound to its name, so every route
+Each plugin gets a :class:`HandlerRegistry` bound to it, so every route
 remembers its owner (for /help, for isolation and for the circuit breaker),
 and a clash between two plugins fails at startup naming both.
 """
@@ -9,16 +10,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .config import ConfigError
+
+if TYPE_CHECKING:
+    from .plugin import Plugin
 
 Handler = Callable[[Any], "bool | None"]
+Middleware = Callable[[Any, Callable[[], Any]], Any]
 
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,20}$")
 
 
-class RegistrationError(Exception):
-    """Two plugins claimed the same thing, or a registration is malformed."""
+class RegistrationError(ConfigError):
+    """Two plugins claimed the same thing, or a registration is malformed (one line, like any
+    configuration error: ``run`` and ``check-config`` print it and exit with status 2)."""
+
+    def __init__(self, message: str):
+        super().__init__([message])
 
 
 @dataclass
@@ -30,8 +41,9 @@ class Command:
     rate_limit: str | None = None    # e.g. "10/hour"
     permission: str | None = None    # access.can(user, permission) must hold
     hidden: bool = False
-    overridable: bool = False         # built-in defaults give way to plugins
+    builtin: bool = False             # a built-in default: a plugin replaces it only with override=True
     allow_restricted: bool = True     # False: refused to users under an active "restrict"
+    override: bool = False            # this plugin's command replaces the built-in of the same name
 
 
 @dataclass
@@ -72,7 +84,21 @@ class Routes:
     conversations: dict[tuple[str, str], Any] = field(default_factory=dict)
     pre_checkout: list[Route] = field(default_factory=list)
     successful_payment: list[Route] = field(default_factory=list)
+    middleware: dict[str, list[Middleware]] = field(default_factory=dict)  # plugin → outermost first
     jobs: dict[str, Job] = field(default_factory=dict)
+
+    def drop(self, plugin: str) -> None:
+        """Forget everything ``plugin`` registered: a plugin taken out (its startup failed)
+        leaves no handler, middleware or job behind. A new kind of route is dropped here too."""
+        self.commands = {k: c for k, c in self.commands.items() if c.plugin != plugin}
+        self.texts = [h for h in self.texts if h.plugin != plugin]
+        self.callbacks = {k: r for k, r in self.callbacks.items() if r.plugin != plugin}
+        self.content = {k: [r for r in v if r.plugin != plugin] for k, v in self.content.items()}
+        self.conversations = {k: c for k, c in self.conversations.items() if k[0] != plugin}
+        self.pre_checkout = [r for r in self.pre_checkout if r.plugin != plugin]
+        self.successful_payment = [r for r in self.successful_payment if r.plugin != plugin]
+        self.middleware.pop(plugin, None)
+        self.jobs = {k: j for k, j in self.jobs.items() if j.plugin != plugin}
 
     def sorted_texts(self) -> list[TextHandler]:
         return sorted(self.texts, key=lambda h: -h.priority)
@@ -85,84 +111,123 @@ class Routes:
         return self.callbacks.get(prefix)
 
 
-class HandlerRegistry:
-    """The ``register`` object handed to ``plugbot_register_handlers``."""
+class Collector:
+    """The ``register`` callable of the models, migrations and locales hooks: ``register(item)``."""
 
-    def __init__(self, routes: Routes, plugin: str, builtin: bool = False):
+    def __init__(self, plugin: Plugin, into: list[Any]):
+        self.plugin = plugin
+        self.name = plugin.name
+        self._into = into
+
+    def __call__(self, item: Any) -> None:
+        self._into.append(item)
+
+
+class HandlerRegistry:
+    """The ``register`` object handed to ``plugbot_register_handlers``.
+
+    ``register.plugin`` is the plugin's :class:`framework.Plugin` handle, ``register.name`` its name.
+    """
+
+    def __init__(self, routes: Routes, plugin: Plugin, builtin: bool = False):
         self._routes = routes
         self.plugin = plugin
+        self.name = plugin.name
         self._builtin = builtin
 
     def command(self, name: str, fn: Handler, *, help: str | None = None, rate_limit: str | None = None,
-                permission: str | None = None, hidden: bool = False, allow_restricted: bool = True) -> None:
+                permission: str | None = None, hidden: bool = False, allow_restricted: bool = True,
+                override: bool = False) -> None:
         """Answer ``/name``. ``help`` is an i18n key shown in /help and the command menu.
 
         ``allow_restricted=False`` keeps a costly command (an LLM call, a paid reading) from
         users an admin restricted; they are told so instead of being silently ignored.
+        ``override=True`` replaces the built-in command of that name (``/help``, ``/start``...);
+        the replacement keeps the built-in's permission.
         """
         name = name.lower().lstrip("/")
         if not _COMMAND.match(name):
-            raise RegistrationError(f"{self.plugin}: command {name!r} must be 1-32 of a-z, 0-9, _")
+            raise RegistrationError(f"{self.name}: command {name!r} must be 1-32 of a-z, 0-9, _")
         if rate_limit is not None:
             from .ratelimit import parse_rate
 
             parse_rate(rate_limit)
-        existing = self._routes.commands.get(name)
-        if existing is not None:
-            if existing.overridable and not self._builtin:
-                pass  # a plugin overrides a built-in default
-            elif self._builtin:
-                return  # the built-in gives way to the plugin registered first
-            else:
-                raise RegistrationError(
-                    f"command /{name} registered by both {existing.plugin!r} and {self.plugin!r}")
-        self._routes.commands[name] = Command(self.plugin, name, fn, help, rate_limit, permission, hidden,
-                                              overridable=self._builtin, allow_restricted=allow_restricted)
+        self._claim(Command(self.name, name, fn, help, rate_limit, permission, hidden, builtin=self._builtin,
+                            allow_restricted=allow_restricted, override=override))
+
+    def _claim(self, command: Command) -> None:
+        """Built-in commands are defaults: a plugin takes one over only by saying so, whichever
+        of the two registered first (the built-ins register last, see ``trylast``)."""
+        commands = self._routes.commands
+        existing = commands.get(command.name)
+        if existing is None:
+            commands[command.name] = command
+            return
+        builtin, plugin = (existing, command) if existing.builtin else (command, existing)
+        if existing.builtin == command.builtin:
+            raise RegistrationError(
+                f"command /{command.name} registered by both {existing.plugin!r} and {command.plugin!r}")
+        if not plugin.override:
+            raise RegistrationError(
+                f"command /{command.name} of plugin {plugin.plugin!r} clashes with the built-in "
+                f"/{command.name} of {builtin.plugin!r}; pass override=True to replace it")
+        plugin.permission = builtin.permission or plugin.permission
+        commands[command.name] = plugin
+
+    def middleware(self, fn: Middleware) -> None:
+        """Wrap every handler of this plugin, and only this plugin's (commands, text, buttons,
+        conversation steps, content, payments): ``fn(ctx, call_next)``.
+
+        ``return call_next()`` runs the handler (or the next middleware); returning without
+        calling it stops the update there, as handled. The first registered runs outermost.
+        """
+        self._routes.middleware.setdefault(self.name, []).append(fn)
 
     def text(self, fn: Handler, *, priority: int = 0, groups: bool = False) -> None:
         """Receive non-command text; return True when handled, else the next plugin gets it."""
-        self._routes.texts.append(TextHandler(self.plugin, fn, priority, groups))
+        self._routes.texts.append(TextHandler(self.name, fn, priority, groups))
 
     def callback(self, prefix: str, fn: Handler) -> None:
         """Receive inline-button presses whose data starts with ``prefix:``."""
         if not _PREFIX.match(prefix):
-            raise RegistrationError(f"{self.plugin}: callback prefix {prefix!r} must be short, without ':'")
+            raise RegistrationError(f"{self.name}: callback prefix {prefix!r} must be short, without ':'")
         existing = self._routes.callbacks.get(prefix)
         if existing is not None:
             raise RegistrationError(
-                f"callback prefix {prefix!r} registered by both {existing.plugin!r} and {self.plugin!r}")
-        self._routes.callbacks[prefix] = Route(self.plugin, fn)
+                f"callback prefix {prefix!r} registered by both {existing.plugin!r} and {self.name!r}")
+        self._routes.callbacks[prefix] = Route(self.name, fn)
 
     def conversation(self, conv: Any) -> None:
         """Register a :class:`framework.Conversation` (its states and callback prefix)."""
-        conv.bind(self.plugin)
-        self._routes.conversations[(self.plugin, conv.name)] = conv
+        conv.bind(self.name)
+        self._routes.conversations[(self.name, conv.name)] = conv
         self.callback(conv.callback_prefix, conv.dispatch_callback)
 
     def content(self, types: list[str], fn: Handler) -> None:
         """Receive messages of other content types: ``photo``, ``document``, ``voice``..."""
         for kind in types:
-            self._routes.content.setdefault(kind, []).append(Route(self.plugin, fn))
+            self._routes.content.setdefault(kind, []).append(Route(self.name, fn))
 
     def payment(self, *, pre_checkout: Handler | None = None, successful: Handler | None = None) -> None:
         """Receive Telegram Payments: the pre-checkout query and the successful payment message."""
         if pre_checkout is not None:
-            self._routes.pre_checkout.append(Route(self.plugin, pre_checkout))
+            self._routes.pre_checkout.append(Route(self.name, pre_checkout))
         if successful is not None:
-            self._routes.successful_payment.append(Route(self.plugin, successful))
+            self._routes.successful_payment.append(Route(self.name, successful))
 
 
 class JobRegistry:
-    """The ``register`` callable handed to ``plugbot_register_jobs``."""
+    """The ``register`` callable handed to ``plugbot_register_jobs`` (``.plugin``: the handle)."""
 
-    def __init__(self, routes: Routes, plugin: str):
+    def __init__(self, routes: Routes, plugin: Plugin):
         self._routes = routes
         self.plugin = plugin
+        self.name = plugin.name
 
     def __call__(self, name: str, fn: Callable[[Any], Any], *, trigger: str = "interval", **trigger_args: Any) -> None:
         if trigger not in ("cron", "interval", "date"):
-            raise RegistrationError(f"{self.plugin}.{name}: trigger must be cron, interval or date")
-        job = Job(self.plugin, name, fn, trigger, trigger_args)
+            raise RegistrationError(f"{self.name}.{name}: trigger must be cron, interval or date")
+        job = Job(self.name, name, fn, trigger, trigger_args)
         if job.id in self._routes.jobs:
             raise RegistrationError(f"job {job.id!r} registered twice")
         self._routes.jobs[job.id] = job

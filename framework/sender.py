@@ -20,14 +20,17 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
-from typing import Any, Protocol
+from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 import telebot
 from telebot import apihelper
 
 from .logs import register_secret
+
+if TYPE_CHECKING:
+    from .context import Outgoing
 
 logger = logging.getLogger(__name__)
 
@@ -331,7 +334,7 @@ class Sender:
         """
         if method == "send_message" and "chat_id" in params and "text" in params:
             return self.send_message(params.pop("chat_id"), params.pop("text"), **params)
-        return self._deliver(method, params)
+        return self._send_one(method, params)
 
     def send_message(self, chat_id: int | str, text: str, **params: Any) -> Any:
         """Send ``text``, split into several messages if it is too long; return the last result.
@@ -351,8 +354,21 @@ class Sender:
                     chunk_params.pop(name, None)
             if index == len(chunks) - 1 and markup is not None:
                 chunk_params["reply_markup"] = markup
-            result = self._deliver("send_message", {"chat_id": chat_id, "text": chunk, **chunk_params})
+            result = self._send_one("send_message", {"chat_id": chat_id, "text": chunk, **chunk_params})
         return result
+
+    def deliver(self, outbox: Iterable[Outgoing]) -> None:
+        """Send an outbox (what an update or a job queued), in order: the one place one is sent.
+
+        A call that fails for good is logged and the rest still go: the update or job that
+        queued them has committed, and a user who blocked the bot must not cost others their reply.
+        """
+        for item in outbox:
+            params = {k: v for k, v in item.params.items() if v is not None}
+            try:
+                self.call(item.method, **params)
+            except SendError as exc:
+                logger.warning("%s to %s failed: %s", item.method, params.get("chat_id"), exc)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -360,7 +376,7 @@ class Sender:
         with self._stats_lock:
             self._stats[name] += amount
 
-    def _deliver(self, method: str, params: dict[str, Any]) -> Any:
+    def _send_one(self, method: str, params: dict[str, Any]) -> Any:
         chat = chat_key(params.get("chat_id")) if is_paced(method) else None
         attempt = 0
         while True:

@@ -1,7 +1,7 @@
-"""Built-in plugin ``core``: /start, /help, /cancel, /language, and the core tables.
+"""Built-in plugin ``core``: /start, /help, /cancel, /language, /jobs, /plugins, and the core tables.
 
-Written with the same hooks as any plugin. Its commands are defaults
-(``overridable``): a plugin that registers ``/help`` replaces this one.
+Written with the same hooks as any plugin. Its commands are defaults, registered
+``trylast``: a plugin that registers ``/help`` with ``override=True`` replaces this one.
 """
 from __future__ import annotations
 
@@ -38,6 +38,13 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("jobs", jobs, help="help_jobs", permission="admin")
     register.command("plugins", plugins, help="help_plugins", permission="admin")
     register.callback("lang", choose_language)
+
+
+@hookimpl
+def plugbot_update_done(ctx: Context, error: BaseException | None) -> None:
+    """Count, per plugin, the updates its handlers ran on and how many failed (shown by /plugins)."""
+    if ctx.handlers_run:
+        ctx.app.plugins.count_update(ctx.plugin, failed=error is not None)
 
 
 def _command_lines(ctx: Context) -> list[str]:
@@ -126,14 +133,17 @@ def _job_lines(ctx: Context, job_id: str, job: Any) -> list[str]:
 
 
 def plugins(ctx: Context) -> None:
-    """Admins: each plugin's live status (a paused plugin shows here), version, last error,
-    its jobs' last runs, the counters plugins contribute through ``plugbot_stats``, and cache hit rates."""
+    """Admins: each plugin's live status (a paused plugin shows here), version, updates handled,
+    last error, its jobs' last runs, the counters plugins contribute through ``plugbot_stats``,
+    and cache hit rates."""
     lines = [ctx.t("core.plugins_header")]
     job_stats = ctx.app.scheduler.job_stats()
     for name, plugin in ctx.app.plugins.plugins.items():
         ctx.app.plugins.is_paused(name)  # lets an expired pause lift before it is shown
         version = plugin.info.version if plugin.info else "—"
         lines.append(f"{name} {version} [{plugin.status}]")
+        if plugin.updates:
+            lines.append(ctx.t("core.plugin_updates", updates=plugin.updates, failed=plugin.failed_updates))
         if plugin.error:
             lines.append(f"   {plugin.error[:200]}")
         for job_id in sorted(job_id for job_id, job in ctx.app.routes.jobs.items() if job.plugin == name):

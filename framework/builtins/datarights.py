@@ -1,5 +1,7 @@
 """Built-in plugin ``datarights``: /mydata, /deleteme, the consent gate's buttons, retention.
 
+Its commands are defaults like the core's, registered ``trylast``.
+
 Every plugin contributes through ``plugbot_export_user_data`` and
 ``plugbot_delete_user_data``; each operation is written to ``pd_audit_log``.
 """
@@ -28,7 +30,7 @@ def plugbot_register_locales(register: Any) -> None:
     register(os.path.join(os.path.dirname(os.path.dirname(__file__)), "locales"))
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def plugbot_register_handlers(register: Any) -> None:
     register.command("mydata", mydata, help="help_mydata")
     register.command("deleteme", deleteme, help="help_deleteme")
@@ -108,7 +110,7 @@ def erase_user(app: Any, user: User, *, actor: User | None) -> list[str]:
 
     All in the caller's transaction: if one plugin fails, nothing is deleted.
     """
-    plugins = [name for name, _ in app.plugins.call_each("plugbot_delete_user_data", isolate=False, user=user, app=app)]
+    plugins = [name for name, _ in app.plugins.call_each("plugbot_delete_user_data", isolate=False, user=user)]
     app.audit.anonymise(user)
     app.audit.pd(actor, None, "delete_account", {"plugins": plugins})
     UserSettings.delete().where(UserSettings.user == user.id).execute()

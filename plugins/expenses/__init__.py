@@ -9,20 +9,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from framework import PluginInfo, User, hookimpl
+from framework import Plugin, PluginInfo, User, hookimpl
 
 from . import categories, conversation, handlers, jobs, money, periods, userdata
 from .models import MODELS
 
 HERE = os.path.dirname(__file__)
-NAME = "expenses"
 
 
 @hookimpl
 def plugbot_plugin_info() -> PluginInfo:
-    return PluginInfo(name=NAME, version="1.0.0",
+    return PluginInfo(name="expenses", version="1.0.0",
                       description="Expense tracking: quick add, budgets, statistics, recurring expenses",
-                      depends_on=(), api_version=">=1.0,<2.0")
+                      depends_on=(), api_version=">=2.0,<3.0")
 
 
 @hookimpl
@@ -96,9 +95,9 @@ def plugbot_register_jobs(register: Any) -> None:
 
 
 @hookimpl
-def plugbot_startup(app: Any) -> None:
+def plugbot_startup(plugin: Plugin) -> None:
     """Migrations ran just before this and may have changed the system categories."""
-    categories.forget_everyone(app.plugin_cache(NAME))
+    categories.forget_everyone(plugin.cache)
 
 
 @hookimpl
@@ -107,10 +106,10 @@ def plugbot_export_user_data(user: User) -> dict[str, Any]:
 
 
 @hookimpl
-def plugbot_delete_user_data(user: User, app: Any) -> None:
+def plugbot_delete_user_data(user: User, plugin: Plugin) -> None:
     userdata.delete(user)
     # SQLite may give a new user the erased row's id: their cached categories must not outlive them.
-    categories.forget_user(app.plugin_cache(NAME), user.id)
+    categories.forget_user(plugin.cache, user.id)
 
 
 @hookimpl

@@ -104,6 +104,23 @@ def test_check_config_reports_each_plugin_error_on_one_line(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("plugin", "problem"), [
+    ("misspelt", "misspelt.py: unknown hook plugbot_register_handler (did you mean plugbot_register_handlers?)"),
+    ("hookless", "hookless.py defines no plugbot hook: wrong module path or a folder shadowing the package?"),
+    ("old_api", "written for plugbot API >=1.0,<2.0, this is 2.0 (text handlers now handle by default"),
+])
+def test_check_config_refuses_a_plugin_that_would_load_doing_nothing(tmp_path: Path, plugin: str,
+                                                                    problem: str) -> None:
+    path = config_file(tmp_path, f"plugins:\n  {plugin}:\n    module: plugins_for_tests.{plugin}\n")
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"config error: plugins.{plugin}: ")
+    assert problem in line
+    if plugin != "old_api":
+        assert str(HERE / "plugins_for_tests") in line  # the file, so the operator knows where to look
+
+
 def test_check_config_reports_a_bad_database_url(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("database:\n  url: 'sqlite://'\n")
@@ -270,13 +287,19 @@ def test_run_without_token_says_so_and_serves_the_console_until_eof(tmp_path: Pa
     assert "/morning — good-morning messages on|off" in out
 
 
-def test_run_with_a_broken_config_starts_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
-    path = config_file(tmp_path, "plugins:\n  needs_key:\n    module: plugins_for_tests.needs_key\n")
+@pytest.mark.parametrize(("plugin", "problem"), [
+    ("needs_key", "plugins.needs_key.api_key: required setting missing"),
+    ("shadow_help", "command /help of plugin 'shadow_help' clashes with the built-in /help of 'core'; "
+                    "pass override=True to replace it"),
+])
+def test_run_with_a_broken_config_starts_nothing(tmp_path: Path, monkeypatch, capsys, plugin: str,
+                                                 problem: str) -> None:
+    path = config_file(tmp_path, f"plugins:\n  {plugin}:\n    module: plugins_for_tests.{plugin}\n")
     monkeypatch.setattr(cli, "_logging", lambda config: None)
     monkeypatch.setattr("sys.stdin", io.StringIO("/help\n"))
     assert cli.main(["--config", path, "run"]) == 2
     captured = capsys.readouterr()
-    assert captured.err.splitlines()[-1] == "config error: plugins.needs_key.api_key: required setting missing"
+    assert captured.err.splitlines()[-1] == f"config error: {problem}"
     assert captured.out == ""  # no console was opened
     assert not (tmp_path / "bot.db").exists()
 

@@ -52,7 +52,7 @@ def test_hook_plugbot_plugin_info(bot_factory) -> None:
     bot = bot_factory({"hello": HELLO})
     info = bot.app.plugins.plugins["hello"].info
     assert info == PluginInfo(name="hello", version="1.0.0", description="Greets you and remembers your nickname",
-                              api_version=">=1.0,<2.0")
+                              api_version=">=2.0,<3.0")
     assert bot.app.plugins.plugins["core"].info.name == "core"
 
 
@@ -114,7 +114,13 @@ def test_hook_plugbot_register_handlers(bot_factory) -> None:
     assert user.send("/morning sometimes")[0].text == "Use /morning on or /morning off."
 
 
-def test_hook_plugbot_before_update_returning_false_stops_the_update(bot_factory) -> None:
+def test_hook_plugbot_register_handlers_gives_the_plugins_handle(bot_factory) -> None:
+    bot = bot_factory({"wrapped": {"module": "plugins_for_tests.wrapped"}})
+    assert bot.user(1).send("/wrapped")[0].text == "wrapped is wrapped"  # register.plugin.name
+    assert bot.app.plugins.plugins["wrapped"].handle.name == "wrapped"
+
+
+def test_hook_plugbot_register_handlers_middleware_keeps_hello_quiet(bot_factory) -> None:
     bot = bot_factory({"hello": {**HELLO, "quiet_chats": "-500, -600"}})  # a list from an env string
     member = bot.user(1)
     assert member.in_chat(-500).send("/hello") == []
@@ -124,27 +130,16 @@ def test_hook_plugbot_before_update_returning_false_stops_the_update(bot_factory
     assert member.in_chat(-500).send("/help")[0].text.startswith("Available commands")  # other plugins answer
 
 
-def test_hook_plugbot_before_update_sees_every_plugin_and_can_stop_any(bot_factory) -> None:
-    bot = bot_factory({"gate": {"module": "plugins_for_tests.gate"}, "hello": HELLO})
-    user = bot.user(1)
-    assert user.send("/hello forbidden") == []
-    assert greeting(1) is None
-    assert user.send("/hello")[0].text.endswith("greeting #1.")
-    assert plugins_for_tests.events("before_update") == [("hello", "/hello forbidden"), ("hello", "/hello")]
+def test_hook_plugbot_register_handlers_middleware_follows_the_runtime_name(bot_factory) -> None:
+    """Loaded as ``greeter``, hello's middleware reads greeter's settings (1.x compared
+    ``ctx.plugin`` with a constant "hello", so quiet_chats was silently ignored)."""
+    bot = bot_factory({"greeter": {**HELLO, "quiet_chats": [-500]}})
+    member = bot.user(1)
+    assert member.in_chat(-500).send("/hello") == []
+    assert member.in_chat(-700).send("/hello")[0].text.endswith("greeting #1.")
 
 
-def test_hook_plugbot_after_update_sees_the_error(bot_factory) -> None:
-    bot = bot_factory({"flaky": {"module": "plugins_for_tests.flaky"}})
-    user = bot.user(1)
-    user.send("/fine")
-    user.send("/boom")
-    assert plugins_for_tests.events("after_update") == [
-        ("flaky", "fine", None),
-        ("flaky", "boom", "ValueError('the flaky plugin broke')"),
-    ]
-
-
-def test_hook_plugbot_after_update_ends_a_failed_conversation(bot_factory, monkeypatch) -> None:
+def test_hook_plugbot_register_handlers_middleware_ends_a_failed_conversation(bot_factory, monkeypatch) -> None:
     from plugbot_hello import handlers
 
     bot = bot_factory({"hello": HELLO})
@@ -160,6 +155,43 @@ def test_hook_plugbot_after_update_ends_a_failed_conversation(bot_factory, monke
     monkeypatch.undo()
     assert user.send("Carl") == []  # the conversation is over: this is not taken as a nickname
     assert user.send("/cancel")[0].text == "Nothing to cancel."
+
+
+def test_hook_plugbot_update_done_sees_every_update_once(bot_factory) -> None:
+    bot = bot_factory({"observer": {"module": "plugins_for_tests.observer"},
+                       "flaky": {"module": "plugins_for_tests.flaky"}, "hello": HELLO})
+    user = bot.user(1)
+    user.send("/hello")
+    user.send("/boom")
+    user.send("/nosuchcommand")
+    assert plugins_for_tests.events("done") == [
+        ("hello", "/hello", None),
+        ("flaky", "/boom", "ValueError('the flaky plugin broke')"),
+        ("core", "/nosuchcommand", None),  # no handler ran: the core answered
+    ]
+
+
+def test_hook_plugbot_update_done_failing_costs_nothing_else(bot_factory, caplog) -> None:
+    bot = bot_factory({"observer": {"module": "plugins_for_tests.observer"}, "hello": HELLO})
+    user = bot.user(1)
+    assert user.send("/observe_fail")[0].text == "I don't know /observe_fail. See /help."
+    assert user.send("/hello")[0].text.endswith("greeting #1.")
+    assert plugins_for_tests.events("done") == [("hello", "/hello", None)]
+    assert any("plugin observer failed observing update" in r.getMessage() for r in caplog.records)
+    assert bot.app.plugins.plugins["observer"].status == "enabled"
+
+
+def test_hook_plugbot_update_done_counts_updates_for_the_admins(bot_factory) -> None:
+    """The core's own observer: /plugins shows each plugin's updates and failures since start."""
+    bot = bot_factory({"flaky": {"module": "plugins_for_tests.flaky"}, "hello": HELLO}, admins=(ADMIN,))
+    user = bot.user(1)
+    user.send("/hello")
+    user.send("/hello")
+    user.send("/boom")
+    user.send("/fine")
+    lines = bot.user(ADMIN).send("/plugins")[0].text.splitlines()
+    assert lines[lines.index("hello 1.0.0 [enabled]") + 1] == "   updates since start: 2, failed: 0"
+    assert lines[lines.index("flaky 0.3.0 [enabled]") + 1] == "   updates since start: 2, failed: 1"
 
 
 # -- time -------------------------------------------------------------------------------------------------
@@ -184,6 +216,13 @@ def test_hook_plugbot_startup(bot_factory) -> None:
     assert [(r.chat_id, r.text) for r in bot.telegram.calls] == [(ADMIN, "👋 The bot is up again.")]
 
 
+def test_hook_plugbot_startup_gets_the_handle_of_the_runtime_name(bot_factory) -> None:
+    bot = bot_factory({"greeter": {**HELLO, "announce_restarts": True},
+                       "first": {"module": "plugins_for_tests.alpha"}}, admins=(ADMIN,))
+    assert plugins_for_tests.events("startup") == ["first"]  # plugin.name, not the module's idea of it
+    assert [(r.chat_id, r.text) for r in bot.telegram.calls] == [(ADMIN, "👋 The bot is up again.")]
+
+
 def test_hook_plugbot_startup_quiet_by_default(bot_factory) -> None:
     bot = bot_factory({"hello": HELLO}, admins=(ADMIN,))
     assert bot.telegram.calls == []
@@ -194,7 +233,7 @@ def test_hook_plugbot_shutdown_called_on_app_stop(bot_factory) -> None:
                       admins=(ADMIN,))
     assert plugins_for_tests.events("shutdown") == []
     bot.app.stop()
-    assert plugins_for_tests.events("shutdown") == ["alpha"]
+    assert plugins_for_tests.events("shutdown") == ["alpha"]  # plugin.name
     assert (ADMIN, "👋 The bot is stopping. See you soon.") in [(r.chat_id, r.text) for r in bot.telegram.calls]
 
 

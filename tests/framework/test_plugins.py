@@ -172,8 +172,86 @@ def test_strict_plugins_refuses_a_plugin_whose_import_raises(bot_factory) -> Non
 def test_api_version_mismatch_is_refused_with_a_clear_message(bot_factory) -> None:
     with pytest.raises(ConfigError) as caught:
         bot_factory({"future_api": section_of("future_api")})
-    assert caught.value.errors == ["plugins.future_api: written for plugbot API >=2.0,<3.0, "
-                                   "this is plugbot API 1.0; upgrade the plugin or plugbot"]
+    assert caught.value.errors == ["plugins.future_api: written for plugbot API >=3.0,<4.0, "
+                                   "this is 2.0; upgrade the plugin or plugbot"]
+
+
+def test_a_plugin_written_for_api_1_is_refused_naming_what_changed(bot_factory) -> None:
+    with pytest.raises(ConfigError) as caught:
+        bot_factory({"old_api": section_of("old_api"), "hello": HELLO})
+    assert caught.value.errors == [
+        "plugins.old_api: written for plugbot API >=1.0,<2.0, this is 2.0 (text handlers now handle by default "
+        "— return SKIP to pass; hooks get `plugin`; plugbot_before_update/after_update became "
+        "register.middleware; buttons are typed CallbackData) — see docs/plugins.md \"Changes for plugin authors\""]
+    assert "\n## Changes for plugin authors\n" in (HERE.parents[1] / "docs" / "plugins.md").read_text()
+
+
+def test_the_example_the_builtins_and_the_echo_plugin_are_written_for_this_api(bot_factory, monkeypatch) -> None:
+    """(The expenses plugin checks its own, in tests/plugins/expenses.)"""
+    from framework import API_VERSION
+    from framework.plugins import api_compatible
+
+    monkeypatch.syspath_prepend(str(HERE.parents[1]))
+    bot = bot_factory({"hello": HELLO, "echo": {"module": "benchmarks.echo_plugin"}})
+    assert API_VERSION == "2.0"
+    for name, loaded in bot.app.plugins.plugins.items():
+        assert api_compatible(loaded.info.api_version), name
+        assert not api_compatible(loaded.info.api_version, "1.0"), name
+
+
+# -- load errors: a hook that would silently never run --------------------------------------------
+
+
+@pytest.mark.parametrize(("plugin", "problem"), [
+    ("misspelt", "misspelt.py: unknown hook plugbot_register_handler (did you mean plugbot_register_handlers?)"),
+    ("undecorated", "undecorated.py: plugbot_register_handlers is not decorated with @hookimpl, "
+                    "so it would never be called"),
+    ("hookless", "hookless.py defines no plugbot hook: wrong module path or a folder shadowing the package?"),
+    ("old_arguments", "old_arguments.py: plugbot_startup(app): the hook passes plugin, not app"),
+])
+def test_a_hook_that_would_never_run_is_a_load_error_naming_the_file(bot_factory, plugin: str,
+                                                                    problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        bot_factory({plugin: section_of(plugin), "hello": HELLO})
+    assert caught.value.errors == [f"plugins.{plugin}: {HERE / 'plugins_for_tests'}/{problem}"]
+
+
+def test_a_folder_in_place_of_the_plugin_package_is_a_load_error_naming_it(bot_factory, tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    """The plugin is not installed, but a folder of its name (no ``__init__.py``) is on the path:
+    it imports as an empty namespace package, which 1.x loaded as an "enabled" plugin doing nothing."""
+    folder = tmp_path / "plugbot_weather"
+    (folder / "locales").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        bot_factory({"weather": {"module": "plugbot_weather"}})
+    assert caught.value.errors == [f"plugins.weather: {folder} defines no plugbot hook: wrong module path "
+                                   "or a folder shadowing the package?"]
+
+
+# -- calling hooks the way pluggy would -------------------------------------------------------------
+
+
+def test_hooks_behind_a_functools_wraps_decorator_get_their_arguments(bot_factory) -> None:
+    bot = bot_factory({"wrapped": section_of("wrapped")})
+    assert bot.app.plugins.plugins["wrapped"].status == "enabled"
+    assert bot.user(1).send("/wrapped")[0].text == "wrapped is wrapped"
+    assert plugins_for_tests.events("traced") == ["plugbot_plugin_info", "plugbot_register_handlers",
+                                                  "plugbot_startup"]
+
+
+def test_tryfirst_moves_an_implementation_to_the_front(bot_factory) -> None:
+    bot_factory({"alpha": section_of("alpha"), "wrapped": section_of("wrapped")})
+    assert plugins_for_tests.events("startup") == ["wrapped", "alpha"]
+
+
+def test_the_builtins_register_their_handlers_last(bot_factory) -> None:
+    """``@hookimpl(trylast=True)`` on the built-ins' register hooks puts them after every plugin,
+    whatever the load order (the built-ins load first)."""
+    bot = bot_factory({"hello": HELLO, "alpha": section_of("alpha")})
+    assert bot.app.plugins.order[:3] == ["core", "datarights", "maintenance"]
+    callers = [name for name, _ in bot.app.plugins.impls("plugbot_register_handlers")]
+    assert callers == ["hello", "alpha", "core", "datarights"]
 
 
 def test_plugin_whose_startup_raises_is_skipped(bot_factory) -> None:

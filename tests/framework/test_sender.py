@@ -262,6 +262,33 @@ def test_call_send_message_also_splits() -> None:
 # -- the real pyTelegramBotAPI client ----------------------------------------------------------
 
 
+
+def test_deliver_sends_an_outbox_in_order_and_a_refused_call_costs_only_itself(caplog) -> None:
+    from framework.context import Outgoing
+
+    sender, api, _ = make_sender(private_interval=None)
+    api.errors = [telegram_error(403, "Forbidden: bot was blocked by the user")]
+    sender.deliver([
+        Outgoing("send_message", {"chat_id": 1, "text": "to a user who blocked the bot"}),
+        Outgoing("send_message", {"chat_id": 2, "text": "a" * (MESSAGE_LIMIT + 10), "parse_mode": None}),
+        Outgoing("answer_callback_query", {"callback_query_id": "7", "text": None}),
+    ])
+    assert [(method, params.get("chat_id"), len(params.get("text") or "")) for _, method, params in api.calls] == [
+        ("send_message", 1, 29), ("send_message", 2, MESSAGE_LIMIT), ("send_message", 2, 10),
+        ("answer_callback_query", None, 0)]
+    assert all("parse_mode" not in params for _, _, params in api.calls)  # None means "not given"
+    assert "send_message to 1 failed" in caplog.text
+
+
+def test_the_application_delivers_only_through_its_sender(bot_factory) -> None:
+    from framework import Application
+
+    assert not hasattr(Application, "deliver")
+    bot = bot_factory({}, admins=(900,))
+    bot.app.notify_admins("hello admins")
+    assert [(r.chat_id, r.text) for r in bot.telegram.calls] == [(900, "hello admins")]
+
+
 @pytest.fixture
 def bot_api_server() -> Iterator[tuple[str, list[str]]]:
     """A local Bot API look-alike; yields its URL and the request paths it saw."""

@@ -1,30 +1,32 @@
 """plugbot-hello: the example plugin walked through in docs/plugins.md.
 
-Only hook implementations live here; the rest is in models.py, handlers.py
-and jobs.py, as in every plugbot plugin. It implements every hook plugbot
-has, so each one has a working example (see docs/plugin_hooks.md).
+Only hook implementations live here; the rest is in models.py, handlers.py,
+middleware.py and jobs.py, as in every plugbot plugin. It implements every
+hook a plugin uses, so each one has a working example (see
+docs/plugin_hooks.md); the global observer ``plugbot_update_done`` is shown by
+the core's built-in, which counts updates for /plugins.
+
+Its name is the operator's: loaded under another config section it is that
+plugin, so its hooks read names, settings and texts from ``plugin`` (and
+handlers from ``ctx``), never from a constant here.
 """
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
-from framework import Context, PluginInfo, User, hookimpl
+from framework import Plugin, PluginInfo, User, hookimpl
 
-from . import handlers, jobs
+from . import handlers, jobs, middleware
 from .models import Greeting
 
 HERE = os.path.dirname(__file__)
-NAME = "hello"
-
-log = logging.getLogger("plugbot.hello")
 
 
 @hookimpl
 def plugbot_plugin_info() -> PluginInfo:
     return PluginInfo(name="hello", version="1.0.0", description="Greets you and remembers your nickname",
-                      api_version=">=1.0,<2.0")
+                      api_version=">=2.0,<3.0")
 
 
 @hookimpl
@@ -63,6 +65,8 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("nickname", handlers.nickname, help="help_nickname")
     register.command("morning", handlers.morning, help="help_morning")
     register.conversation(handlers.nickname_conversation)
+    register.middleware(middleware.keep_quiet)
+    register.middleware(middleware.leave_failed_conversation)
 
 
 @hookimpl
@@ -71,33 +75,15 @@ def plugbot_register_jobs(register: Any) -> None:
 
 
 @hookimpl
-def plugbot_before_update(ctx: Context) -> bool | None:
-    """Keep quiet in the group chats listed in ``quiet_chats`` (all of hello's handlers at once)."""
-    if ctx.plugin != NAME:
-        return None  # the hook sees every plugin's updates: only act on our own
-    quiet = {str(chat) for chat in ctx.settings["quiet_chats"]}
-    return False if str(ctx.chat_id) in quiet else None
+def plugbot_startup(plugin: Plugin) -> None:
+    if plugin.settings["announce_restarts"]:
+        plugin.notify_admins(plugin.t("bot_started"))
 
 
 @hookimpl
-def plugbot_after_update(ctx: Context, error: BaseException | None) -> None:
-    """A /nickname step that failed leaves the conversation, so the next message starts afresh
-    instead of hitting the same failing step again."""
-    if error is not None and ctx.plugin == NAME and ctx.session.state is not None:
-        log.warning("leaving /nickname for user %s after %s", ctx.telegram_id, error.__class__.__name__)
-        ctx.session.end()
-
-
-@hookimpl
-def plugbot_startup(app: Any) -> None:
-    if app.plugin_settings(NAME).get("announce_restarts"):
-        app.notify_admins(app.i18n.t(NAME, "bot_started", app.config["default_language"]))
-
-
-@hookimpl
-def plugbot_shutdown(app: Any) -> None:
-    if app.plugin_settings(NAME).get("announce_restarts"):
-        app.notify_admins(app.i18n.t(NAME, "bot_stopping", app.config["default_language"]))
+def plugbot_shutdown(plugin: Plugin) -> None:
+    if plugin.settings["announce_restarts"]:
+        plugin.notify_admins(plugin.t("bot_stopping"))
 
 
 @hookimpl

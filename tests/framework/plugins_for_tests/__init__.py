@@ -2,8 +2,11 @@
 
 Each module is a complete plugin for one situation: a dependency chain, a
 required setting, an import that raises, an API range plugbot does not
-provide, a failing startup, a failing handler, an update recorder. What the
-hooks observe is appended to :data:`EVENTS`; tests call :func:`reset` first.
+provide (newer, or 1.x), a failing startup, a failing handler, an update
+recorder, middleware, an update observer, decorated hooks, overrides of a
+built-in command, and the load errors (a misspelt hook, a forgotten
+``@hookimpl``, a module with no hook, an argument a hook does not pass). What
+the hooks observe is appended to :data:`EVENTS`; tests call :func:`reset` first.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from framework import PluginInfo, hookimpl
+from framework import Plugin, PluginInfo, hookimpl
 
 from . import record
 
@@ -19,10 +19,10 @@ def plugbot_register_handlers(register: Any) -> None:
 
 
 @hookimpl
-def plugbot_startup(app: Any) -> None:
-    record("startup", "alpha")
+def plugbot_startup(plugin: Plugin) -> None:
+    record("startup", plugin.name)
 
 
 @hookimpl
-def plugbot_shutdown(app: Any) -> None:
-    record("shutdown", "alpha")
+def plugbot_shutdown(plugin: Plugin) -> None:
+    record("shutdown", plugin.name)

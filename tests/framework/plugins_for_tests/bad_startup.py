@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from framework import PluginInfo, hookimpl
+from framework import Plugin, PluginInfo, hookimpl
 
 
 @hookimpl
@@ -22,5 +22,5 @@ def plugbot_register_jobs(register: Any) -> None:
 
 
 @hookimpl
-def plugbot_startup(app: Any) -> None:
+def plugbot_startup(plugin: Plugin) -> None:
     raise ConnectionError("cannot reach the fortune server")

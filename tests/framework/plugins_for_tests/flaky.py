@@ -1,6 +1,7 @@
-"""A plugin with a handler that always raises, and one that works; it observes its own errors."""
+"""A plugin with a handler that always raises, and one that works; its middleware sees its own errors."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from framework import Context, PluginInfo, hookimpl
@@ -17,6 +18,7 @@ def plugbot_plugin_info() -> PluginInfo:
 def plugbot_register_handlers(register: Any) -> None:
     register.command("boom", boom)
     register.command("fine", lambda ctx: ctx.reply("fine"))
+    register.middleware(watch)
 
 
 def boom(ctx: Context) -> None:
@@ -24,6 +26,11 @@ def boom(ctx: Context) -> None:
     raise ValueError("the flaky plugin broke")
 
 
-@hookimpl
-def plugbot_after_update(ctx: Context, error: BaseException | None) -> None:
-    record("after_update", (ctx.plugin, ctx.command, None if error is None else repr(error)))
+def watch(ctx: Context, call_next: Callable[[], Any]) -> Any:
+    try:
+        result = call_next()
+    except Exception as exc:
+        record("middleware", (ctx.plugin, ctx.command, repr(exc)))
+        raise
+    record("middleware", (ctx.plugin, ctx.command, None))
+    return result

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from expenses_helpers import rows, texts
+from expenses_helpers import START, rows, texts
 from playhouse.migrations import Runner
 
 from framework import connection_scope
@@ -163,6 +163,33 @@ def test_plugin_loads_with_its_defaults(bot) -> None:
     assert settings["default_currency"] == "USD" and settings["page_size"] == 5
     assert {"add", "list", "undo", "stats", "export", "categories", "budget", "recurring", "settings",
             "rate"} <= {c.name for c in bot.app.routes.commands_of("expenses")}
+
+
+def test_plugin_is_written_for_plugin_api_2(bot) -> None:
+    from framework.plugins import api_compatible
+
+    spec = bot.app.plugins.plugins["expenses"].info.api_version
+    assert api_compatible(spec, "2.0") and not api_compatible(spec, "1.0")
+
+
+def test_under_another_name_the_plugin_uses_that_names_settings_and_cache(bot_factory) -> None:
+    """Loaded as ``spending``: its settings, texts and cache namespace are spending's, and /deleteme
+    drops the cached categories there (1.x cleared the namespace of a constant "expenses")."""
+    from framework import User
+    from plugins.expenses.categories import cache_key
+
+    bot = bot_factory(plugins={"spending": {"module": "plugins.expenses", "default_currency": "EUR"}})
+    bot.set_time(START)
+    dana = bot.user(4004, first_name="Dana", language_code="en")
+    assert texts(dana.send("coffee 5")) == "✅ Saved: €5.00 · 🍔 Food · coffee · 2025-03-12"  # spending's currency
+    with connection_scope():
+        user_id = User.get(User.telegram_id == 4004).id
+    cache = bot.app.plugin_cache("spending")
+    assert cache.get(cache_key(user_id)) is not None
+    dana.send("/deleteme")
+    dana.press("Yes, delete everything")
+    assert cache.get(cache_key(user_id)) is None
+    assert "plugin:expenses" not in bot.app.caches()
 
 
 def test_bad_config_is_reported_with_key_paths(bot_factory) -> None:

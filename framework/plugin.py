@@ -1,0 +1,80 @@
+"""The handle a plugin's hooks receive: who the plugin is at runtime, and the services it may use.
+
+The name comes from the operator's config section, not from the plugin's code, so a plugin
+loaded as ``greeter`` reads the settings, cache and texts of ``greeter``. Hooks that run outside
+an update (startup, shutdown, the data-rights hooks, stats) take it as the argument ``plugin``;
+``register.plugin`` is the same object inside the ``register_*`` hooks.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .access import AccessControl
+    from .app import Application
+    from .audit import AuditService
+    from .cache import Cache
+    from .i18n import Translator
+    from .llm import LLMService
+    from .ratelimit import RateLimiter
+    from .scheduler import Scheduler
+    from .users import UserService
+
+
+class Plugin:
+    """One loaded plugin, as its hooks see it (one per plugin, made by the application).
+
+    ``name``, ``settings`` (its merged config section), ``cache`` (its own namespace),
+    ``t``/``tn`` (its catalog), ``log`` (the logger ``plugbot.<name>``), ``notify_admins``,
+    ``now()``, and the application's services: ``users``, ``access``, ``audit``, ``llm``,
+    ``scheduler``, ``i18n``, ``ratelimiter``.
+    """
+
+    users: UserService
+    access: AccessControl
+    audit: AuditService
+    llm: LLMService
+    scheduler: Scheduler
+    i18n: Translator
+    ratelimiter: RateLimiter
+
+    def __init__(self, app: Application, name: str):
+        self._app = app
+        self.name = name
+        self.log = logging.getLogger(f"plugbot.{name}")
+        for service in ("users", "access", "audit", "llm", "scheduler", "i18n", "ratelimiter"):
+            setattr(self, service, getattr(app, service))
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """This plugin's settings: its section under ``plugins:`` merged over its defaults."""
+        return self._app.plugin_settings(self.name)
+
+    @property
+    def cache(self) -> Cache:
+        """This plugin's cache; its keys never collide with another plugin's."""
+        return self._app.plugin_cache(self.name)
+
+    def t(self, key: str, *, lang: str | None = None, **params: Any) -> str:
+        """Translate ``key`` from this plugin's catalog (``core.*`` from the core's), in ``lang``
+        or the bot's default language."""
+        owner, key = ("core", key[5:]) if key.startswith("core.") else (self.name, key)
+        return self.i18n.t(owner, key, lang or self._app.config["default_language"], **params)
+
+    def tn(self, key: str, n: float, *, lang: str | None = None, **params: Any) -> str:
+        """Plural-aware :meth:`t`: ``key.one``/``.few``/``.many``/``.other`` for ``n``."""
+        owner, key = ("core", key[5:]) if key.startswith("core.") else (self.name, key)
+        return self.i18n.tn(owner, key, n, lang or self._app.config["default_language"], **params)
+
+    def now(self) -> dt.datetime:
+        """The application's clock (the test kit moves it)."""
+        return self._app.now()
+
+    def notify_admins(self, text: str) -> None:
+        """Message every admin listed in ``admins:`` now (not tied to any update's transaction)."""
+        self._app.notify_admins(text)
+
+    def __repr__(self) -> str:
+        return f"<plugbot plugin {self.name!r}>"
