@@ -22,6 +22,5 @@ def plugbot_register_handlers(register: Any) -> None:
     register.text(echo, priority=-100)
 
 
-def echo(ctx: Context) -> bool:
+def echo(ctx: Context) -> None:
     ctx.reply(ctx.text)
-    return True

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from framework.app import Application
+from plugins.expenses.conversation import AddStep, Step
 
 from .inproc import start_app
 from .services import storage
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         steps: list[tuple[str, Any]] = (
             [("text", "hello"), ("text", "hello")] if args.workload == "echo" else
             [("text", "coffee 5"), ("text", "coffee 5"), ("text", "hello there"), ("text", "/stats"),
-             ("text", "/add"), ("text", "12.50"), ("text", "Food"), ("text", "lunch"), ("callback", "add:ok")])
+             ("text", "/add"), ("text", "12.50"), ("text", "Food"), ("text", "lunch"), ("callback", AddStep(step=Step.OK))])
         for label, payload in [("warm-up", s) for s in steps] + [("traced", s) for s in steps]:
             update = factory.message(0, payload[1]) if payload[0] == "text" else factory.callback(0, payload[1])
             _trace.on = label == "traced"

@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from plugins.expenses.conversation import AddStep, Step
+
 USER_BASE = 10_000_000
 START_DATE = 1_750_000_000  # a fixed unix time, so generated updates are reproducible
 
@@ -78,8 +80,11 @@ class UpdateFactory:
                 body["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         return {"update_id": next(self._update_ids), "message": body}
 
-    def callback(self, index: int, data: str, message_id: int = 1) -> dict[str, Any]:
+    def callback(self, index: int, data: Any, message_id: int = 1) -> dict[str, Any]:
+        """A button press; ``data`` is a ``CallbackData`` instance (packed for the presser) or raw."""
         sender = self.user(index)
+        if not isinstance(data, str):
+            data = data.pack(sender["id"])
         uid = next(self._update_ids)
         origin = {"message_id": message_id, "date": START_DATE, "text": "",
                   "chat": {"id": sender["id"], "type": "private", "first_name": sender["first_name"]}}
@@ -130,12 +135,15 @@ def stats(n: int, users: int = 1000, seed: int = 3, first_update_id: int = 1, us
     return work
 
 
-def _add_conversation(rng: random.Random) -> deque[tuple[str, str]]:
+_CONFIRM = AddStep(step=Step.OK)  # the /add Confirm button
+
+
+def _add_conversation(rng: random.Random) -> deque[tuple[str, Any]]:
     """The five steps of /add: command, amount, category (typed), note, Confirm button."""
     amount = f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}"
     return deque([("text", "/add"), ("text", amount), ("text", rng.choice(CATEGORY_NAMES)),
                   ("text", rng.choice(("lunch with friends", "gift", "refill", "weekly shop"))),
-                  ("callback", "add:ok")])
+                  ("callback", _CONFIRM)])
 
 
 def mix(n: int, users: int = 1000, seed: int = 4, first_update_id: int = 1, user_base: int = USER_BASE) -> Workload:

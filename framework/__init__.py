@@ -14,12 +14,15 @@ for type hints and for their documented methods (``docs/services.md``).
 """
 from .access import AccessControl
 from .app import Application, create_app
+from .arguments import Arg, BadArgument, arg
 from .audit import AuditService
 from .cache import Cache
+from .callbacks import CallbackData
 from .config import REQUIRED, ConfigError, load_config
 from .context import Button, Context, JobContext
 from .conversations import Conversation, InvalidTransition
 from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, database, utcnow
+from .handling import SKIP, Skip
 from .i18n import Translator
 from .llm import LLMResult, LLMService
 from .models import User, UserSettings
@@ -34,9 +37,10 @@ from .users import UserService
 __version__ = "0.1.0"
 
 __all__ = [
-    "API_VERSION", "AccessControl", "Application", "AuditService", "BaseModel", "Button", "Cache", "ConfigError",
-    "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext", "JobStats", "LLMResult",
-    "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter", "Scheduler", "ServiceUnavailable",
-    "Session", "SessionStore", "Translator", "User", "UserService", "UserSettings", "UtcDateTimeField",
-    "connection_scope", "create_app", "database", "hookimpl", "load_config", "utcnow",
+    "API_VERSION", "SKIP", "AccessControl", "Application", "Arg", "AuditService", "BadArgument", "BaseModel", "Button",
+    "Cache", "CallbackData", "ConfigError", "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext",
+    "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
+    "Scheduler", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",
+    "UserSettings", "UtcDateTimeField", "arg", "connection_scope", "create_app", "database", "hookimpl", "load_config",
+    "utcnow",
 ]

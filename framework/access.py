@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
+from .callbacks import CallbackData
+from .context import Button
 from .models import AccessList, AdminUser, User, UserRestriction
 
 if TYPE_CHECKING:
@@ -38,6 +40,12 @@ RESTRICTION_KINDS = ("ban", "restrict")
 BAN_NOTICE_INTERVAL = 86400
 CACHE_TTL = 60
 _MISS = object()  # prefetched, not in the cache: load it without asking the cache again
+
+
+class ConsentAnswer(CallbackData, prefix="consent"):
+    """The consent prompt's buttons (handled by the built-in ``datarights``)."""
+
+    accept: bool
 
 
 @dataclass
@@ -151,10 +159,11 @@ class AccessControl:
                 notice = ctx.t("core.banned", until=ctx.t("core.banned_until", date=date) if until else "")
             return Verdict(False, notice)
         if self.app.config["consent"]["required"] and not getattr(ctx.user, "_consent", False):
-            if (ctx.data or "").startswith("consent:"):
-                return Verdict(True)
-            return Verdict(False, self.consent_text(ctx), [[(ctx.t("core.consent.accept_button"), "consent:accept"),
-                                                            (ctx.t("core.consent.decline_button"), "consent:decline")]])
+            if ConsentAnswer.matches(ctx.data):
+                return Verdict(True)  # the press is still owner-checked and parsed before its handler
+            return Verdict(False, self.consent_text(ctx),
+                           [[Button(ctx.t("core.consent.accept_button"), ConsentAnswer(accept=True)),
+                             Button(ctx.t("core.consent.decline_button"), ConsentAnswer(accept=False))]])
         return Verdict(True)
 
     def consent_text(self, ctx: Context) -> str:

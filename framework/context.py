@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from telebot import types
 
+from .callbacks import CallbackData
 from .origin import Origin, origin
 
 if TYPE_CHECKING:
@@ -23,25 +24,42 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Button:
-    """An inline button; ``data`` comes back as ``ctx.data`` when it is pressed (≤ 64 bytes)."""
+    """An inline button: its label and the typed data a press brings back (:class:`framework.CallbackData`).
+
+    The core packs ``data`` for the user the message is for, so only they can press it (unless
+    the data class is declared ``owner=False``); the press reaches the handler registered for the
+    class as ``fn(ctx, data)``.
+    """
 
     text: str
-    data: str
+    data: CallbackData
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, CallbackData):
+            raise TypeError(f"Button({self.text!r}, ...) takes a CallbackData instance, got {self.data!r} (raw string callback data is gone since "
+                            "plugin API 2.0): "
+                            "declare class MyData(CallbackData, prefix=\"my\") and register.callback(MyData, fn)")
 
 
-def keyboard(buttons: list[list[Button | tuple[str, str]]] | None) -> types.InlineKeyboardMarkup | None:
-    """Rows of buttons → Telegram markup; refuses callback data Telegram would reject."""
+def keyboard(buttons: list[list[Button]] | None, owner: int | None,
+             registered: Callable[[type[CallbackData]], bool] = lambda data_class: True,
+             ) -> types.InlineKeyboardMarkup | None:
+    """Rows of buttons → Telegram markup, each button's data packed for ``owner`` (a Telegram user id).
+
+    Data that would not fit Telegram's 64 bytes, an owner-bound button with no owner, or a data
+    class no plugin registered (its press could only be refused) raises ``ValueError`` here,
+    where the plugin builds it.
+    """
     if not buttons:
         return None
     markup = types.InlineKeyboardMarkup()
     for row in buttons:
-        cells = []
         for item in row:
-            text, data = (item.text, item.data) if isinstance(item, Button) else item
-            if not 1 <= len(data.encode("utf-8")) <= 64:
-                raise ValueError(f"callback data must be 1-64 bytes, got {len(data.encode('utf-8'))}: {data!r}")
-            cells.append(types.InlineKeyboardButton(text, callback_data=data))
-        markup.row(*cells)
+            if not registered(type(item.data)):
+                raise ValueError(f"no plugin registered {type(item.data).__name__} "
+                                 f"(prefix {item.data.__prefix__!r}): register.callback it, or its presses "
+                                 "could only be refused")
+        markup.row(*[types.InlineKeyboardButton(item.text, callback_data=item.data.pack(owner)) for item in row])
     return markup
 
 
@@ -146,8 +164,21 @@ class _Sending:
     def _send(self, method: str, **params: Any) -> None:
         self.outbox.append(Outgoing(method, params))
 
-    def send_message(self, chat_id: int, text: str, buttons: Any = None, parse_mode: str | None = None) -> None:
-        self._send("send_message", chat_id=chat_id, text=text, reply_markup=keyboard(buttons), parse_mode=parse_mode)
+    def _button_owner(self, chat_id: int) -> int | None:
+        """Whose buttons a message to ``chat_id`` carries: a private chat's user (ids of groups are negative)."""
+        return chat_id if isinstance(chat_id, int) and chat_id > 0 else None
+
+    def _markup(self, buttons: list[list[Button]] | None, chat_id: int) -> types.InlineKeyboardMarkup | None:
+        def registered(data_class: type[CallbackData]) -> bool:
+            route = self.app.routes.callbacks.get(data_class.__prefix__)
+            return route is not None and route.data_class is data_class
+
+        return keyboard(buttons, self._button_owner(chat_id), registered)
+
+    def send_message(self, chat_id: int, text: str, buttons: list[list[Button]] | None = None,
+                     parse_mode: str | None = None) -> None:
+        self._send("send_message", chat_id=chat_id, text=text, reply_markup=self._markup(buttons, chat_id),
+                   parse_mode=parse_mode)
 
 
 class Context(_Sending):
@@ -169,6 +200,7 @@ class Context(_Sending):
         self.args: str = ""
         self.restricted = False  # the access gate sets it: an active "restrict" (see framework.access)
         self.error: BaseException | None = None  # the first handler failure of this update, for observers
+        self.callback_data: Any = None  # the pressed button's parsed CallbackData, set before its handler runs
         self._plugin = plugin
         self.session = SessionView(app, user.telegram_id, plugin, self.chat_id)
 
@@ -263,6 +295,10 @@ class Context(_Sending):
         return self.app.llm
 
     # -- answering -------------------------------------------------------------
+    def _button_owner(self, chat_id: int) -> int | None:
+        """Buttons of an answer belong to the user who sent the update, in a group too."""
+        return self.user.telegram_id
+
     def reply(self, text: str, buttons: Any = None, parse_mode: str | None = None) -> None:
         """Send ``text`` to the chat this update came from (split if longer than 4,096)."""
         self.send_message(self.chat_id, text, buttons, parse_mode)
@@ -273,7 +309,8 @@ class Context(_Sending):
             self.reply(text, buttons, parse_mode)
             return
         self._send("edit_message_text", text=text, chat_id=self.chat_id,
-                   message_id=self.callback.message.message_id, reply_markup=keyboard(buttons),
+                   message_id=self.callback.message.message_id,
+                   reply_markup=self._markup(buttons, self.chat_id),
                    parse_mode=parse_mode)
 
     def answer(self, text: str | None = None, alert: bool = False) -> None:

@@ -97,11 +97,19 @@ def plugbot_register_locales(register: Any) -> None:
 def plugbot_register_handlers(register: Any) -> None:
     """Declare what the plugin answers, through the :class:`framework.registry.HandlerRegistry`:
 
-    ``register.command(name, fn, help=..., rate_limit="10/hour", permission=None, hidden=False,
-    allow_restricted=True, override=False)``, ``register.text(fn, priority=0, groups=False)``,
-    ``register.callback(prefix, fn)``, ``register.conversation(conv)``,
-    ``register.content(["photo"], fn)``, ``register.payment(pre_checkout=fn, successful=fn)``,
-    ``register.middleware(fn)``. Every handler is ``fn(ctx) -> bool | None``.
+    ``register.command(name, fn, help=..., args=[arg.int("n")...], usage=None, rate_limit="10/hour",
+    permission=None, hidden=False, allow_restricted=True, override=False)`` → ``fn(ctx, **args)``;
+    ``register.text(fn, priority=0, groups=False)`` → ``fn(ctx)``;
+    ``register.callback(DataClass, fn)`` → ``fn(ctx, data)`` with the parsed :class:`framework.CallbackData`;
+    ``register.conversation(conv)`` (its states, entry command and callback classes);
+    ``register.content(["photo"], fn)`` and ``register.payment(pre_checkout=fn, successful=fn)`` → ``fn(ctx)``;
+    ``register.middleware(fn)``.
+
+    A handler that returns normally has handled its update; ``return SKIP`` (or ``raise Skip``)
+    passes it on: a text handler's text to the next text handler, a conversation state's text to
+    the text handlers, a content handler's message to the next content handler (then its caption to
+    the command and text handlers); a skipped button press is answered "no longer valid". A
+    command's and a payment handler's return value means nothing.
 
     ``override=True`` replaces a built-in command (``/help``...), keeping its permission;
     without it, a built-in name is a RegistrationError naming both plugins.

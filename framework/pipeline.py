@@ -20,6 +20,7 @@ trip per update saved is a third of what a plain update costs the database.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -27,8 +28,13 @@ from typing import TYPE_CHECKING, Any
 import peewee
 from telebot import types
 
+from .arguments import BadArgument
+from .arguments import parse as parse_arguments
+from .arguments import usage as usage_line
+from .callbacks import CallbackDataError
 from .context import Context
 from .db import connection_scope, database
+from .handling import bound, handled
 from .logs import log_context
 from .models import ProcessedUpdate
 from .origin import origin
@@ -191,7 +197,8 @@ class Pipeline:
             self._fan_out(ctx, self.app.routes.successful_payment)
             return
         if message.content_type != "text":
-            self._fan_out(ctx, self.app.routes.content.get(message.content_type, []))
+            if self._first_to_handle(ctx, self.app.routes.content.get(message.content_type, [])):
+                return
             if not message.caption:
                 return
         command = self._command_of(ctx)
@@ -202,16 +209,20 @@ class Pipeline:
             self._on_text(ctx)
 
     def _command_of(self, ctx: Context) -> tuple[str, str] | None:
-        """``/name@bot args`` → (name, args); None for plain text or another bot's command."""
+        """``/name@bot args`` → (name, args); None for plain text or another bot's command.
+
+        The name ends at the first whitespace of any kind: ``/add\n12.50`` is /add with ``12.50``.
+        """
         text = ctx.message.text or ""
         if not text.startswith("/") or len(text) < 2:
             return None
-        head, _, args = text[1:].partition(" ")
-        head = head.split("\n", 1)[0]
-        name, _, target = head.partition("@")
+        parts = text[1:].split(None, 1)
+        if not parts:
+            return None
+        name, _, target = parts[0].partition("@")
         if target and self.app.bot_username and target.lower() != self.app.bot_username.lower():
             return None
-        return name.lower(), (args if "\n" not in head else text[len(head) + 1:]).strip()
+        return name.lower(), (parts[1] if len(parts) > 1 else "").strip()
 
     def _on_command(self, ctx: Context, name: str, args: str) -> None:
         ctx.command, ctx.args = name, args
@@ -232,7 +243,7 @@ class Pipeline:
             return
         if not self._command_rate_ok(ctx, command):
             return
-        self._run(ctx, command.plugin, command.fn)
+        self._run(ctx, command.plugin, _with_arguments(command))
 
     def _command_rate_ok(self, ctx: Context, command: Command) -> bool:
         if command.rate_limit is None or self.app.access.is_admin(ctx.user):
@@ -252,7 +263,7 @@ class Pipeline:
         elif owner is not None and not self.app.plugins.is_paused(owner):
             ctx.for_plugin(owner)
             conv = self.app.conversation_of(owner, ctx.session.conversation)
-            if conv is not None and self._run(ctx, owner, conv.handle):
+            if conv is not None and handled(self._run(ctx, owner, conv.handle)):
                 return
         elif owner is None and ctx.chat_type == "private":
             expired = ctx.session.expired  # loaded with the state: no extra round trip
@@ -261,33 +272,51 @@ class Pipeline:
                 ctx.reply(ctx.t("core.timed_out", command=expired[1]))
                 return
         private = ctx.chat_type == "private"
-        for handler in self.app.routes.sorted_texts():
-            if (private or handler.groups) and not self.app.plugins.is_paused(handler.plugin):
-                ctx.for_plugin(handler.plugin)
-                if self._run(ctx, handler.plugin, handler.fn):
-                    return
+        self._first_to_handle(ctx, [h for h in self.app.routes.sorted_texts() if private or h.groups])
+
+    def _first_to_handle(self, ctx: Context, routes: list[Any]) -> bool:
+        """Offer the update to each route in turn until one handles it (does not return SKIP)."""
+        for route in routes:
+            if not self.app.plugins.is_paused(route.plugin):
+                ctx.for_plugin(route.plugin)
+                if handled(self._run(ctx, route.plugin, bound(route.fn))):
+                    return True
+        return False
 
     def _on_callback(self, ctx: Context) -> None:
+        """A press reaches its handler only as valid data of a registered class, pressed by its owner."""
         data = ctx.data or ""
         route = self.app.routes.callback_for(data) if data else None
         if route is None or self.app.plugins.is_paused(route.plugin):
             ctx.answer(ctx.t("core.stale_button"))
             return
+        try:
+            owner, value = route.data_class.unpack(data)
+        except CallbackDataError as exc:
+            log.info("button data refused: %s", exc)
+            ctx.answer(ctx.t("core.stale_button"))
+            return
+        if owner is not None and owner != ctx.telegram_id:
+            ctx.answer(ctx.t("core.not_your_button"))
+            return
+        ctx.callback_data = value
         ctx.for_plugin(route.plugin)
-        self._run(ctx, route.plugin, route.fn)
+        if not handled(self._run(ctx, route.plugin, bound(route.fn, value))):
+            ctx.answer(ctx.t("core.stale_button"))
 
     def _fan_out(self, ctx: Context, routes: list[Any]) -> None:
+        """Payments: every plugin's handler sees the update (each checks the payload is its own)."""
         for route in routes:
             if not self.app.plugins.is_paused(route.plugin):
                 ctx.for_plugin(route.plugin)
-                self._run(ctx, route.plugin, route.fn)
+                self._run(ctx, route.plugin, bound(route.fn))
 
     # -- running a handler -------------------------------------------------------------
     def _run(self, ctx: Context, plugin: str, fn: Any) -> Any:
         """Call one handler, isolating and counting its failure.
 
-        Returns what the handler returned (text handlers return True when they
-        took the update), or True when it failed or a middleware stopped it.
+        Returns what the handler returned (``SKIP`` when it passed the update on,
+        see ``framework.handling``), or True when it failed or a middleware stopped it.
         The first handler of an update runs in the update's own transaction
         (a failure rolls it all back, see ``_process``); later ones get a savepoint.
         """
@@ -391,6 +420,24 @@ class Pipeline:
             self.app.sender.send_message(chat_id or tg_user.id, self.app.i18n.t("core", key[5:], lang))
         except Exception:  # noqa: BLE001 - nothing more can be done for this update
             log.exception("could not tell the user about the failure")
+
+
+def _with_arguments(command: Command) -> Any:
+    """The command's handler, parsing its declared arguments first: bad input gets the usage line
+    in the user's language and never reaches the handler."""
+    if command.args is None:
+        return bound(command.fn)
+
+    def parse_then_call(ctx: Context) -> Any:
+        try:
+            values = parse_arguments(ctx, command.args, ctx.args)
+        except BadArgument as problem:
+            ctx.reply(problem.message + "\n" + usage_line(ctx, command.plugin, command.name, command.args,
+                                                          command.help, command.usage))
+            return None
+        return command.fn(ctx, **values)
+
+    return bound(functools.update_wrapper(parse_then_call, command.fn))
 
 
 def _mistyped_field(update: types.Update) -> str | None:

@@ -7,8 +7,9 @@ and a clash between two plugins fails at startup naming both.
 """
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +18,13 @@ from .config import ConfigError
 if TYPE_CHECKING:
     from .plugin import Plugin
 
-Handler = Callable[[Any], "bool | None"]
+from .arguments import Arg, check_declaration
+from .callbacks import CallbackData, prefix_of
+
+Handler = Callable[..., Any]
 Middleware = Callable[[Any, Callable[[], Any]], Any]
 
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
-_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,20}$")
 
 
 class RegistrationError(ConfigError):
@@ -44,6 +47,8 @@ class Command:
     builtin: bool = False             # a built-in default: a plugin replaces it only with override=True
     allow_restricted: bool = True     # False: refused to users under an active "restrict"
     override: bool = False            # this plugin's command replaces the built-in of the same name
+    args: tuple[Arg, ...] | None = None  # declared arguments; None: the handler reads ctx.args itself
+    usage: str | None = None          # catalog key replacing the usage line built from ``args``
 
 
 @dataclass
@@ -57,6 +62,15 @@ class TextHandler:
 @dataclass
 class Route:
     plugin: str
+    fn: Handler
+
+
+@dataclass
+class CallbackRoute:
+    """Presses of one :class:`framework.CallbackData` class: parsed and owner-checked, then ``fn(ctx, data)``."""
+
+    plugin: str
+    data_class: type[CallbackData]
     fn: Handler
 
 
@@ -79,7 +93,7 @@ class Routes:
 
     commands: dict[str, Command] = field(default_factory=dict)
     texts: list[TextHandler] = field(default_factory=list)
-    callbacks: dict[str, Route] = field(default_factory=dict)
+    callbacks: dict[str, CallbackRoute] = field(default_factory=dict)
     content: dict[str, list[Route]] = field(default_factory=dict)
     conversations: dict[tuple[str, str], Any] = field(default_factory=dict)
     pre_checkout: list[Route] = field(default_factory=list)
@@ -106,9 +120,8 @@ class Routes:
     def commands_of(self, plugin: str) -> list[Command]:
         return [c for c in self.commands.values() if c.plugin == plugin]
 
-    def callback_for(self, data: str) -> Route | None:
-        prefix = data.split(":", 1)[0]
-        return self.callbacks.get(prefix)
+    def callback_for(self, data: str) -> CallbackRoute | None:
+        return self.callbacks.get(prefix_of(data))
 
 
 class Collector:
@@ -137,9 +150,12 @@ class HandlerRegistry:
 
     def command(self, name: str, fn: Handler, *, help: str | None = None, rate_limit: str | None = None,
                 permission: str | None = None, hidden: bool = False, allow_restricted: bool = True,
-                override: bool = False) -> None:
+                override: bool = False, args: Sequence[Arg] | None = None, usage: str | None = None) -> None:
         """Answer ``/name``. ``help`` is an i18n key shown in /help and the command menu.
 
+        ``args`` declares the arguments (``framework.arg``): the core parses them and calls
+        ``fn(ctx, **values)``, or answers bad input with the usage line (the catalog key ``usage``
+        replaces the line built from ``args``). Without ``args`` the handler reads ``ctx.args``.
         ``allow_restricted=False`` keeps a costly command (an LLM call, a paid reading) from
         users an admin restricted; they are told so instead of being silently ignored.
         ``override=True`` replaces the built-in command of that name (``/help``, ``/start``...);
@@ -148,14 +164,21 @@ class HandlerRegistry:
         name = name.lower().lstrip("/")
         if not _COMMAND.match(name):
             raise RegistrationError(f"{self.name}: command {name!r} must be 1-32 of a-z, 0-9, _")
+        if args is not None:
+            args = tuple(args)
+            try:
+                check_declaration(args, fn, f"{self.name}: /{name}")
+            except ValueError as exc:
+                raise RegistrationError(str(exc)) from exc
         if rate_limit is not None:
             from .ratelimit import parse_rate
 
             parse_rate(rate_limit)
-        self._claim(Command(self.name, name, fn, help, rate_limit, permission, hidden, builtin=self._builtin,
-                            allow_restricted=allow_restricted, override=override))
+        self._claim_command(Command(self.name, name, fn, help, rate_limit, permission, hidden, builtin=self._builtin,
+                                    allow_restricted=allow_restricted, override=override, args=args,
+                                    usage=usage))
 
-    def _claim(self, command: Command) -> None:
+    def _claim_command(self, command: Command) -> None:
         """Built-in commands are defaults: a plugin takes one over only by saying so, whichever
         of the two registered first (the built-ins register last, see ``trylast``)."""
         commands = self._routes.commands
@@ -184,27 +207,52 @@ class HandlerRegistry:
         self._routes.middleware.setdefault(self.name, []).append(fn)
 
     def text(self, fn: Handler, *, priority: int = 0, groups: bool = False) -> None:
-        """Receive non-command text; return True when handled, else the next plugin gets it."""
+        """Receive non-command text. Returning normally handles it; ``return SKIP`` (or
+        ``raise Skip``) passes it to the next text handler."""
         self._routes.texts.append(TextHandler(self.name, fn, priority, groups))
 
-    def callback(self, prefix: str, fn: Handler) -> None:
-        """Receive inline-button presses whose data starts with ``prefix:``."""
-        if not _PREFIX.match(prefix):
-            raise RegistrationError(f"{self.name}: callback prefix {prefix!r} must be short, without ':'")
+    def callback(self, data_class: type[CallbackData], fn: Handler) -> None:
+        """Receive presses of buttons carrying ``data_class``: ``fn(ctx, data)`` with the parsed instance,
+        after the core refused forged, malformed and other users' presses."""
+        if not (isinstance(data_class, type) and issubclass(data_class, CallbackData)):
+            raise RegistrationError(
+                f"{self.name}: register.callback takes a framework.CallbackData class, got {data_class!r} "
+                "(raw string prefixes are gone since plugin API 2.0)")
+        _check_takes(fn, 2, f"{self.name}: callback handler for {data_class.__name__}", "(ctx, data)")
+        self._claim_callback(data_class, fn)
+
+    def _claim_callback(self, data_class: type[CallbackData], fn: Handler) -> None:
+        prefix = data_class.__prefix__
         existing = self._routes.callbacks.get(prefix)
         if existing is not None:
             raise RegistrationError(
-                f"callback prefix {prefix!r} registered by both {existing.plugin!r} and {self.name!r}")
-        self._routes.callbacks[prefix] = Route(self.name, fn)
+                f"callback prefix {prefix!r} registered by both {existing.plugin!r} "
+                f"({existing.data_class.__qualname__}) and {self.name!r} ({data_class.__qualname__})")
+        self._routes.callbacks[prefix] = CallbackRoute(self.name, data_class, fn)
 
     def conversation(self, conv: Any) -> None:
-        """Register a :class:`framework.Conversation` (its states and callback prefix)."""
-        conv.bind(self.name)
-        self._routes.conversations[(self.name, conv.name)] = conv
-        self.callback(conv.callback_prefix, conv.dispatch_callback)
+        """Register a :class:`framework.Conversation`: its states, its entry command (with the
+        command's options) and the callback classes it claims."""
+        try:
+            conv.bind(self.name)
+        except ValueError as exc:
+            raise RegistrationError(str(exc)) from exc
+        key = (self.name, conv.name)
+        if key in self._routes.conversations:
+            raise RegistrationError(f"{self.name}: conversation {conv.name!r} registered twice")
+        if conv.command is not None:
+            self.command(conv.command, conv.entry_handler, **conv.command_options)
+        for data_class in conv.callbacks:
+            if not (isinstance(data_class, type) and issubclass(data_class, CallbackData)):
+                raise RegistrationError(f"{self.name}: conversation {conv.name!r}: callbacks must be "
+                                        f"framework.CallbackData classes, got {data_class!r}")
+            self._claim_callback(data_class, conv.dispatch_callback)
+        self._routes.conversations[key] = conv
 
     def content(self, types: list[str], fn: Handler) -> None:
-        """Receive messages of other content types: ``photo``, ``document``, ``voice``..."""
+        """Receive messages of other content types: ``photo``, ``document``, ``voice``...
+        Returning normally handles the message; ``SKIP`` passes it to the next content handler
+        (and, when no handler took it, its caption to the command and text handlers)."""
         for kind in types:
             self._routes.content.setdefault(kind, []).append(Route(self.name, fn))
 
@@ -214,6 +262,16 @@ class HandlerRegistry:
             self._routes.pre_checkout.append(Route(self.name, pre_checkout))
         if successful is not None:
             self._routes.successful_payment.append(Route(self.name, successful))
+
+
+def _check_takes(fn: Handler, count: int, what: str, shape: str) -> None:
+    """A handler that cannot take ``count`` positional arguments is refused at startup, not on a press."""
+    try:
+        inspect.signature(fn).bind(*range(count))
+    except TypeError as exc:
+        raise RegistrationError(f"{what}: the handler must take {shape}") from exc
+    except ValueError:
+        return  # no signature to check (a builtin)
 
 
 class JobRegistry:

@@ -245,12 +245,16 @@ class TestUser:
                    "chat": self.chat, "from": self.profile, **fields}
         return {"update_id": self.bot.next_update_id(), "message": message}
 
-    def press(self, text: str | None = None, *, data: str | None = None,
+    def press(self, text: str | None = None, *, data: Any = None, owner: int | None = None,
               message: Reply | None = None) -> list[Reply]:
-        """Press the inline button labelled ``text`` on the newest message showing it,
-        or send raw callback ``data`` (a forged button) on ``message`` or the newest message."""
+        """Press the inline button labelled ``text`` on the newest message showing it, or send
+        ``data`` on ``message`` (default: the newest message) as a button that was never shown:
+        a :class:`framework.CallbackData` instance, packed for ``owner`` (default: this user),
+        or a raw string (a forged or corrupt button)."""
         if text is not None:
             message, data = self.bot.find_button(self.chat["id"], text)
+        elif data is not None and not isinstance(data, str):
+            data = data.pack(self.id if owner is None else owner)
         if message is None:
             message = self.bot.latest(self.chat["id"])
         origin = {"message_id": message.message_id if message else 1, "date": self.bot.timestamp(),

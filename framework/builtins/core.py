@@ -8,10 +8,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..arguments import arg
+from ..callbacks import CallbackData
 from ..context import Button, Context
+from ..handling import SKIP
 from ..plugins import PluginInfo, hookimpl
 
 HERE = os.path.dirname(__file__)
+
+
+class LanguageChoice(CallbackData, prefix="lang"):
+    """A button of the /language picker."""
+
+    code: str
 
 
 @hookimpl
@@ -34,10 +43,10 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("start", start, help="help_start")
     register.command("help", help_, help="help_help")
     register.command("cancel", cancel, help="help_cancel")
-    register.command("language", language, help="help_language")
+    register.command("language", language, help="help_language", args=[arg.word("language", optional=True)])
     register.command("jobs", jobs, help="help_jobs", permission="admin")
     register.command("plugins", plugins, help="help_plugins", permission="admin")
-    register.callback("lang", choose_language)
+    register.callback(LanguageChoice, choose_language)
 
 
 @hookimpl
@@ -84,25 +93,25 @@ def cancel(ctx: Context) -> None:
     ctx.reply(ctx.t("core.cancel.done"))
 
 
-def language(ctx: Context) -> None:
+def language(ctx: Context, language: str | None) -> None:
     available = ctx.app.i18n.languages("core")
-    wanted = ctx.args.strip().lower()
-    if wanted:
+    if language:
+        wanted = language.lower()
         if wanted not in available:
             ctx.reply(ctx.t("core.language_unknown", languages=", ".join(available)))
             return
         _set_language(ctx, wanted)
         return
     ctx.reply(ctx.t("core.language.prompt"),
-              buttons=[[Button(ctx.app.i18n.t("core", "language.name", code), f"lang:{code}") for code in available]])
+              buttons=[[Button(ctx.app.i18n.t("core", "language.name", code), LanguageChoice(code=code))
+                        for code in available]])
 
 
-def choose_language(ctx: Context) -> None:
-    code = (ctx.data or "").partition(":")[2]
-    if code not in ctx.app.i18n.languages("core"):
-        ctx.answer(ctx.t("core.stale_button"))
-        return
-    _set_language(ctx, code)
+def choose_language(ctx: Context, data: LanguageChoice) -> Any:
+    if data.code not in ctx.app.i18n.languages("core"):
+        return SKIP  # a language this bot no longer speaks: the button is stale
+    _set_language(ctx, data.code)
+    return None
 
 
 def _set_language(ctx: Context, code: str) -> None:

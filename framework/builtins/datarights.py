@@ -12,12 +12,20 @@ import json
 import os
 from typing import Any
 
-from ..context import Context, JobContext
+from ..access import ConsentAnswer
+from ..callbacks import CallbackData
+from ..context import Button, Context, JobContext
 from ..models import AuditLog, PdAuditLog, User, UserRestriction, UserSettings
 from ..plugins import PluginInfo, hookimpl
 
 _PROFILE = ("telegram_id", "username", "first_name", "last_name", "language_code", "timezone", "status",
             "created_at", "last_active")
+
+
+class DeleteMeAnswer(CallbackData, prefix="deleteme"):
+    """The /deleteme confirmation: bound to the user who asked, so in a group nobody else can press it."""
+
+    confirm: bool
 
 
 @hookimpl
@@ -34,8 +42,8 @@ def plugbot_register_locales(register: Any) -> None:
 def plugbot_register_handlers(register: Any) -> None:
     register.command("mydata", mydata, help="help_mydata")
     register.command("deleteme", deleteme, help="help_deleteme")
-    register.callback("deleteme", confirm_delete)
-    register.callback("consent", consent)
+    register.callback(DeleteMeAnswer, confirm_delete)
+    register.callback(ConsentAnswer, consent)
 
 
 @hookimpl
@@ -88,17 +96,14 @@ def mydata(ctx: Context) -> None:
 
 
 def deleteme(ctx: Context) -> None:
-    ctx.reply(ctx.t("core.deleteme.confirm"), buttons=[[(ctx.t("core.deleteme.confirm_button"), "deleteme:yes"),
-                                                         (ctx.t("core.deleteme.cancel_button"), "deleteme:no")]])
+    ctx.reply(ctx.t("core.deleteme.confirm"),
+              buttons=[[Button(ctx.t("core.deleteme.confirm_button"), DeleteMeAnswer(confirm=True)),
+                        Button(ctx.t("core.deleteme.cancel_button"), DeleteMeAnswer(confirm=False))]])
 
 
-def confirm_delete(ctx: Context) -> None:
-    choice = (ctx.data or "").partition(":")[2]
-    if choice == "no":
+def confirm_delete(ctx: Context, data: DeleteMeAnswer) -> None:
+    if not data.confirm:
         ctx.edit(ctx.t("core.deleteme.cancelled"))
-        return
-    if choice != "yes":
-        ctx.answer(ctx.t("core.stale_button"))
         return
     erase_user(ctx.app, ctx.user, actor=None)
     ctx.session.end()
@@ -126,13 +131,9 @@ def plugbot_delete_user_data(user: User) -> None:
     UserSettings.delete().where(UserSettings.user == user.id).execute()
 
 
-def consent(ctx: Context) -> None:
-    choice = (ctx.data or "").partition(":")[2]
-    if choice == "decline":
+def consent(ctx: Context, data: ConsentAnswer) -> None:
+    if not data.accept:
         ctx.edit(ctx.t("core.consent.declined"))
-        return
-    if choice != "accept":
-        ctx.answer(ctx.t("core.stale_button"))
         return
     row, _ = UserSettings.get_or_create(user=ctx.user.id, defaults={"created_at": ctx.now(),
                                                                      "updated_at": ctx.now()})

@@ -74,19 +74,22 @@ def plugbot_register_locales(register: Any) -> None:
 
 @hookimpl
 def plugbot_register_handlers(register: Any) -> None:
-    register.command("add", conversation.start, help="help.add")
-    register.command("list", handlers.list_, help="help.list")
+    register.conversation(conversation.add_conversation)  # /add, its states and its buttons
+    register.command("list", handlers.list_, help="help.list", args=handlers.PERIOD_ARGS)
     register.command("undo", handlers.undo, help="help.undo")
-    register.command("stats", handlers.stats_, help="help.stats", rate_limit="30/minute")
-    register.command("export", handlers.export_, help="help.export", rate_limit="10/minute")
+    register.command("stats", handlers.stats_, help="help.stats", rate_limit="30/minute", args=handlers.PERIOD_ARGS)
+    register.command("export", handlers.export_, help="help.export", rate_limit="10/minute",
+                     args=handlers.PERIOD_ARGS)
     register.command("categories", handlers.categories_, help="help.categories")
-    register.command("budget", handlers.budget_, help="help.budget")
-    register.command("recurring", handlers.recurring_, help="help.recurring")
-    register.command("settings", handlers.settings_, help="help.settings")
-    register.command("rate", handlers.rate, help="help.rate")
+    register.command("budget", handlers.budget_, help="help.budget", args=handlers.BUDGET_ARGS)
+    register.command("recurring", handlers.recurring_, help="help.recurring", args=handlers.RECURRING_ARGS,
+                     usage="recurring.usage")
+    register.command("settings", handlers.settings_, help="help.settings", args=handlers.SETTINGS_ARGS,
+                     usage="settings.usage")
+    register.command("rate", handlers.rate, help="help.rate", args=handlers.RATE_ARGS, usage="rate.usage")
     register.text(handlers.quick_add, priority=0)
-    register.callback("exp", handlers.on_callback)
-    register.conversation(conversation.add_conversation)
+    for data_class, handler in handlers.BUTTONS:
+        register.callback(data_class, handler)
 
 
 @hookimpl

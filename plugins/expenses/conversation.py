@@ -9,14 +9,19 @@
 EDITING_EXPENSE directly with ``expense_id`` set, so changing a saved expense
 reuses the same screens. Temp data is JSON: amounts travel as strings.
 A wrong answer (bad amount, unknown category) keeps the user in the same state.
+
+The conversation's buttons are the four classes below; the core hands a press
+to the current state's handler as ``ctx.callback_data``, and only while the
+user is in the conversation (outside it they are stale).
 """
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from decimal import Decimal
 from typing import Any
 
-from framework import Button, Context, Conversation
+from framework import SKIP, Button, CallbackData, Context, Conversation, arg
 
 from . import categories, ledger, money, nlp, preferences, service, views
 from .models import Category, Expense, ExpenseSettings
@@ -25,15 +30,51 @@ from .views import View
 AMOUNT, CATEGORY, NOTE, CONFIRM, EDITING = (
     "AWAITING_AMOUNT", "AWAITING_CATEGORY", "AWAITING_NOTE", "AWAITING_CONFIRMATION", "EDITING_EXPENSE")
 
+class Step(enum.Enum):
+    CANCEL = "cancel"
+    OK = "ok"
+    EDIT = "edit"
+    BACK = "back"
+    SKIP = "skip"
+
+
+class Field(enum.Enum):
+    AMOUNT = "amount"
+    CATEGORY = "category"
+    NOTE = "note"
+    DATE = "date"
+
+
+class AddStep(CallbackData, prefix="add"):
+    """Cancel, Confirm, Edit, Back and Skip."""
+
+    step: Step
+
+
+class AddCategory(CallbackData, prefix="addc"):
+    category_id: int
+
+
+class AddField(CallbackData, prefix="addf"):
+    """A field of the Edit screen."""
+
+    field: Field
+
+
+class AddDate(CallbackData, prefix="addd"):
+    """Today / Yesterday on the date screen."""
+
+    day: dt.date
+
+
 add_conversation = Conversation("add", states={
     AMOUNT: [CATEGORY],
     CATEGORY: [NOTE],
     NOTE: [CONFIRM],
     CONFIRM: [EDITING],
     EDITING: [CONFIRM],
-})
-
-FIELDS = ("amount", "category", "note", "date")
+}, command="add", help="help.add", args=[arg.text("amount", optional=True)],
+    callbacks=[AddStep, AddCategory, AddField, AddDate])
 
 
 # --------------------------------------------------------------------------
@@ -53,15 +94,14 @@ def _lang(ctx: Context) -> str:
     return (ctx.lang or "en").split("-")[0]
 
 
-def _action(ctx: Context) -> list[str] | None:
-    """``add:cat:12`` → ``["cat", "12"]``; None for a text message."""
-    if ctx.data is None:
-        return None
-    return ctx.data.split(":")[1:]
+def _step(ctx: Context) -> Step | None:
+    """The Cancel/Confirm/Edit/Back/Skip button pressed, if that is what this update is."""
+    data = ctx.callback_data
+    return data.step if isinstance(data, AddStep) else None
 
 
 def _cancel_row(ctx: Context) -> list[Button]:
-    return [Button(ctx.t("button.cancel"), "add:cancel")]
+    return [Button(ctx.t("button.cancel"), AddStep(step=Step.CANCEL))]
 
 
 def _amount_error(ctx: Context, error: money.AmountError) -> str:
@@ -69,19 +109,19 @@ def _amount_error(ctx: Context, error: money.AmountError) -> str:
 
 
 def _category_keyboard(ctx: Context, selected: int | None = None) -> list[list[Button]]:
-    rows = views.category_rows(_view(ctx), categories.CategoryBook.of(ctx).visible(), lambda c: f"add:cat:{c.id}", selected)
+    rows = views.category_rows(_view(ctx), categories.CategoryBook.of(ctx).visible(),
+                               lambda c: AddCategory(category_id=c.id), selected)
     return rows + [_cancel_row(ctx)]
 
 
 def _confirm_keyboard(ctx: Context) -> list[list[Button]]:
-    return [[Button(ctx.t("button.confirm"), "add:ok"), Button(ctx.t("button.edit"), "add:edit")],
+    return [[Button(ctx.t("button.confirm"), AddStep(step=Step.OK)), Button(ctx.t("button.edit"), AddStep(step=Step.EDIT))],
             _cancel_row(ctx)]
 
 
 def _fields_keyboard(ctx: Context) -> list[list[Button]]:
-    return [[Button(ctx.t(f"button.field.{f}"), f"add:f:{f}") for f in FIELDS[:2]],
-            [Button(ctx.t(f"button.field.{f}"), f"add:f:{f}") for f in FIELDS[2:]],
-            [Button(ctx.t("button.back"), "add:back")], _cancel_row(ctx)]
+    fields = [Button(ctx.t(f"button.field.{f.value}"), AddField(field=f)) for f in Field]
+    return [fields[:2], fields[2:], [Button(ctx.t("button.back"), AddStep(step=Step.BACK))], _cancel_row(ctx)]
 
 
 def _say(ctx: Context, text: str, buttons: Any = None) -> None:
@@ -108,10 +148,6 @@ def _ask_category(ctx: Context, amount: Decimal, currency: str) -> None:
     _say(ctx, text, _category_keyboard(ctx))
 
 
-def _stale(ctx: Context) -> None:
-    ctx.answer(ctx.t("core.stale_button"))
-
-
 def _cancel(ctx: Context) -> None:
     ctx.session.end()
     _say(ctx, ctx.t("core.cancel.done"))
@@ -122,25 +158,26 @@ def _cancel(ctx: Context) -> None:
 # --------------------------------------------------------------------------
 
 
-def start(ctx: Context) -> None:
+@add_conversation.entry
+def start(ctx: Context, amount: str | None) -> None:
     """/add [amount]: start (or restart) the conversation."""
     prefs = _prefs(ctx)
     today = preferences.today(prefs, ctx.now())
     draft = {"currency": prefs.currency, "date": today.isoformat(), "note": "", "category_id": None,
              "expense_id": None, "field": None, "original": ctx.text[:500]}
     ctx.session.end()
-    if not ctx.args:
+    if amount is None:
         ctx.session.goto(AMOUNT, **draft)
         ctx.reply(ctx.t("add.ask_amount"), buttons=[_cancel_row(ctx)])
         return
     try:
-        amount, currency = money.parse_money(ctx.args, prefs.currency, _lang(ctx))
+        value, currency = money.parse_money(amount, prefs.currency, _lang(ctx))
     except money.AmountError as error:
         ctx.session.goto(AMOUNT, **draft)
         ctx.reply(_amount_error(ctx, error) + "\n" + ctx.t("add.ask_amount"), buttons=[_cancel_row(ctx)])
         return
-    ctx.session.goto(CATEGORY, **{**draft, "amount": str(amount), "currency": currency})
-    _ask_category(ctx, amount, currency)
+    ctx.session.goto(CATEGORY, **{**draft, "amount": str(value), "currency": currency})
+    _ask_category(ctx, value, currency)
 
 
 def edit_existing(ctx: Context, expense: Expense) -> None:
@@ -160,137 +197,135 @@ def edit_existing(ctx: Context, expense: Expense) -> None:
 
 
 @add_conversation.state(AMOUNT)
-def on_amount(ctx: Context) -> None:
+def on_amount(ctx: Context) -> Any:
     """Parse the amount (with an optional currency); a bad one is explained and asked again."""
-    action = _action(ctx)
-    if action == ["cancel"]:
-        _cancel(ctx)
-        return
-    if action is not None:
-        _stale(ctx)
-        return
+    step = _step(ctx)
+    if step is Step.CANCEL:
+        return _cancel(ctx)
+    if ctx.callback_data is not None:
+        return SKIP  # a button of another step: stale here
     try:
         amount, currency = money.parse_money(ctx.text, ctx.session.data["currency"], _lang(ctx))
     except money.AmountError as error:
         ctx.reply(_amount_error(ctx, error) + "\n" + ctx.t("add.ask_amount"), buttons=[_cancel_row(ctx)])
-        return
+        return None
     ctx.session.goto(CATEGORY, amount=str(amount), currency=currency)
     _ask_category(ctx, amount, currency)
+    return None
 
 
-def _chosen_category(ctx: Context, action: list[str] | None) -> Category | None:
-    if action is None:
+def _chosen_category(ctx: Context) -> Category | None:
+    """The category button pressed or the category name typed; None for anything else."""
+    data = ctx.callback_data
+    if data is None:
         return categories.CategoryBook.of(ctx).find_by_name(ctx.text)
-    if len(action) == 2 and action[0] == "cat":
-        return categories.CategoryBook.of(ctx).get_visible(action[1])
+    if isinstance(data, AddCategory):
+        return categories.CategoryBook.of(ctx).get_visible(data.category_id)
     return None
 
 
 @add_conversation.state(CATEGORY)
-def on_category(ctx: Context) -> None:
+def on_category(ctx: Context) -> Any:
     """A category button, or its name typed; anything else shows the keyboard again."""
-    action = _action(ctx)
-    if action == ["cancel"]:
-        _cancel(ctx)
-        return
-    category = _chosen_category(ctx, action)
+    if _step(ctx) is Step.CANCEL:
+        return _cancel(ctx)
+    category = _chosen_category(ctx)
     if category is None:
-        if action is not None:
-            _stale(ctx)
-            return
+        if ctx.callback_data is not None:
+            return SKIP  # another step's button, or a category that is not (or no longer) the user's
         ctx.reply(ctx.t("add.use_buttons"), buttons=_category_keyboard(ctx))
-        return
+        return None
     ctx.session.goto(NOTE, category_id=category.id)
     text = ctx.t("add.chosen_category", category=_view(ctx).category(category)) + "\n" + ctx.t("add.ask_note")
-    _say(ctx, text, [[Button(ctx.t("button.skip"), "add:skip")], _cancel_row(ctx)])
+    _say(ctx, text, [[Button(ctx.t("button.skip"), AddStep(step=Step.SKIP))], _cancel_row(ctx)])
+    return None
 
 
-def _note_from(ctx: Context, action: list[str] | None) -> str | None:
+def _note_from(ctx: Context) -> str | None:
     """The typed note, "" for Skip, None when the input is not a note."""
-    if action == ["skip"]:
+    if _step(ctx) is Step.SKIP:
         return ""
-    if action is None:
+    if ctx.callback_data is None:
         return ctx.text.strip()
     return None
 
 
 @add_conversation.state(NOTE)
-def on_note(ctx: Context) -> None:
+def on_note(ctx: Context) -> Any:
     """The note typed, or Skip for none."""
-    action = _action(ctx)
-    if action == ["cancel"]:
-        _cancel(ctx)
-        return
-    note = _note_from(ctx, action)
+    if _step(ctx) is Step.CANCEL:
+        return _cancel(ctx)
+    note = _note_from(ctx)
     if note is None:
-        _stale(ctx)
-        return
+        return SKIP
     if len(note) > ledger.MAX_NOTE:
         ctx.reply(ctx.t("error.note_too_long", max=ledger.MAX_NOTE))
-        return
+        return None
     _show_confirmation(ctx, note=note)
+    return None
 
 
 @add_conversation.state(CONFIRM)
-def on_confirmation(ctx: Context) -> None:
+def on_confirmation(ctx: Context) -> Any:
     """Confirm saves, Edit opens the field menu, Cancel drops the draft."""
-    action = _action(ctx)
-    if action == ["cancel"]:
+    step = _step(ctx)
+    if step is Step.CANCEL:
         _cancel(ctx)
-    elif action == ["ok"]:
+    elif step is Step.OK:
         _save(ctx)
-    elif action == ["edit"]:
+    elif step is Step.EDIT:
         ctx.session.goto(EDITING, field=None)
         data = ctx.session.data
         _say(ctx, _view(ctx).draft(data, _draft_category(ctx, data)) + "\n\n" + ctx.t("add.ask_field"),
              _fields_keyboard(ctx))
-    elif action is None:
+    elif ctx.callback_data is None:
         ctx.reply(ctx.t("add.use_buttons"), buttons=_confirm_keyboard(ctx))
     else:
-        _stale(ctx)
+        return SKIP
+    return None
 
 
 @add_conversation.state(EDITING)
-def on_editing(ctx: Context) -> None:
+def on_editing(ctx: Context) -> Any:
     """The field menu, then the new value of the chosen field; back to confirmation after."""
-    action = _action(ctx)
+    data, step = ctx.callback_data, _step(ctx)
     field = ctx.session.data.get("field")
-    if action == ["cancel"]:
+    if step is Step.CANCEL:
         _cancel(ctx)
-    elif action == ["back"]:
+    elif step is Step.BACK:
         _show_confirmation(ctx)
-    elif action is not None and len(action) == 2 and action[0] == "f" and action[1] in FIELDS:
-        _ask_field(ctx, action[1])
-    elif field == "amount" and action is None:
+    elif isinstance(data, AddField):
+        _ask_field(ctx, data.field.value)
+    elif field == "amount" and data is None:
         _edit_amount(ctx)
-    elif field == "category":
-        _edit_category(ctx, action)
-    elif field == "note" and (action is None or action == ["skip"]):
-        _edit_note(ctx, action)
-    elif field == "date" and (action is None or (len(action) == 2 and action[0] == "date")):
-        _edit_date(ctx, action)
-    elif action is None:
+    elif field == "category" and (data is None or isinstance(data, AddCategory)):
+        return _edit_category(ctx)
+    elif field == "note" and (data is None or step is Step.SKIP):
+        _edit_note(ctx)
+    elif field == "date" and (data is None or isinstance(data, AddDate)):
+        _edit_date(ctx)
+    elif data is None:
         ctx.reply(ctx.t("add.use_buttons"), buttons=_fields_keyboard(ctx))
     else:
-        _stale(ctx)
+        return SKIP
+    return None
 
 
 def _ask_field(ctx: Context, field: str) -> None:
     ctx.session.update(field=field)
-    back = [Button(ctx.t("button.back"), "add:back")]
+    back = [Button(ctx.t("button.back"), AddStep(step=Step.BACK))]
     if field == "amount":
         _say(ctx, ctx.t("add.ask_amount"), [back])
     elif field == "category":
-        rows = views.category_rows(_view(ctx), categories.CategoryBook.of(ctx).visible(), lambda c: f"add:cat:{c.id}",
-                                   ctx.session.data.get("category_id"))
+        rows = views.category_rows(_view(ctx), categories.CategoryBook.of(ctx).visible(),
+                                   lambda c: AddCategory(category_id=c.id), ctx.session.data.get("category_id"))
         _say(ctx, ctx.t("add.ask_new_category"), rows + [back])
     elif field == "note":
-        _say(ctx, ctx.t("add.ask_note"), [[Button(ctx.t("button.clear_note"), "add:skip")], back])
+        _say(ctx, ctx.t("add.ask_note"), [[Button(ctx.t("button.clear_note"), AddStep(step=Step.SKIP))], back])
     else:
         today = preferences.today(_prefs(ctx), ctx.now())
         days = [(ctx.t("button.today"), today), (ctx.t("button.yesterday"), today - dt.timedelta(days=1))]
-        _say(ctx, ctx.t("add.ask_date"), [[Button(label, f"add:date:{day.isoformat()}") for label, day in days],
-                                          back])
+        _say(ctx, ctx.t("add.ask_date"), [[Button(label, AddDate(day=day)) for label, day in days], back])
 
 
 def _edit_amount(ctx: Context) -> None:
@@ -302,33 +337,29 @@ def _edit_amount(ctx: Context) -> None:
     _show_confirmation(ctx, amount=str(amount), currency=currency)
 
 
-def _edit_category(ctx: Context, action: list[str] | None) -> None:
-    category = _chosen_category(ctx, action)
+def _edit_category(ctx: Context) -> Any:
+    category = _chosen_category(ctx)
     if category is None:
-        if action is not None:
-            _stale(ctx)
-        else:
-            ctx.reply(ctx.t("add.use_buttons"))
-        return
+        if ctx.callback_data is not None:
+            return SKIP
+        ctx.reply(ctx.t("add.use_buttons"))
+        return None
     _show_confirmation(ctx, category_id=category.id)
+    return None
 
 
-def _edit_note(ctx: Context, action: list[str] | None) -> None:
-    note = _note_from(ctx, action) or ""
+def _edit_note(ctx: Context) -> None:
+    note = _note_from(ctx) or ""
     if len(note) > ledger.MAX_NOTE:
         ctx.reply(ctx.t("error.note_too_long", max=ledger.MAX_NOTE))
         return
     _show_confirmation(ctx, note=note)
 
 
-def _edit_date(ctx: Context, action: list[str] | None) -> None:
+def _edit_date(ctx: Context) -> None:
     today = preferences.today(_prefs(ctx), ctx.now())
-    if action is not None:
-        try:
-            day = dt.date.fromisoformat(action[1])
-        except ValueError:
-            _stale(ctx)
-            return
+    if isinstance(ctx.callback_data, AddDate):
+        day = ctx.callback_data.day
     else:
         day = nlp.parse_date(ctx.text, today)
         if day is None:
@@ -380,7 +411,7 @@ def _save(ctx: Context) -> None:
                           note=fields["note"], date=fields["expense_date"], source="manual",
                           original=data.get("original"))
     _say(ctx, ctx.t("add.saved", line=view.expense(expense, category)),
-         [[Button(ctx.t("button.undo"), views.data("undo", expense.id))]])
+         [[Button(ctx.t("button.undo"), views.UndoExpense(expense_id=expense.id))]])
     alert = service.budget_alert(view, ctx.user, view.prefs, preferences.today(view.prefs, ctx.now()))
     if alert:
         ctx.reply(alert)

@@ -1,18 +1,20 @@
 """Commands, quick add and buttons: read the input, call the domain, reply.
 
-Every button handler receives ids from callback data, which any client can
-forge, so each one looks the row up *through the pressing user*
-(``ledger.get_own(ctx.user, id)``) and answers a forged, stale or malformed
-press with ``core.stale_button`` instead of acting or raising.
+The core parses the commands' declared arguments and the buttons' typed data
+(``views``), and refuses malformed presses and other users' ones. The ids in a
+button can still be forged by its own owner, so each button handler looks the
+row up *through the pressing user* (``ledger.get_own(ctx.user, id)``) and
+returns ``SKIP`` for a row that is not theirs or no longer there: the core
+then tells them the button is no longer valid.
 """
 from __future__ import annotations
 
 import datetime as dt
 import shlex
-from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
-from framework import Button, Context
+from framework import SKIP, BadArgument, Button, Context, arg
 
 from . import (
     categories,
@@ -32,7 +34,17 @@ from . import (
 )
 from .budget import progress as budget_progress
 from .models import Expense, ExpenseSettings, RecurringExpense
-from .views import View
+from .views import (
+    DeleteListed,
+    EditExpense,
+    ListPage,
+    RecurringAction,
+    RecurringVerb,
+    RestoreExpense,
+    SetCategory,
+    UndoExpense,
+    View,
+)
 
 
 def _prefs(ctx: Context, create: bool = True) -> ExpenseSettings:
@@ -47,13 +59,31 @@ def _today(prefs: ExpenseSettings, ctx: Context) -> dt.date:
     return preferences.today(prefs, ctx.now())
 
 
-def _period(ctx: Context, prefs: ExpenseSettings, text: str) -> periods.Period | None:
-    """The period the user asked for, or None after telling them how to write one."""
+def _period_arg(text: str, ctx: Context) -> periods.Period:
+    """The period argument of /list, /stats and /export, in the user's timezone and week."""
+    prefs = _prefs(ctx)
     try:
         return periods.resolve(text, _today(prefs, ctx), prefs.week_start)
     except periods.PeriodError as error:
-        ctx.reply(ctx.t(f"error.period.{error}") + "\n" + ctx.t("error.period.examples"))
-        return None
+        raise BadArgument(ctx.t(f"error.period.{error}") + "\n" + ctx.t("error.period.examples")) from error
+
+
+def _this_month(ctx: Context, prefs: ExpenseSettings) -> periods.Period:
+    return periods.resolve(None, _today(prefs, ctx), prefs.week_start)
+
+
+def _currency_arg(text: str, ctx: Context) -> str:
+    code = money.resolve_currency(text) or text.upper()
+    if not money.is_currency(code):
+        raise BadArgument(ctx.t("rate.error.currency"))
+    return code
+
+
+# The arguments the commands declare (see plugbot_register_handlers); the core parses them.
+PERIOD_ARGS = [arg.text("period", optional=True, parse=_period_arg)]
+BUDGET_ARGS = [arg.text("amount", optional=True)]
+RATE_ARGS = [arg.word("base", parse=_currency_arg), arg.word("quote", parse=_currency_arg),
+             arg.decimal("rate", max=rates.MAX_RATE)]  # positivity and precision: rates' own messages
 
 
 # --------------------------------------------------------------------------
@@ -61,28 +91,28 @@ def _period(ctx: Context, prefs: ExpenseSettings, text: str) -> periods.Period |
 # --------------------------------------------------------------------------
 
 
-def quick_add(ctx: Context) -> bool:
+def quick_add(ctx: Context) -> Any:
     """Free text like "coffee $5": saved at once with Undo and category buttons.
 
-    Returns False for anything that is not clearly an expense, so other
+    Returns SKIP for anything that is not clearly an expense, so other
     plugins (and plain chat) get it untouched.
     """
     text = ctx.text
     if not ctx.settings.get("quick_add", True) or not any(ch.isdigit() for ch in text):
-        return False
+        return SKIP
     prefs = _prefs(ctx, create=False)  # read once; a text that is no expense creates no row
     if not prefs.nlp_enabled:
-        return False
+        return SKIP
     book = categories.CategoryBook.of(ctx)  # one load serves the parser, the guess and the keyboard
     parsed = nlp.parse_expense(text, today=_today(prefs, ctx), lang=_lang(ctx), default_currency=prefs.currency,
                                known_words=book.learned_words())
     if parsed is None:
-        return False
+        return SKIP
     try:
         amount = money.validate_amount(parsed.amount, parsed.currency)
     except money.AmountError as error:
         ctx.reply(ctx.t(f"error.amount.{error.code}", **error.params))
-        return True
+        return None
     if prefs.id is None:  # the user's first expense: now the settings row is worth creating
         prefs = _prefs(ctx)
     category = book.guess(list(parsed.words), prefs.auto_categorize)
@@ -94,7 +124,7 @@ def quick_add(ctx: Context) -> bool:
     alert = service.budget_alert(view, ctx.user, prefs, _today(prefs, ctx))
     if alert:
         ctx.reply(alert)
-    return True
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -118,13 +148,11 @@ def _delete_and_offer_restore(ctx: Context, expense: Expense, edit: bool) -> Non
     (ctx.edit if edit else ctx.reply)(text, buttons=views.restore_keyboard(view, expense))
 
 
-def list_(ctx: Context) -> None:
+def list_(ctx: Context, period: periods.Period | None) -> None:
     """/list [period]: the period's expenses, a page at a time, with Edit and Delete."""
     prefs = _prefs(ctx)
-    period = _period(ctx, prefs, ctx.args)
-    if period is not None:
-        text, buttons = _list_page(ctx, prefs, period, 0)
-        ctx.reply(text, buttons=buttons)
+    text, buttons = _list_page(ctx, prefs, period or _this_month(ctx, prefs), 0)
+    ctx.reply(text, buttons=buttons)
 
 
 def _list_page(ctx: Context, prefs: ExpenseSettings, period: periods.Period,
@@ -139,7 +167,7 @@ def _list_page(ctx: Context, prefs: ExpenseSettings, period: periods.Period,
     first = page * size + 1
     lines = [title, ctx.t("list.page", page=page + 1, pages=pages), ""]
     lines += [f"{n}. {view.expense(e)}" for n, e in enumerate(rows, first)]
-    return "\n".join(lines), views.list_keyboard(view, rows, first, page, pages, period.spec(), ctx.user.telegram_id)
+    return "\n".join(lines), views.list_keyboard(view, rows, first, page, pages, period.spec())
 
 
 # --------------------------------------------------------------------------
@@ -147,12 +175,10 @@ def _list_page(ctx: Context, prefs: ExpenseSettings, period: periods.Period,
 # --------------------------------------------------------------------------
 
 
-def stats_(ctx: Context) -> None:
+def stats_(ctx: Context, period: periods.Period | None) -> None:
     """/stats [period]: totals, categories, top expenses, comparison, and a chart."""
     prefs = _prefs(ctx)
-    period = _period(ctx, prefs, ctx.args)
-    if period is None:
-        return
+    period = period or _this_month(ctx, prefs)
     report = stats.build(ctx.user, period.start, period.end, (period.previous_start, period.previous_end),
                          prefs.currency, lambda target: rates.factors(ctx.user, target),
                          top_n=int(ctx.settings.get("top_n", 3)))
@@ -174,12 +200,10 @@ def stats_(ctx: Context) -> None:
             ctx.send_photo(png, caption=title)
 
 
-def export_(ctx: Context) -> None:
+def export_(ctx: Context, period: periods.Period | None) -> None:
     """/export [period]: the period's expenses as a CSV document."""
     prefs = _prefs(ctx)
-    period = _period(ctx, prefs, ctx.args)
-    if period is None:
-        return
+    period = period or _this_month(ctx, prefs)
     view = View(ctx.t, prefs)
     rows = ledger.export_rows(ctx.user, period.start, period.end, view.category_name)
     if not rows:
@@ -256,27 +280,28 @@ def _show_categories(ctx: Context) -> None:
 OFF_WORDS = frozenset({"off", "none", "выкл", "нет"})
 
 
-def budget_(ctx: Context) -> None:
+def budget_(ctx: Context, amount: str | None) -> None:
     """/budget shows the month's progress; /budget 500 sets it; /budget off removes it."""
     prefs = _prefs(ctx)
     view = View(ctx.t, prefs)
-    if ctx.args.strip().lower() in OFF_WORDS:
+    if amount is not None and amount.lower() in OFF_WORDS:
         preferences.set_budget(prefs, None, ctx.now())
         ctx.audit("budget_changed", "settings", prefs.id, {"monthly_budget": None})
         ctx.reply(ctx.t("budget.removed"))
         return
-    if ctx.args:
+    if amount is not None:
         try:
-            amount, currency = money.parse_money(ctx.args, prefs.currency, _lang(ctx))
+            budget, currency = money.parse_money(amount, prefs.currency, _lang(ctx))
         except money.AmountError as error:
-            ctx.reply(ctx.t(f"error.amount.{error.code}", **error.params))
+            key = "budget.too_large" if error.code == "too_large" else f"error.amount.{error.code}"  # no expense
+            ctx.reply(ctx.t(key, **error.params))
             return
         if currency != prefs.currency:
             ctx.reply(ctx.t("budget.currency_mismatch", currency=prefs.currency))
             return
-        preferences.set_budget(prefs, amount, ctx.now())
-        ctx.audit("budget_changed", "settings", prefs.id, {"monthly_budget": format(amount, "f")})
-        ctx.reply(ctx.t("budget.set", budget=view.money(amount, currency), threshold=prefs.budget_alert_threshold))
+        preferences.set_budget(prefs, budget, ctx.now())
+        ctx.audit("budget_changed", "settings", prefs.id, {"monthly_budget": format(budget, "f")})
+        ctx.reply(ctx.t("budget.set", budget=view.money(budget, currency), threshold=prefs.budget_alert_threshold))
     progress = budget_progress(ctx.user, prefs, _today(prefs, ctx))
     if progress is None:
         ctx.reply(ctx.t("budget.none"))
@@ -293,18 +318,19 @@ RECURRING_VERBS = {"add": "add", "добавить": "add", "list": "list", "с�
                    "delete": "delete", "удалить": "delete"}
 
 
-def recurring_(ctx: Context) -> None:
+RECURRING_ARGS = [arg.choice("action", RECURRING_VERBS, optional=True), arg.text("details", optional=True)]
+
+
+def recurring_(ctx: Context, action: str | None, details: str | None) -> None:
     """/recurring [list | add TEXT | pause N | resume N | delete N]."""
-    verb, _, rest = ctx.args.partition(" ")
-    action = RECURRING_VERBS.get(verb.lower(), "list" if not verb else None)
-    if action is None:
+    if action is None and details is not None:  # not a verb: the core passed the words on
         ctx.reply(ctx.t("recurring.usage"))
-    elif action == "list":
+    elif action is None or action == "list":
         _show_recurring(ctx)
     elif action == "add":
-        _add_recurring(ctx, rest.strip())
+        _add_recurring(ctx, details or "")
     else:
-        _change_recurring_by_number(ctx, action, rest.strip())
+        _change_recurring_by_number(ctx, action, details or "")
 
 
 def _own_recurring(ctx: Context) -> list[RecurringExpense]:
@@ -376,21 +402,22 @@ def _change_recurring(ctx: Context, action: str, row: RecurringExpense) -> str:
 # --------------------------------------------------------------------------
 
 
-def settings_(ctx: Context) -> None:
+SETTINGS_ARGS = [arg.choice("key", list(preferences.SETTERS), optional=True), arg.text("value", optional=True)]
+
+
+def settings_(ctx: Context, key: str | None, value: str | None) -> None:
     """/settings shows everything; /settings KEY VALUE changes one setting."""
     prefs = _prefs(ctx)
-    key, _, value = ctx.args.partition(" ")
-    if key:
-        setter = preferences.SETTERS.get(key.lower())
-        if setter is None or not value.strip():
+    if key is not None or value is not None:
+        if key is None or value is None:  # an unknown key (passed on to the value), or no value
             ctx.reply(ctx.t("settings.usage"))
             return
         try:
-            setter(prefs, value, ctx.now())
+            preferences.SETTERS[key](prefs, value, ctx.now())
         except preferences.SettingError as error:
             ctx.reply(ctx.t(f"settings.error.{error.code}", **error.params))
             return
-        ctx.audit("settings_changed", "settings", prefs.id, {key.lower(): value.strip()})
+        ctx.audit("settings_changed", "settings", prefs.id, {key: value})
         ctx.reply(ctx.t("settings.saved") + "\n\n" + _settings_text(ctx, prefs))
         return
     ctx.reply(_settings_text(ctx, prefs) + "\n\n" + ctx.t("settings.usage"))
@@ -415,22 +442,11 @@ def _settings_text(ctx: Context, prefs: ExpenseSettings) -> str:
     )
 
 
-def rate(ctx: Context) -> None:
+def rate(ctx: Context, base: str, quote: str, rate: Decimal) -> None:
     """/rate USD RUB 92.5: 1 USD = 92.5 RUB, used to convert totals."""
-    parts = ctx.args.split()
-    if len(parts) != 3:
-        ctx.reply(ctx.t("rate.usage"))
-        return
-    base, quote = (money.resolve_currency(p) or p.upper() for p in parts[:2])
-    if not (money.is_currency(base) and money.is_currency(quote)):
-        ctx.reply(ctx.t("rate.error.currency") + "\n" + ctx.t("rate.usage"))
-        return
+    value = rate
     try:
-        value = money.parse_number(parts[2], _lang(ctx))
         row = rates.set_rate(ctx.user, base, quote, value, ctx.now())
-    except money.AmountError:
-        ctx.reply(ctx.t("rate.error.bad_rate") + "\n" + ctx.t("rate.usage"))
-        return
     except rates.RateError as error:
         ctx.reply(ctx.t(f"rate.error.{error.code}"))
         return
@@ -439,47 +455,37 @@ def rate(ctx: Context) -> None:
 
 
 # --------------------------------------------------------------------------
-# Buttons ("exp:...")
+# Buttons (their data classes are in views)
 # --------------------------------------------------------------------------
 
 
-def on_callback(ctx: Context) -> None:
-    """Route an ``exp:`` button; anything unknown, forged or stale gets the stale notice."""
-    parts = (ctx.data or "").split(":")
-    action = CALLBACKS.get(parts[1]) if len(parts) >= 3 else None
-    if action is None or not action(ctx, parts[2:]):
-        ctx.answer(ctx.t("core.stale_button"))
-
-
-def _on_undo(ctx: Context, args: list[str]) -> bool:
-    expense = ledger.get_own(ctx.user, args[0]) if len(args) == 1 else None
+def on_undo(ctx: Context, data: UndoExpense) -> Any:
+    expense = ledger.get_own(ctx.user, data.expense_id)
     if expense is None:
-        return False
+        return SKIP
     _delete_and_offer_restore(ctx, expense, edit=True)
     ctx.answer(ctx.t("deleted_toast"))
-    return True
+    return None
 
 
-def _on_restore(ctx: Context, args: list[str]) -> bool:
-    expense = ledger.get_own(ctx.user, args[0], deleted=True) if len(args) == 1 else None
+def on_restore(ctx: Context, data: RestoreExpense) -> Any:
+    expense = ledger.get_own(ctx.user, data.expense_id, deleted=True)
     if expense is None or not ledger.can_restore(expense, ctx.now()):
-        return False
+        return SKIP
     service.restore(ctx, expense)
     view = View(ctx.t, _prefs(ctx))
     ctx.edit(ctx.t("restored", line=view.expense(expense)),
              buttons=views.saved_keyboard(view, expense, categories.CategoryBook.of(ctx).visible()))
-    return True
+    return None
 
 
-def _on_category(ctx: Context, args: list[str]) -> bool:
+def on_category(ctx: Context, data: SetCategory) -> Any:
     """One-tap correction under a quick-add reply; the choice is learned for the note's words."""
-    if len(args) != 2:
-        return False
     book = categories.CategoryBook.of(ctx)
-    expense = ledger.get_own(ctx.user, args[0])
-    category = book.get_visible(args[1])  # checked against this user's own visible categories
+    expense = ledger.get_own(ctx.user, data.expense_id)
+    category = book.get_visible(data.category_id)  # checked against this user's own visible categories
     if expense is None or category is None:
-        return False
+        return SKIP
     if expense.category_id != category.id:
         service.edit(ctx, expense, category=category)
         book.remember(categories.words_of(expense.note or ""), category)
@@ -487,25 +493,23 @@ def _on_category(ctx: Context, args: list[str]) -> bool:
     ctx.edit(ctx.t("quick.saved", line=view.expense(expense, category)),
              buttons=views.saved_keyboard(view, expense, book.visible()))
     ctx.answer(ctx.t("quick.category_changed", category=view.category(category)))
-    return True
+    return None
 
 
-def _on_delete(ctx: Context, args: list[str]) -> bool:
+def on_delete(ctx: Context, data: DeleteListed) -> Any:
     """Delete from /list: refresh the page, and offer Restore in a new message."""
-    if len(args) != 3 or not args[1].isdecimal():
-        return False
-    expense = ledger.get_own(ctx.user, args[0])
+    expense = ledger.get_own(ctx.user, data.expense_id)
     prefs = _prefs(ctx)
-    period = _spec_period(prefs, ctx, args[2])
-    if expense is None or period is None:
-        return False
+    period = _spec_period(prefs, ctx, data.period)
+    if expense is None or period is None or data.page < 0:
+        return SKIP
     view = View(ctx.t, prefs)
     service.delete(ctx, expense)
-    text, buttons = _list_page(ctx, prefs, period, _fit_page(ctx, period, int(args[1])))
+    text, buttons = _list_page(ctx, prefs, period, _fit_page(ctx, period, data.page))
     ctx.edit(text, buttons=buttons)
     ctx.reply(ctx.t("deleted", line=view.expense(expense), hours=int(ledger.RESTORE_WINDOW.total_seconds() // 3600)),
               buttons=views.restore_keyboard(view, expense))
-    return True
+    return None
 
 
 def _fit_page(ctx: Context, period: periods.Period, page: int) -> int:
@@ -522,49 +526,37 @@ def _spec_period(prefs: ExpenseSettings, ctx: Context, spec: str) -> periods.Per
         return None
 
 
-def _on_page(ctx: Context, args: list[str]) -> bool:
-    if len(args) != 3 or args[0] != str(ctx.user.telegram_id) or not args[1].isdecimal():
-        return False
+def on_page(ctx: Context, data: ListPage) -> Any:
+    """Prev/Next of /list (only its owner may turn the pages: the core checks)."""
     prefs = _prefs(ctx)
-    period = _spec_period(prefs, ctx, args[2])
-    if period is None:
-        return False
-    text, buttons = _list_page(ctx, prefs, period, _fit_page(ctx, period, int(args[1])))
+    period = _spec_period(prefs, ctx, data.period)
+    if period is None or data.page < 0:
+        return SKIP
+    text, buttons = _list_page(ctx, prefs, period, _fit_page(ctx, period, data.page))
     ctx.edit(text, buttons=buttons)
-    return True
+    return None
 
 
-def _on_edit(ctx: Context, args: list[str]) -> bool:
-    expense = ledger.get_own(ctx.user, args[0]) if len(args) == 1 else None
+def on_edit(ctx: Context, data: EditExpense) -> Any:
+    expense = ledger.get_own(ctx.user, data.expense_id)
     if expense is None:
-        return False
+        return SKIP
     conversation.edit_existing(ctx, expense)
-    return True
+    return None
 
 
-def _own_recurring_row(ctx: Context, value: str) -> RecurringExpense | None:
-    # isdecimal, not isdigit: int() refuses "²"; and an id past BIGINT would make the driver raise.
-    if not value.isdecimal() or not 0 < int(value) < 2**63:
-        return None
-    return RecurringExpense.get_or_none((RecurringExpense.id == int(value)) & (RecurringExpense.user == ctx.user.id))
-
-
-def _on_recurring_toggle(ctx: Context, args: list[str]) -> bool:
-    row = _own_recurring_row(ctx, args[0]) if len(args) == 1 else None
+def on_recurring(ctx: Context, data: RecurringAction) -> Any:
+    """Pause/Resume or Delete under /recurring."""
+    row = RecurringExpense.get_or_none((RecurringExpense.id == data.recurring_id)
+                                       & (RecurringExpense.user == ctx.user.id))
     if row is None:
-        return False
-    ctx.reply(_change_recurring(ctx, "pause" if row.active else "resume", row))
+        return SKIP
+    if data.verb is RecurringVerb.DELETE:
+        ctx.reply(_change_recurring(ctx, "delete", row))
+    else:
+        ctx.reply(_change_recurring(ctx, "pause" if row.active else "resume", row))
     _refresh_recurring_list(ctx)
-    return True
-
-
-def _on_recurring_delete(ctx: Context, args: list[str]) -> bool:
-    row = _own_recurring_row(ctx, args[0]) if len(args) == 1 else None
-    if row is None:
-        return False
-    ctx.reply(_change_recurring(ctx, "delete", row))
-    _refresh_recurring_list(ctx)
-    return True
+    return None
 
 
 def _refresh_recurring_list(ctx: Context) -> None:
@@ -577,7 +569,6 @@ def _refresh_recurring_list(ctx: Context) -> None:
     ctx.edit("\n".join(lines), buttons=views.recurring_keyboard(view, rows))
 
 
-CALLBACKS: dict[str, Callable[[Context, list[str]], bool]] = {
-    "undo": _on_undo, "res": _on_restore, "cat": _on_category, "del": _on_delete, "pg": _on_page,
-    "edit": _on_edit, "rp": _on_recurring_toggle, "rd": _on_recurring_delete,
-}
+BUTTONS = ((UndoExpense, on_undo), (RestoreExpense, on_restore), (SetCategory, on_category),
+           (DeleteListed, on_delete), (ListPage, on_page), (EditExpense, on_edit), (RecurringAction, on_recurring))
+"""Each button class with its handler, registered in one loop by the plugin."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MAX_RANGE_DAYS = 3 * 366
+FIRST_YEAR, LAST_YEAR = 1970, 2100
 
 
 class PeriodError(ValueError):
@@ -122,15 +123,17 @@ def _range(start: dt.date, end: dt.date) -> Period:
 
 def _parse_date(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text)
-        if match:
-            try:
-                return dt.date(int(match[3]), int(match[2]), int(match[1]))
-            except ValueError:
-                pass
-    raise PeriodError("invalid")
+        try:
+            day = dt.date(int(match[3]), int(match[2]), int(match[1])) if match else None
+        except ValueError:
+            day = None
+    if day is None:
+        raise PeriodError("invalid")
+    _bounded_year(day.year)
+    return day
 
 
 def resolve(text: str | None, today: dt.date, week_start: int = 1, default: str = "month") -> Period:
@@ -166,6 +169,8 @@ def resolve(text: str | None, today: dt.date, week_start: int = 1, default: str 
 
 
 def _bounded_year(year: int) -> int:
-    if not 1970 <= year <= 2999:
-        raise PeriodError("invalid")
+    """Dates from 1970 to 2100 only, like every date plugbot reads: a period near year 1 or 9999
+    would run its "previous period" arithmetic off the calendar."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise PeriodError("range")
     return year

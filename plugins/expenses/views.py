@@ -2,17 +2,18 @@
 
 Nothing here reads the database or changes state; each function turns domain
 objects into text (through the plugin's catalog) or into rows of buttons. The
-callback data formats live here too, next to the buttons that carry them, and
-all stay well under Telegram's 64-byte limit.
+buttons' data classes live here too, next to the keyboards that carry them;
+the /add conversation's own are in ``conversation``.
 """
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from framework import Button
+from framework import Button, CallbackData
 
 from . import preferences
 from .budget import Progress, bar
@@ -127,18 +128,63 @@ class View:
 
 
 # --------------------------------------------------------------------------
-# Callback data (prefix "exp" for the plugin, "add" for the /add conversation)
+# Buttons: their data, declared once (the core packs, checks and parses it)
 # --------------------------------------------------------------------------
 
 
-def data(*parts: object) -> str:
-    text = ":".join(str(p) for p in ("exp", *parts))
-    if len(text.encode("utf-8")) > 64:
-        raise ValueError(f"callback data over 64 bytes: {text!r}")
-    return text
+class UndoExpense(CallbackData, prefix="exu"):
+    """Undo under a saved expense."""
+
+    expense_id: int
 
 
-def category_rows(view: View, categories: Sequence[Category], make: Callable[[Category], str],
+class RestoreExpense(CallbackData, prefix="exr"):
+    """Restore under a deleted one."""
+
+    expense_id: int
+
+
+class EditExpense(CallbackData, prefix="exe"):
+    """Edit N in /list: opens the /add screens on a saved expense."""
+
+    expense_id: int
+
+
+class SetCategory(CallbackData, prefix="exc"):
+    """One-tap category correction under a quick-add reply."""
+
+    expense_id: int
+    category_id: int
+
+
+class DeleteListed(CallbackData, prefix="exd"):
+    """Delete N in /list; ``page`` and ``period`` redraw the list after it."""
+
+    expense_id: int
+    page: int
+    period: str
+
+
+class ListPage(CallbackData, prefix="exl"):
+    """Prev/Next in /list."""
+
+    page: int
+    period: str
+
+
+class RecurringVerb(enum.Enum):
+    TOGGLE = "t"    # pause an active schedule, resume a paused one
+    DELETE = "d"
+
+
+class RecurringAction(CallbackData, prefix="exs"):
+    """Pause/Resume N and Delete N under /recurring."""
+
+    verb: RecurringVerb
+    recurring_id: int
+
+
+def category_rows(view: View, categories: Sequence[Category], make: Callable[[Category], CallbackData],
                   selected: int | None = None, per_row: int = 2) -> list[list[Button]]:
     """Category buttons, two per row, the selected one ticked."""
     buttons = [Button(("✓ " if c.id == selected else "") + view.category(c), make(c)) for c in categories]
@@ -147,36 +193,34 @@ def category_rows(view: View, categories: Sequence[Category], make: Callable[[Ca
 
 def saved_keyboard(view: View, expense: Expense, categories: Sequence[Category]) -> list[list[Button]]:
     """Under a saved expense: Undo, then one-tap category correction."""
-    rows = [[Button(view.t("button.undo"), data("undo", expense.id))]]
-    rows += category_rows(view, categories, lambda c: data("cat", expense.id, c.id), selected=expense.category_id)
+    rows = [[Button(view.t("button.undo"), UndoExpense(expense_id=expense.id))]]
+    rows += category_rows(view, categories, lambda c: SetCategory(expense_id=expense.id, category_id=c.id),
+                          selected=expense.category_id)
     return rows
 
 
 def restore_keyboard(view: View, expense: Expense) -> list[list[Button]]:
-    return [[Button(view.t("button.restore"), data("res", expense.id))]]
+    return [[Button(view.t("button.restore"), RestoreExpense(expense_id=expense.id))]]
 
 
 def list_keyboard(view: View, rows: Sequence[Expense], first_number: int, page: int, pages: int,
-                  spec: str, owner: int) -> list[list[Button]]:
-    """Edit and Delete for each listed expense, then Prev/Next.
-
-    Prev/Next carry the list owner's Telegram id: in a group anyone can press
-    them, and only the owner may turn the pages of their own list.
-    """
-    keyboard = [[Button(view.t("button.edit_n", n=n), data("edit", e.id)),
-                 Button(view.t("button.delete_n", n=n), data("del", e.id, page, spec))]
+                  spec: str) -> list[list[Button]]:
+    """Edit and Delete for each listed expense, then Prev/Next (the core keeps them the list owner's)."""
+    keyboard = [[Button(view.t("button.edit_n", n=n), EditExpense(expense_id=e.id)),
+                 Button(view.t("button.delete_n", n=n), DeleteListed(expense_id=e.id, page=page, period=spec))]
                 for n, e in enumerate(rows, first_number)]
     nav = []
     if page > 0:
-        nav.append(Button(view.t("button.prev"), data("pg", owner, page - 1, spec)))
+        nav.append(Button(view.t("button.prev"), ListPage(page=page - 1, period=spec)))
     if page + 1 < pages:
-        nav.append(Button(view.t("button.next"), data("pg", owner, page + 1, spec)))
+        nav.append(Button(view.t("button.next"), ListPage(page=page + 1, period=spec)))
     if nav:
         keyboard.append(nav)
     return keyboard
 
 
 def recurring_keyboard(view: View, rows: Sequence[RecurringExpense]) -> list[list[Button]]:
-    return [[Button(view.t("button.resume_n" if not r.active else "button.pause_n", n=n), data("rp", r.id)),
-             Button(view.t("button.delete_n", n=n), data("rd", r.id))]
+    return [[Button(view.t("button.resume_n" if not r.active else "button.pause_n", n=n),
+                    RecurringAction(verb=RecurringVerb.TOGGLE, recurring_id=r.id)),
+             Button(view.t("button.delete_n", n=n), RecurringAction(verb=RecurringVerb.DELETE, recurring_id=r.id))]
             for n, r in enumerate(rows, 1)]

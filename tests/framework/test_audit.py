@@ -8,6 +8,7 @@ from pb_testplugins import HELLO, PROBE, build, texts
 from pb_testplugins.probe import events
 
 from framework import User, connection_scope
+from framework.builtins.datarights import DeleteMeAnswer
 from framework.models import AuditLog, PdAuditLog
 
 ALICE = 801
@@ -85,7 +86,7 @@ def test_personal_data_operations_are_written_to_pd_audit_log(bot_factory, monke
 
     alice.send("/deleteme")
     assert _pd("delete_account") == []                      # asking is not deleting
-    alice.press(data="deleteme:yes")
+    alice.press(data=DeleteMeAnswer(confirm=True))
     [row] = _pd("delete_account")
     assert (row.actor_id, row.target_user_id) == (None, None)
     assert "hello" in row.details["plugins"]

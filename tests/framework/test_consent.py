@@ -76,3 +76,16 @@ def test_without_the_gate_names_are_stored_at_once(bot_factory, monkeypatch, bac
     bot = build(bot_factory, backend, monkeypatch, HELLO)
     assert texts(bot.user(ALICE, first_name="Alice").send("/hello"))[0].startswith("👋 Hello, Alice!")
     assert _row(ALICE).first_name == "Alice"
+
+
+def test_nobody_can_agree_for_someone_else_in_a_group(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO, config=CONSENT)
+    alice, bob = bot.user(ALICE).in_chat(-42), bot.user(ALICE + 1).in_chat(-42)
+    prompt = alice.send("/hello")
+    _assert_only_prompt(prompt)
+    assert texts(bob.press("I agree")) == ["This button is not for you."]      # Alice's prompt: Bob cannot
+    with connection_scope():
+        assert PdAuditLog.select().where(PdAuditLog.action == "consent_given").count() == 0
+    _assert_only_prompt(bob.send("/hello"))                                  # nor did Bob agree for himself
+    agree = prompt[0].buttons[0][0][1]
+    assert texts(alice.press(data=agree, message=prompt[0])) == ["Thank you! Let's get started."]

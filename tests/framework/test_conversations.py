@@ -26,6 +26,13 @@ def _greeting(telegram_id: int):
         return (Greeting.select().join(User).where(User.telegram_id == telegram_id).first())
 
 
+def _yes():
+    """hello's "Yes" button data, as pressed on a message from before a restart."""
+    from plugbot_hello.handlers import NicknameAnswer
+
+    return NicknameAnswer(yes=True)
+
+
 def _enter(user, state: str) -> None:
     assert texts(user.send("/nickname")) == ["How should I call you? Send a nickname, or /cancel."]
     if state == "AWAITING_CONFIRMATION":
@@ -168,7 +175,7 @@ def test_redis_session_survives_a_restart(bot_factory, monkeypatch) -> None:
     assert second.app is not first.app
     session = second.app.sessions.load(ALICE)
     assert (session.owner, session.state, session.data["nickname"]) == ("hello", "AWAITING_CONFIRMATION", "Neo")
-    replies = second.user(ALICE).press(data="nickname:yes")
+    replies = second.user(ALICE).press(data=_yes())
     assert texts(replies) == ["Done: I'll call you Neo."]
     assert _greeting(ALICE).nickname == "Neo"
     assert second.app.sessions.load(ALICE).state is None
@@ -179,7 +186,7 @@ def test_memory_session_is_lost_on_restart(bot_factory, monkeypatch) -> None:
     _enter(first.user(ALICE), "AWAITING_CONFIRMATION")
     second = restart(bot_factory, first, monkeypatch, HELLO)
     assert second.app.sessions.load(ALICE).state is None
-    assert texts(second.user(ALICE).press(data="nickname:yes")) == ["This button is no longer valid."]
+    assert texts(second.user(ALICE).press(data=_yes())) == ["This button is no longer valid."]
 
 
 # -- a conversation belongs to the chat it started in ---------------------------------------------

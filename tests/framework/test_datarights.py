@@ -65,6 +65,24 @@ def test_deleteme_asks_first_and_no_keeps_everything(bot_factory, monkeypatch, b
     assert "Neo" in texts(alice.send("/hello"))[0]
 
 
+def test_deleteme_confirmation_in_a_group_belongs_to_who_asked(bot_factory, monkeypatch, backend) -> None:
+    """Bob presses "Yes, delete everything" under Alice's /deleteme in their group: nothing is erased,
+    least of all Bob's own data (the press used to erase the presser)."""
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    _with_nickname(bot, ALICE, "Neo")
+    _with_nickname(bot, BOB, "Bobby")
+    alice, bob = bot.user(ALICE).in_chat(-777), bot.user(BOB).in_chat(-777)
+    alice.send("/deleteme")
+    replies = bob.press("Yes, delete everything")
+    assert [(r.method, r.text) for r in replies] == [("answer_callback_query", "This button is not for you.")]
+    assert bob.press("No, keep my data")[0].text == "This button is not for you."
+    assert _user(ALICE) is not None and _user(BOB) is not None
+    assert _greeting_rows(_user(BOB).id) == 1 and _greeting_rows(_user(ALICE).id) == 1
+    with connection_scope():
+        assert PdAuditLog.select().where(PdAuditLog.action == "delete_account").count() == 0
+    assert texts(alice.press("No, keep my data")) == ["Nothing was deleted."]   # its owner still can
+
+
 def test_deleteme_yes_erases_and_anonymises(bot_factory, monkeypatch, backend) -> None:
     bot = build(bot_factory, backend, monkeypatch, HELLO)
     alice = _with_nickname(bot, ALICE, "Neo")

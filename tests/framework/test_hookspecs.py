@@ -107,11 +107,13 @@ def test_hook_plugbot_register_handlers(bot_factory) -> None:
     bot = bot_factory({"hello": HELLO})
     routes = bot.app.routes
     assert [c.name for c in routes.commands_of("hello")] == ["hello", "nickname", "morning"]
-    assert routes.callbacks["nickname"].plugin == "hello"
+    assert routes.callbacks["nick"].plugin == "hello"                  # the conversation's button class
+    assert routes.callbacks["nick"].data_class.__name__ == "NicknameAnswer"
     assert ("hello", "nickname") in routes.conversations
     user = bot.user(1)
     assert user.send("/morning on")[0].text == "I'll say good morning at 9:00 your time."
-    assert user.send("/morning sometimes")[0].text == "Use /morning on or /morning off."
+    assert user.send("/morning sometimes")[0].text == (
+        "“sometimes” is not one of: on, off.\nUsage: /morning <on|off> — good-morning messages on|off")
 
 
 def test_hook_plugbot_register_handlers_gives_the_plugins_handle(bot_factory) -> None:

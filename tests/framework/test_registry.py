@@ -9,7 +9,7 @@ from typing import Any
 import plugins_for_tests
 import pytest
 
-from framework import ConfigError, Conversation
+from framework import CallbackData, ConfigError, Conversation
 from framework.plugin import Plugin
 from framework.registry import HandlerRegistry, JobRegistry, RegistrationError, Routes
 
@@ -129,8 +129,10 @@ def _register_everything(app: Any, routes: Routes, name: str) -> None:
     register = HandlerRegistry(routes, handle)
     register.command(f"cmd_{name}", lambda ctx: None)
     register.text(lambda ctx: None)
-    register.callback(f"cb{name}", lambda ctx: None)
-    conversation = Conversation(f"conv_{name}", states={"ONLY": []})
+    button = type(f"Button{name}", (CallbackData,), {"__annotations__": {"n": int}}, prefix=f"cb{name}")
+    step = type(f"Step{name}", (CallbackData,), {"__annotations__": {"n": int}}, prefix=f"conv_{name}")
+    register.callback(button, lambda ctx, data: None)
+    conversation = Conversation(f"conv_{name}", states={"ONLY": []}, callbacks=[step])
     conversation.state("ONLY")(lambda ctx: None)
     register.conversation(conversation)
     register.content(["photo"], lambda ctx: None)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import app_invariants, utf16_len
 
+from framework.callbacks import pack_owner
 from framework.db import connection_scope
 from plugins.expenses.models import Expense
 
@@ -110,8 +111,8 @@ def callback_update(data: str | None, with_message: bool) -> Maker:
     def make(bot: Any, user: Any) -> dict[str, Any]:
         uid = bot.next_update_id()
         query: dict[str, Any] = {"id": str(uid), "from": user.profile, "chat_instance": "1"}
-        if data is not None:
-            query["data"] = data
+        if data is not None:  # "{me}" stands for the presser's own id, as the owner field of button data
+            query["data"] = data.replace("{me}", pack_owner(user.id))
         if with_message:
             query["message"] = {"message_id": bot.next_message_id(), "date": bot.timestamp(), "chat": user.chat,
                                 "text": "old"}
@@ -151,20 +152,29 @@ def odd_update(kind: str) -> Maker:
 
 
 def forged_data(victim_ids: list[int]) -> st.SearchStrategy[str]:
+    """Button data in the core's format (``prefix:owner:fields``) with hostile fields. The owner is
+    mostly the presser ("{me}": past the core's owner check, so the plugin's own checks are fuzzed),
+    sometimes the victim or garbage."""
     ids = st.one_of(st.sampled_from(victim_ids), st.integers(-5, 10**6).map(str), unicode_text,
                     st.sampled_from(("0", "-1", "1e3", "9" * 30, "", "NaN", "1;DROP TABLE expenses", "²", "١٢",
                                      "1 ", " 1", "+1")))
+    owners = st.sampled_from(("{me}", "{me}", "{me}", pack_owner(VICTIM), "zz", "", "-1", "ZZ"))
+    periods = st.sampled_from(("month", "week", "x", "2024", "today", "bogus", "", "0001-01-01", "9999-12",
+                               "0001-01-01..0001-02-01", "2025-03-01..2025-03-31"))
     return st.one_of(
-        st.builds(lambda a, i: f"exp:{a}:{i}", st.sampled_from(("undo", "res", "edit", "rp", "rd", "x")), ids),
-        st.builds(lambda i, c: f"exp:cat:{i}:{c}", ids, ids),
-        st.builds(lambda i, p, s: f"exp:del:{i}:{p}:{s}", ids, ids, st.sampled_from(("month", "week", "x", "2024"))),
-        st.builds(lambda o, p, s: f"exp:pg:{o}:{p}:{s}", ids, ids, st.sampled_from(("month", "today", "bogus", ""))),
-        st.builds(lambda a: f"add:{a}", st.sampled_from(("ok", "edit", "cancel", "skip", "back", "cat:1", "cat:x",
-                                                         "f:amount", "f:note", "f:date", "f:category", "f:zz",
-                                                         "date:2024-02-30", "date:1999-01-01", "date:x"))),
-        st.builds(lambda x: f"lang:{x}", st.sampled_from(("en", "ru", "xx", ""))),
-        st.sampled_from(("nickname:yes", "nickname:no", "deleteme:no", "consent:accept", "consent:decline",
-                         "exp", "exp:", "::", ":", "a" * 200)),
+        st.builds(lambda o, a, i: f"{a}:{o}:{i}", owners, st.sampled_from(("exu", "exr", "exe", "x")), ids),
+        st.builds(lambda o, i, c: f"exc:{o}:{i}:{c}", owners, ids, ids),
+        st.builds(lambda o, i, p, s: f"exd:{o}:{i}:{p}:{s}", owners, ids, ids, periods),
+        st.builds(lambda o, p, s: f"exl:{o}:{p}:{s}", owners, ids, periods),
+        st.builds(lambda o, v, i: f"exs:{o}:{v}:{i}", owners, st.sampled_from(("t", "d", "x", "")), ids),
+        st.builds(lambda o, a: f"{a.split(':')[0]}:{o}:{a.partition(':')[2]}", owners,
+                  st.sampled_from(("add:ok", "add:edit", "add:cancel", "add:skip", "add:back", "add:x", "addc:1",
+                                   "addc:x", "addf:amount", "addf:note", "addf:date", "addf:category", "addf:zz",
+                                   "addd:2024-02-30", "addd:1999-01-01", "addd:0001-01-01", "addd:x"))),
+        st.builds(lambda o, x: f"lang:{o}:{x}", owners, st.sampled_from(("en", "ru", "xx", ""))),
+        st.builds(lambda o, x: f"{x}".replace("{o}", o), owners,
+                  st.sampled_from(("nick:{o}:1", "nick:{o}:0", "deleteme:{o}:0", "consent:{o}:1", "consent:{o}:0",
+                                   "exu", "exu:", "::", ":", "a" * 200))),
         unicode_text,
     )
 

@@ -3,8 +3,10 @@
 * Alice uses every part of the expenses plugin that shows buttons (quick add, /list with
   several pages, /undo, /recurring, the /add conversation and its Edit screen). Bob then sends
   the callback data of each of those buttons from his own chat. Every press must be answered
-  "This button is no longer valid." and nothing else, and must change nothing: no row of any
-  expenses table, no audit row, not Alice's conversation.
+  "This button is not for you." (the core's owner check) and nothing else. Then Bob sends each
+  one again with the owner field rewritten to himself (a forgery the owner check cannot see):
+  no press may show Alice's data. Neither round may change anything: no row of any expenses
+  table, no audit row, not Alice's conversation.
 * Texts that look like SQL injection are stored verbatim as expense notes.
 * ``python -m framework run`` with DEBUG logging (plain and JSON) against the fake Bot API
   server, with failing requests: the token appears nowhere in what it wrote.
@@ -19,10 +21,12 @@ from reliability_helpers import ROOT, BotProcess
 from benchmarks.fakeapi import FakeApiProcess
 from benchmarks.services import Storage, bot_config, write_config
 from benchmarks.workloads import UpdateFactory
+from framework.callbacks import pack_owner
 from framework.db import connection_scope, database
 from plugins.expenses.models import Expense
 
-STALE = "This button is no longer valid."
+NOT_YOURS = "This button is not for you."
+BUTTON_PREFIXES = ("exu", "exr", "exe", "exc", "exd", "exl", "exs", "add", "addc", "addf", "addd")
 TABLES = ("expenses", "categories", "category_memory", "expense_settings", "recurring_expenses", "recurring_runs",
           "exchange_rates", "audit_logs")
 INJECTIONS = ("Robert'); DROP TABLE expenses;--", "1' OR '1'='1", "\"; DELETE FROM users; --",
@@ -55,46 +59,65 @@ def test_buttons_replayed_by_another_user(bot_factory: Any, ledger: Any, databas
     alice, bob = bot.user(1001, first_name="Alice"), bot.user(2002, first_name="Bob")
     for text in ALICE_STEPS:
         alice.send(text)
-    alice.press(data="add:edit")  # the Edit screen of the draft: its field buttons too
+    from plugins.expenses.conversation import AddStep, Step
+
+    alice.press(data=AddStep(step=Step.EDIT))  # the Edit screen of the draft: its field buttons too
     bob.send("tea 3")  # Bob has data of his own, and no conversation
     buttons = {}
     for reply in bot.telegram.calls:
         if reply.chat_id == alice.id:
             for row in reply.buttons:
                 for _, data in row:
-                    if data and data.split(":", 1)[0] in ("exp", "add"):
+                    if data and data.split(":", 1)[0] in BUTTON_PREFIXES:
                         buttons.setdefault(data, reply.message_id or 1)
     assert len(buttons) >= 20, sorted(buttons)
     alice_session = bot.app.sessions.load(alice.id)
+    bobs_notes = {e.note for e in _expenses(bob.id)}
+    alice_notes = [e.note for e in _expenses(alice.id) if e.note and e.note not in bobs_notes]  # hers alone
     wrong: list[tuple[str, list[tuple[str, str]]]] = []
     changed: list[str] = []
     for data, message_id in sorted(buttons.items()):
         before = _snapshot()
         calls = _press(bot, bob, data, message_id)
         seen = [(c.method, (c.text or "")[:60]) for c in calls]
-        if seen != [("answer_callback_query", STALE)]:
+        if seen != [("answer_callback_query", NOT_YOURS)]:
             wrong.append((data, seen))
         if _snapshot() != before:
             changed.append(data)
+        forged = ":".join([data.split(":")[0], pack_owner(bob.id), *data.split(":")[2:]])
+        calls = _press(bot, bob, forged, message_id)
+        if any(note in (c.text or "") for c in calls for note in alice_notes):
+            wrong.append((forged, [(c.method, (c.text or "")[:60]) for c in calls]))
+        if _snapshot() != before:
+            changed.append(forged)
     session_changed = bot.app.sessions.load(alice.id) != alice_session
     ledger.record(f"button replay ({database_kind})", sent=len(buttons),
                   failures=len(wrong) + len(changed) + int(session_changed), lost=len(changed),
                   note=f"{len(buttons)} distinct buttons of Alice pressed by Bob")
     assert not changed, f"replayed buttons changed data: {changed}"
     assert not session_changed, "Bob's presses changed Alice's conversation"
-    assert not wrong, f"answered otherwise than '{STALE}': {wrong}"
+    assert not wrong, f"answered otherwise than '{NOT_YOURS}', or showed Alice's data: {wrong}"
+
+
+def _expenses(telegram_id: int) -> list[Any]:
+    from framework import User
+
+    with connection_scope():
+        return list(Expense.select().join(User, on=(Expense.user == User.id)).where(User.telegram_id == telegram_id))
 
 
 @pytest.mark.parametrize("database_kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_injection_texts_are_stored_verbatim(bot_factory: Any, ledger: Any, database_kind: str) -> None:
     bot = bot_factory(plugins={"expenses": {"charts": False}}, database=database_kind,
                       config={"ratelimit": {"messages_per_minute": 1_000_000}})
+    from plugins.expenses.conversation import AddStep, Step
+
     mallory = bot.user(3003, first_name="Mallory'; DROP TABLE users;--", username="x' OR '1'='1")
     for text in INJECTIONS:
         mallory.send("/add 5")
         mallory.send("Food")
         mallory.send(text)
-        mallory.press(data="add:ok")
+        mallory.press(data=AddStep(step=Step.OK))
     with connection_scope():
         notes = [e.note for e in Expense.select().order_by(Expense.id)]
         users = database.execute_sql("SELECT count(*) FROM users").fetchone()[0]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from framework import Plugin, PluginInfo, User, hookimpl
+from framework import Plugin, PluginInfo, User, arg, hookimpl
 
 from . import handlers, jobs, middleware
 from .models import Greeting
@@ -62,9 +62,9 @@ def plugbot_register_locales(register: Any) -> None:
 @hookimpl
 def plugbot_register_handlers(register: Any) -> None:
     register.command("hello", handlers.hello, help="help_hello")
-    register.command("nickname", handlers.nickname, help="help_nickname")
-    register.command("morning", handlers.morning, help="help_morning")
-    register.conversation(handlers.nickname_conversation)
+    register.conversation(handlers.nickname_conversation)  # also registers /nickname and its buttons
+    register.command("morning", handlers.morning, help="help_morning",
+                     args=[arg.choice("switch", {"on": True, "off": False})])
     register.middleware(middleware.keep_quiet)
     register.middleware(middleware.leave_failed_conversation)
 

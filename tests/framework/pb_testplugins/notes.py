@@ -8,7 +8,7 @@ from typing import Any
 
 from framework import Context, Conversation, PluginInfo, hookimpl
 
-note_conversation = Conversation("note", states={"AWAITING_TEXT": []})
+note_conversation = Conversation("note", states={"AWAITING_TEXT": []}, command="note")
 
 
 @hookimpl
@@ -18,12 +18,12 @@ def plugbot_plugin_info() -> PluginInfo:
 
 @hookimpl
 def plugbot_register_handlers(register: Any) -> None:
-    register.command("note", start_note)
     register.command("peek", peek)
     register.conversation(note_conversation)
     register.text(free_text)
 
 
+@note_conversation.entry
 def start_note(ctx: Context) -> None:
     ctx.session.goto("AWAITING_TEXT", started=True)
     ctx.reply("What should I note?")
@@ -31,9 +31,6 @@ def start_note(ctx: Context) -> None:
 
 @note_conversation.state("AWAITING_TEXT")
 def on_text(ctx: Context) -> None:
-    if ctx.callback is not None:
-        ctx.answer("notes: use text")
-        return
     ctx.reply(f"noted: {ctx.text}")
     ctx.session.end()
 
@@ -42,6 +39,5 @@ def peek(ctx: Context) -> None:
     ctx.reply(f"notes sees state={ctx.session.state} data={ctx.session.data}")
 
 
-def free_text(ctx: Context) -> bool:
+def free_text(ctx: Context) -> None:
     ctx.reply(f"notes heard: {ctx.text}")
-    return True

@@ -12,12 +12,14 @@ from typing import Any
 import peewee
 
 from framework import (
+    SKIP,
     BaseModel,
     Context,
     JobContext,
     PluginInfo,
     User,
     UtcDateTimeField,
+    arg,
     connection_scope,
     hookimpl,
     utcnow,
@@ -85,8 +87,8 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("ask", ask)
     register.command("costly", costly, allow_restricted=False)
     register.command("whoami", whoami)
-    register.command("whois", whois, permission="manage_users")
-    register.command("usertz", usertz, permission="manage_users")
+    register.command("whois", whois, permission="manage_users", args=[arg.int("telegram_id", min=1)])
+    register.command("usertz", usertz, permission="manage_users", args=[arg.user("target"), arg.word("zone")])
     # Two text handlers on one update: the first writes and passes, the second may fail.
     register.text(chain_first, priority=10)
     register.text(chain_second)
@@ -123,7 +125,7 @@ def boom(ctx: Context) -> None:
 
 
 def _chain_link(ctx: Context, kind: str, breaks_on: str) -> bool:
-    """Record a "chain …" text (False for any other text); raise on ``breaks_on``."""
+    """Record a "chain …" text (False, recording nothing, for any other text); raise on ``breaks_on``."""
     if not ctx.text.startswith("chain"):
         return False
     ProbeEvent.create(kind=kind, telegram_id=ctx.telegram_id, note=ctx.text)
@@ -133,16 +135,16 @@ def _chain_link(ctx: Context, kind: str, breaks_on: str) -> bool:
     return True
 
 
-def chain_first(ctx: Context) -> bool:
+def chain_first(ctx: Context) -> Any:
     _chain_link(ctx, "chain_first", "chain first boom")
-    return False  # pass the text on, as a recorder of chat messages does
+    return SKIP  # pass the text on, as a recorder of chat messages does
 
 
-def chain_second(ctx: Context) -> bool:
+def chain_second(ctx: Context) -> Any:
     if not _chain_link(ctx, "chain_second", "chain boom"):
-        return False
+        return SKIP
     ctx.reply("chained")
-    return True
+    return None
 
 
 def limited(ctx: Context) -> None:
@@ -163,27 +165,19 @@ def whoami(ctx: Context) -> None:
     ctx.reply(f"restricted={ctx.restricted}")
 
 
-def whois(ctx: Context) -> None:
+def whois(ctx: Context, telegram_id: int) -> None:
     """An admin looks at a user's stored profile (the core audits the viewing)."""
-    if not ctx.args.isdigit():
-        ctx.reply("usage: /whois <telegram id>")
-        return
-    profile = ctx.app.users.profile(int(ctx.args), actor=ctx.user)
+    profile = ctx.app.users.profile(telegram_id, actor=ctx.user)
     if profile is None:
         ctx.reply("no such user")
         return
     ctx.reply(f"{profile['first_name']} tz={profile['timezone']} lang={profile['language']}")
 
 
-def usertz(ctx: Context) -> None:
+def usertz(ctx: Context, target: User, zone: str) -> None:
     """An admin changes a user's timezone (the core audits the change)."""
-    target_id, _, zone = ctx.args.partition(" ")
-    target = User.get_or_none(User.telegram_id == int(target_id)) if target_id.isdigit() else None
-    if target is None:
-        ctx.reply("no such user")
-        return
     try:
-        changed = ctx.app.users.change_settings(target, actor=ctx.user, timezone=zone.strip())
+        changed = ctx.app.users.change_settings(target, actor=ctx.user, timezone=zone)
     except ValueError as exc:
         ctx.reply(str(exc))
         return

@@ -11,7 +11,7 @@ from typing import Any
 
 from framework import Context, Conversation, PluginInfo, hookimpl
 
-order = Conversation("order", states={"ASK_SIZE": ["ASK_CONFIRM"], "ASK_CONFIRM": []})
+order = Conversation("order", states={"ASK_SIZE": ["ASK_CONFIRM"], "ASK_CONFIRM": []}, command="order")
 
 
 @hookimpl
@@ -21,10 +21,10 @@ def plugbot_plugin_info() -> PluginInfo:
 
 @hookimpl
 def plugbot_register_handlers(register: Any) -> None:
-    register.command("order", start_order)
     register.conversation(order)
 
 
+@order.entry
 def start_order(ctx: Context) -> None:
     ctx.session.goto("ASK_SIZE")
     ctx.reply("Which size?")

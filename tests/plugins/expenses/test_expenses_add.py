@@ -151,7 +151,9 @@ def test_stale_conversation_button_after_the_end(alice) -> None:
     alice.press("🍔 Food")
     alice.press("Skip ➡️")
     alice.press("✅ Confirm")
-    replies = alice.press(data="add:ok")
+    from plugins.expenses.conversation import AddStep, Step
+
+    replies = alice.press(data=AddStep(step=Step.OK))
     assert "This button is no longer valid." in texts(replies)
     assert len(rows(1001)) == 1
 
@@ -159,8 +161,12 @@ def test_stale_conversation_button_after_the_end(alice) -> None:
 def test_old_category_button_in_a_later_state_is_stale(alice) -> None:
     alice.send("/add 5")
     alice.press("🍔 Food")
-    assert "no longer valid" in texts(alice.press(data="add:cat:2"))
-    assert "no longer valid" in texts(alice.press(data="add:cat:not-a-number"))
+    from plugins.expenses.conversation import AddCategory
+
+    assert "no longer valid" in texts(alice.press(data=AddCategory(category_id=2)))
+    from framework.callbacks import pack_owner
+
+    assert "no longer valid" in texts(alice.press(data=f"addc:{pack_owner(1001)}:not-a-number"))
 
 
 def test_add_restarts_an_unfinished_conversation(alice) -> None:

@@ -4,15 +4,40 @@ from __future__ import annotations
 import pytest
 from expenses_helpers import audit, rows, texts
 
+from framework.callbacks import pack_owner
+
 STALE = "This button is no longer valid."
+NOT_YOURS = "This button is not for you."
 
 
-def test_another_users_expense_cannot_be_touched(alice, bob) -> None:
+def _buttons():
+    from plugins.expenses import conversation, views
+
+    return views, conversation
+
+
+def test_another_users_buttons_are_refused_before_the_plugin(alice, bob) -> None:
+    """Alice's own buttons, pressed by Bob (as any member of a group could press them)."""
+    saved = alice.send("coffee $5")[0]
+    bob.send("hello")
+    for row in saved.buttons:
+        for label, data in row:
+            assert texts(bob.press(data=data)) == NOT_YOURS, label
+    [expense] = rows(1001)
+    assert expense.category.name == "Food" and not expense.is_deleted
+    assert audit("expense_deleted") == [] and audit("expense_edited") == []
+    assert "🗑 Deleted" in texts(alice.press("↩️ Undo"))  # the owner still can
+
+
+def test_another_users_expense_cannot_be_touched_with_forged_ids(alice, bob) -> None:
+    """Bob packs his own buttons with Alice's ids: they pass the owner check, not the plugin's."""
+    views, _ = _buttons()
     alice.send("coffee $5")
     expense_id = rows(1001)[0].id
     bob.send("hello")
-    for data in (f"exp:undo:{expense_id}", f"exp:cat:{expense_id}:2", f"exp:del:{expense_id}:0:2025-03",
-                 f"exp:edit:{expense_id}"):
+    for data in (views.UndoExpense(expense_id=expense_id), views.SetCategory(expense_id=expense_id, category_id=2),
+                 views.DeleteListed(expense_id=expense_id, page=0, period="2025-03"),
+                 views.EditExpense(expense_id=expense_id)):
         assert STALE in texts(bob.press(data=data)), data
     [expense] = rows(1001)
     assert expense.category.name == "Food" and not expense.is_deleted
@@ -20,21 +45,23 @@ def test_another_users_expense_cannot_be_touched(alice, bob) -> None:
 
 
 def test_another_users_deleted_expense_cannot_be_restored(alice, bob) -> None:
+    views, _ = _buttons()
     alice.send("coffee $5")
     alice.press("↩️ Undo")
     expense_id = rows(1001, include_deleted=True)[0].id
-    assert STALE in texts(bob.press(data=f"exp:res:{expense_id}"))
+    assert STALE in texts(bob.press(data=views.RestoreExpense(expense_id=expense_id)))
     assert rows(1001) == []
 
 
 def test_another_users_category_cannot_be_used(alice, bob) -> None:
+    views, conversation = _buttons()
     alice.send("/categories add Secret 🔒")
     bob.send("coffee $5")
     secret_id = next(c.id for c in _categories() if c.name == "Secret")
     bob_expense = rows(2002)[0].id
-    assert STALE in texts(bob.press(data=f"exp:cat:{bob_expense}:{secret_id}"))
+    assert STALE in texts(bob.press(data=views.SetCategory(expense_id=bob_expense, category_id=secret_id)))
     bob.send("/add 5")
-    assert STALE in texts(bob.press(data=f"add:cat:{secret_id}"))
+    assert STALE in texts(bob.press(data=conversation.AddCategory(category_id=secret_id)))
 
 
 def _categories():
@@ -45,11 +72,17 @@ def _categories():
         return list(Category.select())
 
 
+ME = pack_owner(1001)  # Alice as the owner field of button data
+
+
 @pytest.mark.parametrize("data", [
-    "exp", "exp:", "exp:undo", "exp:undo:", "exp:undo:abc", "exp:undo:-1", "exp:undo:99999999999999999999999",
-    "exp:cat:1", "exp:cat:x:y", "exp:zzz:1", "exp:del:1", "exp:del:1:x:2025-03", "exp:del:1:0:2025-13",
-    "exp:pg:0:nonsense", "exp:pg:-1:2025-03", "exp:pg:x", "exp:res:0", "exp:edit:1:2", "exp:rp:x", "exp:rd:",
-    "add:ok", "add:cat:1", "add:", "add", "nosuchprefix:1",
+    "exu", "exu:", f"exu:{ME}", f"exu:{ME}:", f"exu:{ME}:abc", f"exu:{ME}:-1", f"exu:{ME}:99999999999999999999999",
+    f"exu:{ME}:1:2", "exu:ZZ:1", "exu:zzzzzzzzzzzzzz:1", f"exc:{ME}:1", f"exc:{ME}:x:y", f"exd:{ME}:1",
+    f"exd:{ME}:1:x:2025-03", f"exd:{ME}:1:0:2025-13", f"exl:{ME}:0:nonsense", f"exl:{ME}:-1:2025-03", f"exl:{ME}:x",
+    f"exl:{ME}:0:0001-01-01", f"exl:{ME}:0:9999-12-01..9999-12-31", f"exl:{ME}:0:0001-01-01..0001-01-31",
+    f"exd:{ME}:1:0:0001-01", f"exr:{ME}:0", f"exe:{ME}:1:2", f"exs:{ME}:x:1", f"exs:{ME}:t:", f"exs:{ME}:d:%3A",
+    f"add:{ME}:ok", f"addc:{ME}:1", f"addd:{ME}:0001-01-01", f"addf:{ME}:colour", "add:", "add", "nosuchprefix:1",
+    ":", "::", "a" * 200,
 ])
 def test_malformed_callbacks_are_stale(alice, data: str) -> None:
     alice.send("coffee $5")
@@ -83,9 +116,9 @@ def test_another_users_list_pages_cannot_be_turned(alice, bob) -> None:
         alice.send(f"coffee ${n}")
     bob.send("taxi $9")
     next_data = alice.send("/list")[-1].buttons[-1][-1][1]
-    assert next_data.startswith("exp:pg:1001:")
+    assert next_data.startswith(f"exl:{ME}:")                # the page button carries its owner
     replies = bob.press(data=next_data)
-    assert STALE in texts(replies) and [r.method for r in replies] == ["answer_callback_query"]
+    assert NOT_YOURS in texts(replies) and [r.method for r in replies] == ["answer_callback_query"]
     assert "$9.00" not in texts(replies) and "$1.00" not in texts(replies)
 
 

@@ -147,7 +147,10 @@ def test_archived_category_leaves_the_keyboard_and_the_guess(carol) -> None:
     assert not any("Coffee" in label for label in reply.button_texts)
     assert rows(3003)[-1].category.name == "Food"  # the learned word points at an archived category
     coffee_id = next(data for row in old_reply.buttons for label, data in row if "Coffee" in label).rsplit(":", 1)[1]
-    assert STALE in texts(carol.press(data=f"exp:cat:{rows(3003)[-1].id}:{coffee_id}"))  # a button from before
+    from plugins.expenses.views import SetCategory
+
+    old_button = SetCategory(expense_id=rows(3003)[-1].id, category_id=int(coffee_id))   # a button from before
+    assert STALE in texts(carol.press(data=old_button))
     assert rows(3003)[-1].category.name == "Food"
 
 
@@ -168,9 +171,12 @@ def test_another_users_category_is_refused_with_a_warm_cache(cache_bot, carol) -
         from plugins.expenses.models import Category
 
         secret_id = Category.get(Category.name == "Secret").id
-    assert STALE in texts(carol.press(data=f"exp:cat:{expense_id}:{secret_id}"))
+    from plugins.expenses.conversation import AddCategory
+    from plugins.expenses.views import SetCategory
+
+    assert STALE in texts(carol.press(data=SetCategory(expense_id=expense_id, category_id=secret_id)))
     carol.send("/add 5")
-    assert STALE in texts(carol.press(data=f"add:cat:{secret_id}"))
+    assert STALE in texts(carol.press(data=AddCategory(category_id=secret_id)))
     assert rows(3003)[-1].category.name == "Food"
 
 

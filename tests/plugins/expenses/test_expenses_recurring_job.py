@@ -98,8 +98,13 @@ def test_buttons_pause_and_delete_only_own(bot, alice, bob) -> None:
     pause_data = replies[-1].buttons[0][0][1]
     delete_data = replies[-1].buttons[0][1][1]
     bob.send("hello")
-    assert "no longer valid" in texts(bob.press(data=pause_data))
-    assert "no longer valid" in texts(bob.press(data=delete_data))
+    assert "not for you" in texts(bob.press(data=pause_data))       # Alice's own buttons
+    assert "not for you" in texts(bob.press(data=delete_data))
+    from plugins.expenses.views import RecurringAction, RecurringVerb
+
+    [schedule_id] = [int(pause_data.rsplit(":", 1)[1])]
+    for verb in RecurringVerb:                                       # Bob's own, with Alice's id in them
+        assert "no longer valid" in texts(bob.press(data=RecurringAction(verb=verb, recurring_id=schedule_id)))
     assert "⏸ Paused" in texts(alice.press("⏸ 1"))
     assert "🗑 Deleted" in texts(alice.press("🗑 1"))
     assert "No recurring expenses" in texts(alice.send("/recurring"))
