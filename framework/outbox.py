@@ -36,9 +36,10 @@ from typing import Any
 from telebot import types
 
 from .context import Outgoing
-from .db import connection_scope, database, utcnow
+from .db import DB_CONNECTION_ERRORS, connection_scope, database, utcnow
 from .heartbeat import STALE_AFTER
 from .models import BotProcess, OutboxMessage
+from .redisconn import ThrottledLog
 
 log = logging.getLogger("plugbot.outbox")
 
@@ -68,6 +69,7 @@ class Outbox:
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._failure_log = ThrottledLog(log, interval=60.0)
 
     # -- the normal path ---------------------------------------------------------------------
     def store(self, items: list[Outgoing]) -> int | None:
@@ -100,7 +102,11 @@ class Outbox:
             self.flush()
 
     def flush(self) -> int:
-        """Delete the rows sent since the last flush (one statement); how many there were."""
+        """Delete the rows sent since the last flush (one statement); how many there were.
+
+        While the database is unreachable (a restart, a failover) the ids are kept for the next
+        flush: the rows are only at risk of being sent twice if this process dies meanwhile.
+        """
         with self._lock:
             done, self._sent = self._sent, []
         if not done:
@@ -108,9 +114,11 @@ class Outbox:
         try:
             with connection_scope():
                 OutboxMessage.delete().where(OutboxMessage.id.in_(done)).execute()
-        except Exception:  # noqa: BLE001 - the rows stay and are sent again on recovery: better than lost
-            log.exception("outbox: could not delete %d sent row(s); they may be sent again after a restart",
-                          len(done))
+        except DB_CONNECTION_ERRORS as exc:
+            with self._lock:
+                self._sent = done + self._sent
+            self._failure_log.warning("outbox: could not delete %d sent row(s) yet (%s: %s); will retry",
+                                      len(done), exc.__class__.__name__, str(exc).strip()[:200])
             return 0
         return len(done)
 

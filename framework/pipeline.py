@@ -25,7 +25,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import peewee
 from telebot import types
 
 from .arguments import BadArgument
@@ -33,7 +32,7 @@ from .arguments import parse as parse_arguments
 from .arguments import usage as usage_line
 from .callbacks import CallbackDataError
 from .context import Context
-from .db import connection_scope, database
+from .db import DB_CONNECTION_ERRORS, connection_scope, database
 from .handling import bound, handled
 from .logs import log_context
 from .models import ProcessedUpdate
@@ -46,10 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("plugbot.pipeline")
 
-# A lost database connection (a restart, a failover, a killed backend) surfaces as one of these.
-# The update's transaction is then rolled back and nothing was sent yet, so the whole update is
-# run again on a fresh pooled connection instead of being dropped (or blamed on the plugin).
-DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (peewee.OperationalError, peewee.InterfaceError)
+# A lost database connection (framework.db.DB_CONNECTION_ERRORS) rolls the update's transaction
+# back before anything was sent, so the whole update is run again on a fresh pooled connection
+# instead of being dropped (or blamed on the plugin).
 DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # ~16 s: a restart, not an outage
 
 # The kinds of update plugbot serves; the others (edits, channel posts, inline queries) are ignored.

@@ -172,3 +172,23 @@ def test_the_resend_job_sends_what_a_process_on_another_machine_left(bot_factory
     _beat("web-9:900", age=STALE_AFTER + 1)
     assert [r.text for r in bot.run_job("maintenance.resend_outbox")] == ["from web-9:900"]
     assert bot.run_job("maintenance.resend_outbox") == []
+
+
+def test_sent_rows_are_deleted_once_the_database_is_back(bot_factory, monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    import peewee
+
+    bot = bot_factory(HELLO)
+    real = OutboxMessage.delete
+
+    def unreachable() -> Any:
+        raise peewee.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(OutboxMessage, "delete", unreachable)
+    bot.process(message(1, "/hello"))
+    bot.app.outbox.flush()                                # fails: the id is kept for later
+    assert len(outbox_rows()) == 1
+    assert {r.levelname for r in caplog.records if r.name == "plugbot.outbox"} == {"WARNING"}
+    monkeypatch.setattr(OutboxMessage, "delete", real)
+    bot.app.outbox.flush()
+    assert outbox_rows() == []
