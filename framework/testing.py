@@ -390,17 +390,26 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 import contextlib  # noqa: E402
 
 
+class Statements(list[str]):
+    """The SQL statements :func:`record_sql` saw, in order."""
+
+    def touching(self, table: str) -> list[str]:
+        """The statements naming ``table`` (quoted, as peewee writes it)."""
+        return [sql for sql in self if f'"{table}"' in sql]
+
+
 @contextlib.contextmanager
-def record_sql() -> Iterator[list[str]]:
+def record_sql() -> Iterator[Statements]:
     """Every SQL statement peewee sends inside the block, in order (all threads).
 
     For tests that pin how many statements a path costs: ``BEGIN``/``COMMIT``
     issued by the driver itself are not statements peewee sends and are not listed.
+    ``statements.touching("users")`` keeps those naming one table.
     """
     from .db import database
 
     real = database.obj
-    statements: list[str] = []
+    statements = Statements()
     lock = threading.Lock()
     original = real.execute_sql
 

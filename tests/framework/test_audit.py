@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pb_testplugins import HELLO, PROBE, build, texts
-from pb_testplugins.probe import events
+from plugins_for_tests import HELLO, PROBE, build, texts
+from plugins_for_tests.probe import events
 
 from framework import User, connection_scope
 from framework.builtins.datarights import DeleteMeAnswer

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pb_testplugins import HELLO, HELLO_PATH, ROOT, build, texts
+from plugins_for_tests import HELLO, HELLO_PATH, ROOT, build, texts
 
 from framework.testing import assert_locales_complete
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from pb_testplugins import HELLO, PROBE, build, restart, texts
-from pb_testplugins.probe import events
+from plugins_for_tests import HELLO, PROBE, build, restart, texts
+from plugins_for_tests.probe import events
 
 from framework import User, connection_scope
 

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from pb_testplugins import PROBE, build, texts
-from pb_testplugins.probe import FALLBACK_TEXT
+from plugins_for_tests import PROBE, build, texts
+from plugins_for_tests.probe import FALLBACK_TEXT
 
 from framework import User, connection_scope
 from framework.models import AppSettings, UsageStats

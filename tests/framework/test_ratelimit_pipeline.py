@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pb_testplugins import HELLO, PROBE, build, restart, texts
+from plugins_for_tests import HELLO, PROBE, build, restart, texts
 
 from framework import connection_scope
 from framework.models import RateLimit

@@ -6,7 +6,7 @@ so whichever admin command uses them (here the probe plugin's /whois and /usertz
 from __future__ import annotations
 
 import pytest
-from pb_testplugins import PROBE, build, texts
+from plugins_for_tests import PROBE, build, texts
 
 from framework import User, connection_scope
 from framework.models import PdAuditLog
