@@ -1,4 +1,4 @@
-"""Access control through the real update pipeline, on both backends (issue 3, item 5)."""
+"""Access control through the real update pipeline, on both backends."""
 from __future__ import annotations
 
 import datetime as dt

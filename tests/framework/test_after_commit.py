@@ -1,5 +1,5 @@
 """``ctx.after_commit``: callbacks run once the update's changes are visible to everyone, and
-never for changes that were rolled back (issue 2, update pipeline)."""
+never for changes that were rolled back."""
 from __future__ import annotations
 
 from collections.abc import Iterator

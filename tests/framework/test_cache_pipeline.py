@@ -1,4 +1,4 @@
-"""The users-profile cache of the update pipeline, on both backends (issue 3, item 3)."""
+"""The users-profile cache of the update pipeline, on both backends."""
 from __future__ import annotations
 
 import datetime as dt

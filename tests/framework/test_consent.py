@@ -1,4 +1,4 @@
-"""The consent gate through the real update pipeline, on both backends (issue 3, item 9)."""
+"""The consent gate through the real update pipeline, on both backends."""
 from __future__ import annotations
 
 from plugins_for_tests import HELLO, build, texts

@@ -1,4 +1,4 @@
-"""Sessions and conversations through the real update pipeline, on both backends (issue 3, item 1).
+"""Sessions and conversations through the real update pipeline, on both backends.
 
 The hello example's /nickname dialogue: IDLE → AWAITING_NICKNAME → AWAITING_CONFIRMATION (Yes/No).
 """

@@ -1,4 +1,4 @@
-"""/mydata, /deleteme and the retention job through the real pipeline, on both backends (issue 3, item 9)."""
+"""/mydata, /deleteme and the retention job through the real pipeline, on both backends."""
 from __future__ import annotations
 
 import datetime as dt

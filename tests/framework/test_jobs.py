@@ -1,4 +1,4 @@
-"""Scheduled jobs through the application, on both backends (issue 3, item 6): failures, local time,
+"""Scheduled jobs through the application, on both backends: failures, local time,
 the options every job runs with, and statistics kept across a restart."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The LLM service from a plugin handler, through the real pipeline (issue 3, item 8).
+"""The LLM service from a plugin handler, through the real pipeline.
 
 A local HTTP server imitates the OpenAI API; when it is slower than the
 configured timeout the user still gets the handler's local fallback text.

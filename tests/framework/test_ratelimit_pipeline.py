@@ -1,4 +1,4 @@
-"""Incoming and per-command rate limits through the real update pipeline (issue 3, item 2)."""
+"""Incoming and per-command rate limits through the real update pipeline."""
 from __future__ import annotations
 
 import datetime as dt

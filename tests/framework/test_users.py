@@ -1,4 +1,4 @@
-"""Personal data seen or changed by an admin, through the pipeline (issue 3, items 4 and 9).
+"""Personal data seen or changed by an admin, through the pipeline.
 
 The core's ``users.profile`` and ``users.change_settings`` write ``pd_audit_log`` themselves,
 so whichever admin command uses them (here the probe plugin's /whois and /usertz) is audited.
