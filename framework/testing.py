@@ -104,7 +104,13 @@ BOT_USERNAME = "plugbot_test_bot"
 
 @dataclass
 class Reply:
-    """One outgoing Bot API call the bot made, in a shape tests can assert on."""
+    """One outgoing Bot API call the bot made, in a shape tests can assert on.
+
+    ``method`` is the Bot API method (``send_message``, ``edit_message_text``,
+    ``answer_callback_query``...), ``text`` the text or caption, ``buttons`` the inline
+    keyboard as rows of ``(label, data)``, ``photo``/``document`` the bytes sent,
+    ``params`` every argument of the call.
+    """
 
     method: str
     chat_id: int | None
