@@ -247,7 +247,8 @@ class Translator:
         keys some translation has that English does not (usually a renamed or
         mistyped key). Owners and languages without gaps are omitted.
 
-        Plural keys are compared by the forms each language needs: English
+        Plural keys (English has both ``x.one`` and ``x.other``) are compared by the
+        forms each language needs: English
         ``days.one``/``days.other`` is matched in Russian by ``days.one``,
         ``days.few`` and ``days.many`` (``days.other``, for fractions, may be
         there too), so a complete Russian catalog reports nothing.
