@@ -14,7 +14,7 @@ USER_STATUSES = ("active", "suspended", "deleted")
 
 
 class User(BaseModel):
-    """A Telegram user (seeds 000 + 003; status check from seed 002)."""
+    """A Telegram user: profile, language and timezone, consent, and the status an admin set."""
 
     telegram_id = peewee.BigIntegerField(unique=True)
     username = peewee.CharField(max_length=255, null=True)

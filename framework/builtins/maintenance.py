@@ -26,7 +26,7 @@ def plugbot_register_jobs(register: Any) -> None:
 
 
 def audit_retention(job: JobContext) -> None:
-    """Delete audit rows older than ``audit.retention_days`` (seed 000: 12 months)."""
+    """Delete audit rows older than ``audit.retention_days`` (365 by default)."""
     job.app.audit.prune(job.app.config["audit"]["retention_days"])
 
 

@@ -183,8 +183,8 @@ def _blocks(text: str) -> list[str]:
 
 def test_plugins_shows_each_jobs_last_run_duration_outcome_and_counts(bot_factory, tmp_path: Path) -> None:
     """The bot's job statistics reach ``plugbot plugins``, a process of its own, through the database."""
-    path = config_file(tmp_path, "plugins:\n  probe:\n    module: pb_testplugins.probe\n")
-    bot = bot_factory({"probe": {"module": "pb_testplugins.probe"}}, db_url=f"sqlite:///{tmp_path}/bot.db")
+    path = config_file(tmp_path, "plugins:\n  probe:\n    module: plugins_for_tests.probe\n")
+    bot = bot_factory({"probe": {"module": "plugins_for_tests.probe"}}, db_url=f"sqlite:///{tmp_path}/bot.db")
     bot.run_job("probe.tick")
     bot.run_job("probe.explode")
     bot.run_job("probe.explode")
