@@ -59,12 +59,16 @@ def connect(url: str, *, pool_size: int = 20) -> peewee.Database:
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "synchronous": "normal"},
         )
     if parsed.scheme in ("postgres", "postgresql"):
+        try:
+            port = parsed.port
+        except ValueError as exc:  # "Port could not be cast to integer value as 'abc'"
+            raise DatabaseURLError(f"bad port in the database URL: {exc}") from None
         return PooledPostgresqlDatabase(
             unquote(parsed.path.lstrip("/")) or "postgres",
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or None,
-            port=parsed.port or None,
+            port=port or None,
             max_connections=pool_size,
             stale_timeout=300,
             timeout=30,
