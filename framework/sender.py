@@ -27,7 +27,7 @@ import requests
 import telebot
 from telebot import apihelper
 
-from .logs import register_secret
+from .redaction import redact, register_token
 
 if TYPE_CHECKING:
     from .context import Outgoing
@@ -42,6 +42,7 @@ _UNPACED = frozenset({"send_chat_action", "send_message_draft"})
 _PACED_PREFIXES = ("send_", "edit_", "copy_", "forward_")
 # Parameters sent only with the first chunk of a split message (the reply reference).
 _FIRST_CHUNK_ONLY = ("reply_parameters", "reply_to_message_id", "allow_sending_without_reply")
+_TEXT_PARAMS = ("text", "caption")  # what a person reads, so what is redacted before sending
 
 _NETWORK_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
@@ -75,14 +76,14 @@ class SendError(Exception):
 class TelebotApi:
     """:class:`BotApi` backed by a real ``telebot.TeleBot``.
 
-    The token is registered with :func:`framework.logs.register_secret`, so
-    it cannot leak through a logged exception that quotes a request URL.
+    The token is registered with :func:`framework.redaction.register_token`, so
+    it cannot leak through an exception that quotes a request URL.
     ``API_URL``/``FILE_URL`` are module globals of pyTelegramBotAPI: one
     process talks to one Bot API server (the last one configured).
     """
 
     def __init__(self, token: str, api_url: str = "https://api.telegram.org") -> None:
-        register_secret(token)
+        register_token(token)
         base = api_url.rstrip("/")
         apihelper.API_URL = base + "/bot{0}/{1}"
         apihelper.FILE_URL = base + "/file/bot{0}/{1}"
@@ -378,6 +379,11 @@ class Sender:
 
     def _send_one(self, method: str, params: dict[str, Any]) -> Any:
         chat = chat_key(params.get("chat_id")) if is_paced(method) else None
+        # The last exit of the process: an error text a handler or an admin notice quotes
+        # (a request URL with the token in it) must not reach a chat.
+        for name in _TEXT_PARAMS:
+            if isinstance(params.get(name), str):
+                params = {**params, name: redact(params[name])}
         attempt = 0
         while True:
             if is_paced(method):
