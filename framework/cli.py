@@ -142,13 +142,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_console(args, config)
     _logging(config)
     app = _app(config)
-    app.start()
-    _stop_on_signals(app)
-    mode = config["telegram"]["mode"]
-    log.info("plugbot running as @%s (%s, %d workers)", app.bot_username, mode, config["workers"])
-    from .heartbeat import Heartbeat
-
     try:
+        app.start()  # inside: a start that fails (Telegram unreachable) still stops what it began
+        _stop_on_signals(app)
+        mode = config["telegram"]["mode"]
+        log.info("plugbot running as @%s (%s, %d workers)", app.bot_username, mode, config["workers"])
+        from .heartbeat import Heartbeat
+
         with Heartbeat(app, mode) as heartbeat:
             if mode == "webhook":
                 from .transports.webhook import serve_webhook
@@ -273,7 +273,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args)
     errors: list[str] = []
     try:
-        _app(config, api=_NoTelegram())
+        _app(config, api=_NoTelegram()).stop()
     except ConfigError as exc:
         errors.extend(exc.errors)
     except Exception as exc:  # noqa: BLE001 - collected with the others, one line each
