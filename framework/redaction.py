@@ -27,7 +27,7 @@ import socket
 import sys
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
@@ -37,6 +37,10 @@ REDACTED = "***"
 MIN_LENGTH = 4
 """Shorter values are not redacted: replacing every ``a`` or ``12`` would make text unreadable,
 and a secret that short protects nothing anyway."""
+
+URL_PASSWORD_ALONE = 8
+"""A URL's password is always redacted inside its URL (``bot:***@db``), and on its own too from
+this length on."""
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -62,10 +66,12 @@ def register_secret(value: str | None) -> None:
 
     Empty and non-string values are ignored, so optional settings can be registered blindly.
     """
+    if isinstance(value, str) and value.strip():
+        _register_forms(forms(value))
+
+
+def _register_forms(new: set[str]) -> None:
     global _pattern
-    if not isinstance(value, str) or not value.strip():
-        return
-    new = forms(value)
     if not new:
         return
     with _lock:
@@ -97,8 +103,10 @@ def register_url_password(url: str | None) -> None:
     userinfo = netloc.rpartition("@")[0]
     if ":" in userinfo:
         password = userinfo.split(":", 1)[1]
-        register_secret(password)
-        register_secret(unquote(password))
+        for text in {password, unquote(password)}:
+            # In its URL whatever its length; alone only when long enough not to be a common word
+            # (a development "secret" must not blank that word out of every message the bot sends).
+            _register_forms(forms(f":{text}@") | (forms(text) if len(text) >= URL_PASSWORD_ALONE else set()))
 
 
 def register_config(config: Mapping[str, Any]) -> None:
@@ -119,11 +127,6 @@ def register_config(config: Mapping[str, Any]) -> None:
     register_url_password(get("redis", "url"))
 
 
-def register_secrets(values: Iterable[str | None]) -> None:
-    for value in values:
-        register_secret(value)
-
-
 # -- hiding them ---------------------------------------------------------------------------------
 
 
@@ -132,7 +135,12 @@ def redact(text: str) -> str:
     pattern = _pattern
     if pattern is None or not text or not isinstance(text, str):
         return text
-    return pattern.sub(REDACTED, text)
+    return pattern.sub(_replacement, text)
+
+
+def _replacement(match: re.Match[str]) -> str:
+    found = match.group()
+    return f":{REDACTED}@" if found.startswith(":") and found.endswith("@") else REDACTED  # a URL stays readable
 
 
 def error_text(exc: BaseException) -> str:

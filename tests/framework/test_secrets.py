@@ -220,6 +220,17 @@ def test_every_form_of_a_secret_is_redacted() -> None:
 def test_passwords_in_database_and_redis_urls_are_redacted_quoted_or_not(url: str) -> None:
     register_url_password(url)
     assert redact(f"could not connect with {url}") == f"could not connect with {url.replace('pw%2Fdb-S3cret', '***')}"
+    assert redact(url.replace("pw%2Fdb-S3cret", "pw/db-S3cret")) == url.replace("pw%2Fdb-S3cret", "***")
     assert "S3cret" not in redact("password 'pw/db-S3cret' refused")
     assert "S3cret" not in describe_error(RuntimeError("FATAL: password pw/db-S3cret is wrong"))
     assert "S3cret" not in error_text(RuntimeError(url))
+
+
+def test_a_short_url_password_is_redacted_in_its_url_but_leaves_the_word_alone(bot_factory) -> None:
+    """A development ``bot:secret@db`` must not blank "secret" out of every message the bot sends."""
+    register_url_password("postgresql://bot:secret@db:5432/bot")
+    assert redact("connecting to postgresql://bot:secret@db:5432/bot") == "connecting to postgresql://bot:***@db:5432/bot"
+    bot = bot_factory({"hello": {"module": "plugbot_hello"}})
+    bot.user(7).send("/nickname")
+    (reply,) = bot.user(7).send("a secret agent")
+    assert "a secret agent" in reply.text
