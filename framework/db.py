@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlparse
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
+from .redaction import describe_error
+
 database = peewee.DatabaseProxy()
 
 UTC = dt.UTC
@@ -48,7 +50,11 @@ def connect(url: str, *, pool_size: int = 20) -> peewee.Database:
         if not path:
             raise DatabaseURLError(f"sqlite URL needs a path, e.g. sqlite:///data/bot.db (got {url!r})")
         if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            folder = os.path.dirname(os.path.abspath(path))
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:  # a file in the way, a read-only volume
+                raise DatabaseURLError(f"cannot create the folder {folder}: {describe_error(exc)}") from None
         return PooledSqliteDatabase(
             path,
             max_connections=pool_size,

@@ -174,6 +174,9 @@ class RedactingStream(io.TextIOBase):
     def fileno(self) -> int:
         return self._stream.fileno()
 
+    def __getattr__(self, name: str) -> Any:  # buffer, line_buffering...: the wrapped stream's
+        return getattr(self._stream, name)
+
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._stream, "encoding", "utf-8")

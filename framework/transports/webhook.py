@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from ..config import ConfigError
 from ..origin import malformed
+from ..redaction import describe_error
 from . import App
 
 if TYPE_CHECKING:
@@ -167,13 +169,16 @@ def serve_webhook(app: App, listen: str | None = None, port: int | None = None, 
     with Telegram is :func:`set_webhook`'s job.
     """
     settings = app.config["telegram"]["webhook"]
-    server = make_webhook_server(
-        app,
-        listen if listen is not None else settings.get("listen", "0.0.0.0"),
-        port if port is not None else int(settings.get("port", 8080)),
-        secret_token=secret_token if secret_token is not None else settings.get("secret_token", ""),
-        path=path if path is not None else settings.get("path", "/webhook"),
-    )
+    listen = listen if listen is not None else settings.get("listen", "0.0.0.0")
+    port = port if port is not None else int(settings.get("port", 8080))
+    try:
+        server = make_webhook_server(
+            app, listen, port,
+            secret_token=secret_token if secret_token is not None else settings.get("secret_token", ""),
+            path=path if path is not None else settings.get("path", "/webhook"),
+        )
+    except OSError as exc:  # the port is taken, the address is not this host's: the operator's to fix
+        raise ConfigError([f"telegram.webhook.port: cannot listen on {listen}:{port}: {describe_error(exc)}"]) from None
     host, bound_port = server.server_address[:2]
     logger.info("webhook listening on %s:%s", host, bound_port)
     watcher = threading.Thread(target=_shutdown_when_stopping, args=(app, server),

@@ -375,6 +375,8 @@ SETUPS = {  # name: (config body after the database section, commands, what the 
                             "config error: database.url: unsupported database URL scheme 'mysql'"),
     "database URL port": (TELEGRAM + "database:\n  url: postgresql://u:pw@127.0.0.1:abc/db\n", ALL,
                           "config error: database.url: bad port in the database URL"),
+    "SQLite folder cannot be made": (TELEGRAM + "database:\n  url: sqlite:///{tmp}/a-file/bot.db\n", ALL,
+                                     "config error: database.url: cannot create the folder {tmp}/a-file: "),
     "database unreachable": (TELEGRAM + "database:\n  url: postgresql://postgres@127.0.0.1:1/x\n",
                              ("check-config", "run", "migrate"),
                              "database.url: cannot use the database: connection refused"),
@@ -407,7 +409,8 @@ def test_every_malformed_setup_is_one_line_and_exit_2_in_every_command(tmp_path:
         if isinstance(body, bytes):
             path.write_bytes(head.encode() + body)
         elif "database:" in body:
-            path.write_text(body)
+            (tmp_path / "a-file").write_text("in the way")
+            path.write_text(body.replace("{tmp}", str(tmp_path)))
         else:
             path.write_text(head + body)
     monkeypatch.setattr(cli, "_logging", lambda config: None)
@@ -417,7 +420,7 @@ def test_every_malformed_setup_is_one_line_and_exit_2_in_every_command(tmp_path:
         assert cli.main(["--config", str(path), *command.split()]) == 2, command
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1, (command, err)
-        assert expected in err, (command, err)
+        assert expected.replace("{tmp}", str(tmp_path)) in err, (command, err)
         assert "123456:AAHsetup-token" not in err and "AAHsetup-token" not in err and "setup-secret" not in err
 
 
@@ -445,3 +448,20 @@ def test_check_config_reaches_a_working_database_and_redis_and_creates_nothing(t
     Path(path).write_text(Path(path).read_text().replace(f"sqlite:///{tmp_path}/bot.db", postgres_url))
     result = plugbot(tmp_path, "check-config", "--config", path)
     assert (result.returncode, result.stdout, result.stderr) == (0, "config OK\n", "")
+
+
+def test_run_in_webhook_mode_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, fake_api) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = config_file(tmp_path, f"telegram:\n  token: '123:abcdef'\n  api_url: {fake_api.url}\n  mode: webhook\n"
+                                     f"  webhook:\n    secret_token: s3cret-value\n    listen: 127.0.0.1\n"
+                                     f"    port: {port}\n")
+        result = plugbot(tmp_path, "run", "--config", path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (f"config error: telegram.webhook.port: cannot listen on 127.0.0.1:{port}: "
+                                              "address already in use")
+    assert "Traceback" not in result.stderr
