@@ -465,3 +465,11 @@ def test_run_in_webhook_mode_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: P
     assert result.stderr.splitlines()[-1] == (f"config error: telegram.webhook.port: cannot listen on 127.0.0.1:{port}: "
                                               "address already in use")
     assert "Traceback" not in result.stderr
+
+
+def test_check_config_warns_about_a_plugin_run_would_skip(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  broken:\n    module: plugins_for_tests.broken_import\n")
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert (result.returncode, result.stdout) == (0, "config OK\n")
+    assert result.stderr == ("warning: plugins.broken: import failed: RuntimeError: broken_import cannot start: "
+                             "missing API credentials; `run` skips it\n")
