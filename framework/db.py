@@ -20,6 +20,9 @@ from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from .redaction import describe_error
 
+DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (peewee.OperationalError, peewee.InterfaceError)
+"""How a lost database connection (a restart, a failover, a killed backend) surfaces."""
+
 database = peewee.DatabaseProxy()
 
 UTC = dt.UTC

@@ -138,6 +138,19 @@ def redact(text: str) -> str:
     return pattern.sub(_replacement, text)
 
 
+TEXT_PARAMS = ("text", "caption")
+"""The parameters of a Bot API call that a person reads."""
+
+
+def redact_call(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` of a Bot API call with its texts redacted (the same dict when there is nothing to do):
+    an error text a handler or an admin notice quotes must reach no chat, nor the stored outbox."""
+    changed = {name: redact(params[name]) for name in TEXT_PARAMS if isinstance(params.get(name), str)}
+    if all(changed[name] == params[name] for name in changed):
+        return params
+    return {**params, **changed}
+
+
 def _replacement(match: re.Match[str]) -> str:
     found = match.group()
     return f":{REDACTED}@" if found.startswith(":") and found.endswith("@") else REDACTED  # a URL stays readable

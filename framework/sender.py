@@ -27,7 +27,7 @@ import requests
 import telebot
 from telebot import apihelper
 
-from .redaction import redact, register_token
+from .redaction import redact_call, register_token
 
 if TYPE_CHECKING:
     from .context import Outgoing
@@ -42,7 +42,6 @@ _UNPACED = frozenset({"send_chat_action", "send_message_draft"})
 _PACED_PREFIXES = ("send_", "edit_", "copy_", "forward_")
 # Parameters sent only with the first chunk of a split message (the reply reference).
 _FIRST_CHUNK_ONLY = ("reply_parameters", "reply_to_message_id", "allow_sending_without_reply")
-_TEXT_PARAMS = ("text", "caption")  # what a person reads, so what is redacted before sending
 
 _NETWORK_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
@@ -379,11 +378,7 @@ class Sender:
 
     def _send_one(self, method: str, params: dict[str, Any]) -> Any:
         chat = chat_key(params.get("chat_id")) if is_paced(method) else None
-        # The last exit of the process: an error text a handler or an admin notice quotes
-        # (a request URL with the token in it) must not reach a chat.
-        for name in _TEXT_PARAMS:
-            if isinstance(params.get(name), str):
-                params = {**params, name: redact(params[name])}
+        params = redact_call(params)  # the last exit of the process
         attempt = 0
         while True:
             if is_paced(method):
