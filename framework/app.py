@@ -20,7 +20,6 @@ from .conversations import Conversation
 from .dispatch import ChatDispatcher
 from .i18n import Translator
 from .llm import LLMService
-from .logs import register_secret
 from .migrations import migrate, rollback, status
 from .models import AppSettings
 from .origin import origin
@@ -29,6 +28,7 @@ from .pipeline import Pipeline
 from .plugin import Plugin
 from .plugins import LoadedPlugin, PluginManager
 from .ratelimit import DbRateBackend, RateLimiter, make_rate_backend
+from .redaction import error_text, redact, register_config
 from .redisconn import connect_redis
 from .registry import Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
 from .scheduler import DbJobStatsStore, Scheduler
@@ -54,8 +54,7 @@ class Application:
         self.bot_username: str | None = None
         self.stopping = threading.Event()
         token = config["telegram"]["token"]
-        if token:
-            register_secret(token)
+        register_config(config)  # a config given as a dict did not go through load_config
         self.plugins = PluginManager(config)
         self.plugins.load()
         self.routes = Routes()
@@ -121,15 +120,20 @@ class Application:
             self._migration_sources.extend((name, d) for d in self.plugins.plugins[name].migrations)
 
     def _register_each(self, hook: str, make_register: Callable[[LoadedPlugin], Any]) -> None:
+        refused: list[str] = []  # every plugin's registration mistakes, reported together
         for name, impl in self.plugins.impls(hook):
             loaded = self.plugins.plugins[name]
             try:
                 self.plugins.call_impl(impl, register=make_register(loaded))
+            except RegistrationError as exc:
+                refused.extend(exc.errors)
             except Exception as exc:
-                if isinstance(exc, RegistrationError) or self.config["strict_plugins"] or loaded.builtin:
+                if self.config["strict_plugins"] or loaded.builtin:
                     raise
                 log.exception("plugin %s failed while registering; skipped", name)
-                self._drop(name, f"{exc.__class__.__name__}: {exc}")
+                self._drop(name, error_text(exc))
+        if refused:
+            raise RegistrationError(refused)
 
     def _drop(self, name: str, error: str) -> None:
         """Take a failing plugin out entirely: no handlers, no jobs, no tables touched."""
@@ -174,7 +178,7 @@ class Application:
                 if self.config["strict_plugins"] or self.plugins.plugins[name].builtin:
                     raise
                 log.exception("plugin %s failed at startup; skipped", name)
-                self._drop(name, f"startup: {exc.__class__.__name__}: {exc}")
+                self._drop(name, f"startup: {error_text(exc)}")
         for job in self.routes.jobs.values():
             self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
                                    **job.trigger_args)
@@ -232,7 +236,8 @@ class Application:
 
         with dbmod.connection_scope():
             for name, plugin in self.plugins.plugins.items():
-                (PluginState.insert(name=name, status=plugin.status, last_error=plugin.error, updated_at=self.now())
+                (PluginState.insert(name=name, status=plugin.status, last_error=redact(plugin.error),
+                                    updated_at=self.now())
                  .on_conflict(conflict_target=[PluginState.name],
                               preserve=[PluginState.status, PluginState.last_error, PluginState.updated_at])
                  .execute())

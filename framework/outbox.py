@@ -39,6 +39,7 @@ from .context import Outgoing
 from .db import DB_CONNECTION_ERRORS, connection_scope, database, utcnow
 from .heartbeat import STALE_AFTER
 from .models import BotProcess, OutboxMessage
+from .redaction import redact_call
 from .redisconn import ThrottledLog
 
 log = logging.getLogger("plugbot.outbox")
@@ -213,8 +214,10 @@ def encode_calls(items: list[Outgoing]) -> str | None:
     """The calls as JSON: bytes as base64, Bot API objects (keyboards, prices) by type and fields.
     None when a parameter is of a kind that cannot be written down and read back."""
     try:
-        return json.dumps([{"method": item.method, "params": {k: _encode(v) for k, v in item.params.items()
-                                                              if v is not None}} for item in items])
+        # Written down as sent: without a secret an error text quotes (the sender redacts too).
+        return json.dumps([{"method": item.method,
+                            "params": {k: _encode(v) for k, v in redact_call(item.params).items() if v is not None}}
+                           for item in items])
     except TypeError as exc:
         log.debug("outbox: calls not stored (%s); they are sent from memory only", exc)
         return None
