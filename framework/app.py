@@ -96,9 +96,13 @@ class Application:
         self.scheduler = Scheduler(timezone="UTC")
         llm = config["llm"]
         self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"])
-        self.users = UserService(self)
-        self.audit = AuditService(self)
-        self.access = AccessControl(self)
+        self.audit = AuditService(self.clock)
+        self.users = UserService(self.cache("users"), i18n=self.i18n, audit=self.audit, clock=self.clock,
+                                 admins=config["admins"], default_language=config["default_language"],
+                                 consent_required=config["consent"]["required"],
+                                 profile_ttl=config["cache"]["user_ttl"])
+        self.access = AccessControl(self.cache("access"), clock=self.clock, admins=config["admins"],
+                                    mode=config["access"]["mode"], consent_required=config["consent"]["required"])
 
     # -- collecting what plugins register --------------------------------------------
     def _collect(self) -> None:
