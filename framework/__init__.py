@@ -12,7 +12,7 @@ instances through ``plugin``, ``ctx`` or ``job`` (``cache``, ``users``, ``access
 are exported here for type hints and for their documented methods (``docs/services.md``).
 """
 from .access import AccessControl
-from .app import Application, create_app
+from .app import Application, ApplicationLiveError, create_app
 from .arguments import Arg, BadArgument, arg
 from .audit import AuditService
 from .cache import Cache
@@ -36,7 +36,7 @@ from .users import UserService
 __version__ = "0.1.0"
 
 __all__ = [
-    "API_VERSION", "SKIP", "AccessControl", "Application", "Arg", "AuditService", "BadArgument", "BaseModel", "Button",
+    "API_VERSION", "SKIP", "AccessControl", "Application", "ApplicationLiveError", "Arg", "AuditService", "BadArgument", "BaseModel", "Button",
     "Cache", "CallbackData", "ConfigError", "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext",
     "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
     "Scheduler", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",

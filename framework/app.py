@@ -1,7 +1,12 @@
 """The application: wires config, plugins, database, services, scheduler and transports.
 
-:func:`create_app` is the factory; nothing here happens at import time, so a
-process (a test run, say) can build as many applications as it needs.
+:func:`create_app` is the factory; nothing here happens at import time, so a process (a test
+run, say) can build as many applications as it needs, one after another: only one is *live* at
+a time. The database binding (``framework.database``, which every model uses) and
+pyTelegramBotAPI's ``apihelper.API_URL`` and ``CUSTOM_REQUEST_SENDER`` are process-wide, so a
+second live application would send its queries to the other's database and its Bot API calls to
+the other's server. Building one while another is live raises :class:`ApplicationLiveError`;
+``stop()`` (or leaving a ``with create_app(...) as app:`` block) ends an application's life.
 """
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any
+from urllib.parse import urlparse
 
 from . import db as dbmod
 from .access import AccessControl
@@ -38,20 +44,70 @@ from .users import UserService
 log = logging.getLogger("plugbot.app")
 
 
+class ApplicationLiveError(RuntimeError):
+    """Another application is live in this process: stop it before building the next one."""
+
+
+class _LiveSlot:
+    """The one live application of this process (the module docstring says why there is one)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._app: Application | None = None
+
+    def claim(self, app: Application) -> None:
+        with self._lock:
+            if self._app is not None and self._app is not app:
+                raise ApplicationLiveError(
+                    f"another plugbot application is live in this process (database {self._app.database_name}); "
+                    "stop() it, or build it with `with create_app(...) as app:`, before building a new one: the "
+                    "database binding (framework.database) and telebot's API URL and request sender are "
+                    "process-wide, so two live applications would write to each other's database")
+            self._app = app
+
+    def release(self, app: Application) -> None:
+        with self._lock:
+            if self._app is app:
+                self._app = None
+
+
+_LIVE = _LiveSlot()
+
+
 def create_app(config: dict[str, Any] | str | None = None, *, api: Any = None,
                clock: Callable[[], Any] | None = None, overrides: dict[str, Any] | None = None) -> Application:
-    """Build an application from a config dict or a YAML path (env overrides applied)."""
+    """Build an application from a config dict or a YAML path (env overrides applied).
+
+    One application is live in a process at a time: ``stop()`` it (or use ``with create_app(...)
+    as app:``) before building the next, or this raises :class:`ApplicationLiveError`.
+    """
     if not isinstance(config, dict):
         config = load_config(config, overrides=overrides)
     return Application(config, api=api, clock=clock)
 
 
 class Application:
+    """One bot: its plugins, database, services and transports, all on one clock (``clock``).
+
+    Live from construction until :meth:`stop`; only one application is live in a process at a
+    time (:class:`ApplicationLiveError`).
+    """
+
     def __init__(self, config: dict[str, Any], *, api: Any = None, clock: Callable[[], Any] | None = None):
         self.config = config
         self.clock = clock or dbmod.utcnow
         self.bot_username: str | None = None
         self.stopping = threading.Event()
+        self._started = False
+        self._stopped = False
+        _LIVE.claim(self)
+        try:
+            self._build(config, api)
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _build(self, config: dict[str, Any], api: Any) -> None:
         token = config["telegram"]["token"]
         if token:
             register_secret(token)
@@ -76,6 +132,24 @@ class Application:
         self.dispatcher = ChatDispatcher(self.pipeline.process, workers=config["workers"])
         self._migration_sources: list[tuple[str, str]] = []
         self._collect()
+
+    def _abandon(self) -> None:
+        """A constructor that failed half way gives back what it took, so the next application can live."""
+        try:
+            dispatcher = getattr(self, "dispatcher", None)
+            if dispatcher is not None:
+                dispatcher.stop()
+            if getattr(self, "db", None) is not None:
+                self._close_connections()
+        finally:
+            _LIVE.release(self)
+
+    @property
+    def database_name(self) -> str:
+        """``database.url`` without credentials: for messages and logs."""
+        parsed = urlparse(self.config["database"]["url"])
+        host = f"{parsed.hostname}{f':{parsed.port}' if parsed.port else ''}" if parsed.hostname else ""
+        return f"{parsed.scheme}://{host}{parsed.path}"
 
     def _init_services(self) -> None:
         config = self.config
@@ -162,6 +236,8 @@ class Application:
 
     def start(self, *, scheduler: bool = True, telegram: bool = True) -> None:
         """Migrate, run startup hooks, schedule jobs, learn who the bot is."""
+        self._require_live()
+        self._started = True
         if self.config["auto_migrate"]:
             self.migrate()
         else:
@@ -203,19 +279,45 @@ class Application:
                 if c.help and not c.hidden and not c.permission]
 
     def stop(self) -> None:
-        self.dispatcher.stop()
-        self.scheduler.shutdown(wait=False)
-        self.plugins.call_each("plugbot_shutdown")
+        """Stop workers and jobs, run the shutdown hooks (if it was started), close the connections.
+
+        Safe to call twice. Afterwards another application may be built in this process.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self.dispatcher.stop()
+            self.scheduler.shutdown(wait=False)
+            if self._started:
+                self.plugins.call_each("plugbot_shutdown")
+            self._close_connections()
+        finally:
+            _LIVE.release(self)
+
+    def _close_connections(self) -> None:
         if hasattr(self.db, "close_all"):
             self.db.close_all()
         elif not self.db.is_closed():
             self.db.close()
-        if self.redis is not None:
+        if getattr(self, "redis", None) is not None:
             self.redis.close()  # its pooled connections, like the database's
+
+    def __enter__(self) -> Application:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _require_live(self) -> None:
+        """A stopped application no longer owns the database binding: its work would land in another's."""
+        if self._stopped:
+            raise ApplicationLiveError("this application was stopped: build a new one to handle updates and jobs")
 
     # -- updates -----------------------------------------------------------------------
     def feed(self, update: dict[str, Any]) -> None:
         """Queue an update; updates of one chat run in order, chats in parallel."""
+        self._require_live()
         self.dispatcher.submit(_queue_key(update), update)
 
     def join(self, timeout: float | None = None) -> bool:
@@ -223,6 +325,7 @@ class Application:
 
     def process_update(self, update: dict[str, Any]) -> None:
         """Run one update synchronously (console mode and tests)."""
+        self._require_live()
         self.pipeline.process(update)
 
     def save_plugin_states(self) -> None:
@@ -253,6 +356,7 @@ class Application:
 
     def run_job(self, job_id: str) -> None:
         """Run a scheduled job now, through the scheduler's bookkeeping."""
+        self._require_live()
         if job_id not in {info.id for info in self.scheduler.jobs()}:
             job = self.routes.jobs[job_id]
             self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
