@@ -152,24 +152,31 @@ class Application:
         return f"{parsed.scheme}://{host}{parsed.path}"
 
     def _init_services(self) -> None:
+        """Build the services, each from what it uses, all of them on the application's clock: a
+        test that moves it (``bot.advance``) sees sessions, windows, cache entries and bans expire."""
         config = self.config
+        clock = self.clock
+
+        def seconds() -> float:  # the key-value services count in epoch seconds
+            return clock().timestamp()
+
         self.redis = connect_redis(config["redis"]["url"])
         prefix = config["redis"]["prefix"]
         sessions = config["sessions"]
         # The timeout notice must outlive the state; a long ttl alone must not trip over its default.
         self.sessions = make_session_store(self.redis, ttl=sessions["ttl"], prefix=prefix,
-                                           marker_ttl=max(sessions["timeout_notice"], sessions["ttl"]))
+                                           marker_ttl=max(sessions["timeout_notice"], sessions["ttl"]), clock=seconds)
         backend = config["ratelimit"]["backend"]
-        # DB windows follow the application's clock, like every other timestamp the app writes.
-        self.ratelimiter = RateLimiter(DbRateBackend(lambda: self.clock().timestamp()) if backend == "db"
+        self.ratelimiter = RateLimiter(DbRateBackend(seconds) if backend == "db"
                                        else make_rate_backend(self.redis if backend in ("auto", "redis") else None,
-                                                              prefix=prefix))
-        self._cache_backend = make_cache_backend(self.redis, prefix=prefix)
+                                                              prefix=prefix, clock=seconds))
+        self._cache_backend = make_cache_backend(self.redis, prefix=prefix, clock=seconds)
         self._caches: dict[str, Cache] = {}
         self.i18n = Translator(default_language=config["default_language"])
-        self.scheduler = Scheduler(timezone="UTC")
+        self.scheduler = Scheduler(timezone="UTC", clock=clock)
         llm = config["llm"]
-        self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"])
+        self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"],
+                                       clock=clock)
         self.audit = AuditService(self.clock)
         self.users = UserService(self.cache("users"), i18n=self.i18n, audit=self.audit, clock=self.clock,
                                  admins=config["admins"], default_language=config["default_language"],
@@ -242,7 +249,7 @@ class Application:
             self.migrate()
         else:
             self._require_migrated()
-        self.scheduler.use_store(DbJobStatsStore())  # job_runs exists now; jobs are added below
+        self.scheduler.use_store(DbJobStatsStore(self.clock))  # job_runs exists now; jobs are added below
         for name, impl in self.plugins.impls("plugbot_startup"):
             try:
                 with dbmod.connection_scope():
@@ -281,7 +288,9 @@ class Application:
     def stop(self) -> None:
         """Stop workers and jobs, run the shutdown hooks (if it was started), close the connections.
 
-        Safe to call twice. Afterwards another application may be built in this process.
+        Safe to call twice. Afterwards another application may be built in this process; work
+        given to this one later makes it live again, or raises :class:`ApplicationLiveError` if
+        another is live by then.
         """
         if self._stopped:
             return
@@ -290,6 +299,7 @@ class Application:
             self.dispatcher.stop()
             self.scheduler.shutdown(wait=False)
             if self._started:
+                self._started = False  # a revived application runs its startup hooks again only through start()
                 self.plugins.call_each("plugbot_shutdown")
             self._close_connections()
         finally:
@@ -310,9 +320,16 @@ class Application:
         self.stop()
 
     def _require_live(self) -> None:
-        """A stopped application no longer owns the database binding: its work would land in another's."""
-        if self._stopped:
-            raise ApplicationLiveError("this application was stopped: build a new one to handle updates and jobs")
+        """Work on a stopped application makes it live again if no other is (a test's restart, a
+        command after ``stop()``): the process-wide bindings are pointed back at this application."""
+        if not self._stopped:
+            return
+        _LIVE.claim(self)
+        dbmod.database.initialize(self.db)
+        bind = getattr(self.api, "bind", None)
+        if bind is not None:
+            bind()
+        self._stopped = False
 
     # -- updates -----------------------------------------------------------------------
     def feed(self, update: dict[str, Any]) -> None:

@@ -199,8 +199,10 @@ class LLMService:
         backoff: float = 0.5,
         cache_ttl: float = 86400,
         http: requests.Session | None = None,
+        clock: Callable[[], datetime] = db.utcnow,
     ) -> None:
         self._settings_loader = settings_loader
+        self.clock = clock  # the application's: cache expiry and usage times follow it
         self._secrets = {vendor: key for vendor, key in (secrets or {}).items() if key}
         self._yandex_folder_id = yandex_folder_id
         self.timeout = timeout
@@ -270,7 +272,7 @@ class LLMService:
         Scheduled hourly as ``maintenance.prune_llm_cache``, which passes the
         application's clock like every other housekeeping job.
         """
-        cutoff = now if now is not None else db.utcnow()
+        cutoff = now if now is not None else self.clock()
         with db.connection_scope():
             return (
                 LlmCache.delete()
@@ -367,7 +369,7 @@ class LLMService:
         except peewee.PeeweeException:
             log.exception("LLM cache lookup failed, calling the vendor")
             return None
-        if row is None or (row.expires_at is not None and row.expires_at <= db.utcnow()):
+        if row is None or (row.expires_at is not None and row.expires_at <= self.clock()):
             return None
         payload = row.response_payload or {}
         text = payload.get("text") if isinstance(payload, dict) else None
@@ -376,7 +378,7 @@ class LLMService:
     def _cache_put(self, call: _Call, key: str, text: str, tokens: int, temperature: float, max_tokens: int) -> None:
         """Upsert the answer. The prompt itself is not stored: it may hold personal data, and the
         hash is enough to find the answer again."""
-        now = db.utcnow()
+        now = self.clock()
         values = {
             LlmCache.request_payload: {"model": call.model, "temperature": temperature, "max_tokens": max_tokens},
             LlmCache.response_payload: {"text": text, "tokens": tokens},
@@ -390,7 +392,7 @@ class LLMService:
 
     def _record_usage(self, user_id: int | None, vendor: str, tokens: int) -> None:
         """Count one request atomically: ``SET total = total + n`` so concurrent calls never lose counts."""
-        now = db.utcnow()
+        now = self.clock()
         increments = {
             UsageStats.total_requests: UsageStats.total_requests + 1,
             UsageStats.total_tokens: UsageStats.total_tokens + tokens,
