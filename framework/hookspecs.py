@@ -139,7 +139,10 @@ def plugbot_update_done(ctx: Any, error: BaseException | None, plugin: Any) -> N
 def plugbot_register_jobs(register: Any) -> None:
     """Call ``register(name, fn, trigger="cron"|"interval", **trigger_args)`` per job.
 
-    The job id is ``<plugin>.<name>``; ``fn(job)`` receives a :class:`framework.JobContext`.
+    The job id is ``<plugin>.<name>``; ``fn(job)`` receives a :class:`framework.JobContext`:
+    ``job.notify(user, key, *, buttons=None, **params)`` sends ``key`` of the plugin's catalog in
+    ``user``'s /language choice once the job's transaction committed; ``job.t(key, lang=None,
+    **params)`` and ``job.tn`` speak the default language unless ``lang=`` says otherwise.
     """
 
 
