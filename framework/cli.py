@@ -199,7 +199,11 @@ def cmd_console(args: argparse.Namespace, config: dict[str, Any] | None = None) 
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    app = _app(_config(args))
+    with _app(_config(args)) as app:
+        return _migrate(app, args)
+
+
+def _migrate(app: Any, args: argparse.Namespace) -> int:
     if args.down:
         return _rollback(app, args.down)
     if args.list:
@@ -362,7 +366,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     """Each plugin with its live status, versions, commands, models and jobs. The running bot's
     state (pauses, job runs, its heartbeat) comes from the database, where it keeps it for this
     listing; a database that cannot be read is a failure, not an empty listing."""
-    app = _app(_config(args))
+    with _app(_config(args)) as app:
+        return _plugins(app)
+
+
+def _plugins(app: Any) -> int:
     try:
         process, saved, runs, migrations = _bot_state(app)
     except Exception as exc:  # noqa: BLE001 - whatever stops the read, the answer is one line
@@ -461,15 +469,15 @@ def cmd_webhook(args: argparse.Namespace) -> int:
                           "(TELEGRAM_WEBHOOK_SECRET); without it anyone who finds the URL can forge updates")
     if errors:
         raise ConfigError(errors)
-    app = _app(config)
-    if args.action == "set":
-        from .transports.webhook import set_webhook
+    with _app(config) as app:
+        if args.action == "set":
+            from .transports.webhook import set_webhook
 
-        set_webhook(app)
-        print(f"webhook set to {hook['url']}")
-    else:
-        app.sender.call("delete_webhook")
-        print("webhook deleted: use polling mode")
+            set_webhook(app)
+            print(f"webhook set to {hook['url']}")
+        else:
+            app.sender.call("delete_webhook")
+            print("webhook deleted: use polling mode")
     return 0
 
 

@@ -203,8 +203,10 @@ class LLMService:
         backoff: float = 0.5,
         cache_ttl: float = 86400,
         http: requests.Session | None = None,
+        clock: Callable[[], datetime] = db.utcnow,
     ) -> None:
         self._settings_loader = settings_loader
+        self.clock = clock  # the application's: cache expiry and usage times follow it
         for key in (secrets or {}).values():
             register_secret(key)  # vendors echo keys in errors, and requests quotes a bad header
         self._secrets = {vendor: key.strip() for vendor, key in (secrets or {}).items() if key and key.strip()}
@@ -276,7 +278,7 @@ class LLMService:
         Scheduled hourly as ``maintenance.prune_llm_cache``, which passes the
         application's clock like every other housekeeping job.
         """
-        cutoff = now if now is not None else db.utcnow()
+        cutoff = now if now is not None else self.clock()
         with db.connection_scope():
             return (
                 LlmCache.delete()
@@ -370,7 +372,7 @@ class LLMService:
         except peewee.PeeweeException:
             log.exception("LLM cache lookup failed, calling the vendor")
             return None
-        if row is None or (row.expires_at is not None and row.expires_at <= db.utcnow()):
+        if row is None or (row.expires_at is not None and row.expires_at <= self.clock()):
             return None
         payload = row.response_payload or {}
         text = payload.get("text") if isinstance(payload, dict) else None
@@ -379,7 +381,7 @@ class LLMService:
     def _cache_put(self, call: _Call, key: str, text: str, tokens: int, temperature: float, max_tokens: int) -> None:
         """Upsert the answer. The prompt itself is not stored: it may hold personal data, and the
         hash is enough to find the answer again."""
-        now = db.utcnow()
+        now = self.clock()
         values = {
             LlmCache.request_payload: {"model": call.model, "temperature": temperature, "max_tokens": max_tokens},
             LlmCache.response_payload: {"text": text, "tokens": tokens},
@@ -393,7 +395,7 @@ class LLMService:
 
     def _record_usage(self, user_id: int | None, vendor: str, tokens: int) -> None:
         """Count one request atomically: ``SET total = total + n`` so concurrent calls never lose counts."""
-        now = db.utcnow()
+        now = self.clock()
         increments = {
             UsageStats.total_requests: UsageStats.total_requests + 1,
             UsageStats.total_tokens: UsageStats.total_tokens + tokens,

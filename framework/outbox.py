@@ -173,8 +173,10 @@ class Outbox:
             elif beat is not None and (beat.stopped_at is not None
                                        or (beat_now - beat.heartbeat_at).total_seconds() > STALE_AFTER):
                 gone.append(name)
-            elif beat is None and _oldest(name) < now - dt.timedelta(seconds=STALE_AFTER):
-                gone.append(name)
+            elif beat is None:
+                oldest = _oldest(name)  # None: its rows were sent and deleted meanwhile
+                if oldest is not None and oldest < now - dt.timedelta(seconds=STALE_AFTER):
+                    gone.append(name)
         return gone
 
     def _take_over(self, owners: Iterable[str]) -> list[OutboxMessage]:
@@ -193,7 +195,7 @@ class Outbox:
         return taken
 
 
-def _oldest(instance: str) -> dt.datetime:
+def _oldest(instance: str) -> dt.datetime | None:
     return (OutboxMessage.select(OutboxMessage.created_at).where(OutboxMessage.instance == instance)
             .order_by(OutboxMessage.created_at).scalar())
 

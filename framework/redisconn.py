@@ -151,6 +151,10 @@ class Keys:
     def conversation(self, telegram_id: int) -> str:
         return f"{self.prefix}user:{int(telegram_id)}:conversation"
 
+    def session_expires(self, telegram_id: int) -> str:
+        """The deadlines of a user's state and conversation marker on the application's clock."""
+        return f"{self.prefix}user:{int(telegram_id)}:expires"
+
     def active_sessions(self) -> str:
         return f"{self.prefix}active_sessions"
 
@@ -159,6 +163,10 @@ class Keys:
 
     def ratelimit_notified(self, telegram_id: int, endpoint: str) -> str:
         return f"{self.ratelimit(telegram_id, endpoint)}:notified"
+
+    def ratelimit_window(self, telegram_id: int, endpoint: str) -> str:
+        """When the current window of ``ratelimit(telegram_id, endpoint)`` ends (epoch ms, the application's clock)."""
+        return f"{self.ratelimit(telegram_id, endpoint)}:window"
 
     def cache(self, key: str) -> str:
         return f"{self.prefix}cache:{key}"
