@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .llm import LLMService
     from .models import User
     from .ratelimit import RateLimiter
+    from .runtime import RuntimeSettings
     from .scheduler import Scheduler
     from .users import UserService
 
@@ -256,6 +257,7 @@ class _PluginScope(_Sending):
     scheduler: Scheduler = _AppService()  # type: ignore[assignment]
     i18n: Translator = _AppService()  # type: ignore[assignment]
     llm: LLMService = _AppService()  # type: ignore[assignment]
+    runtime: RuntimeSettings = _AppService()  # type: ignore[assignment]
 
 
 class Context(_PluginScope):

@@ -187,5 +187,12 @@ def plugbot_archive_user_data(user: Any, plugin: Any) -> None:
 
 
 @hookspec
+def plugbot_user_info(user: Any, plugin: Any) -> dict[str, Any] | None:
+    """What this plugin knows about ``user`` (a core ``User`` row), for the admins' ``/user`` profile:
+    a few short facts, label → value (``{"expenses": 42, "last expense": "2025-03-01"}``), or None
+    when it stores nothing about them. Called inside the admin's update; keep it to a query or two."""
+
+
+@hookspec
 def plugbot_stats(plugin: Any) -> dict[str, Any] | None:
     """Return counters this plugin contributes to the admin's ``/plugins`` (name → number)."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .i18n import Translator
     from .llm import LLMService
     from .ratelimit import RateLimiter
+    from .runtime import RuntimeSettings
     from .scheduler import Scheduler
     from .users import UserService
 
@@ -29,7 +30,7 @@ class Plugin:
     ``name``, ``settings`` (its merged config section), ``cache`` (its own namespace),
     ``t``/``tn`` (its catalog), ``log`` (the logger ``plugbot.<name>``), ``notify_admins``,
     ``now()``, and the application's services: ``users``, ``access``, ``audit``, ``llm``,
-    ``scheduler``, ``i18n``, ``ratelimiter``.
+    ``scheduler``, ``i18n``, ``ratelimiter``, ``runtime``.
     """
 
     users: UserService
@@ -39,12 +40,13 @@ class Plugin:
     scheduler: Scheduler
     i18n: Translator
     ratelimiter: RateLimiter
+    runtime: RuntimeSettings
 
     def __init__(self, app: Application, name: str):
         self._app = app
         self.name = name
         self.log = logging.getLogger(f"plugbot.{name}")
-        for service in ("users", "access", "audit", "llm", "scheduler", "i18n", "ratelimiter"):
+        for service in ("users", "access", "audit", "llm", "scheduler", "i18n", "ratelimiter", "runtime"):
             setattr(self, service, getattr(app, service))
 
     @property

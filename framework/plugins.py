@@ -67,7 +67,7 @@ class LoadedPlugin:
     module: ModuleType | None
     info: PluginInfo | None
     builtin: bool = False
-    status: str = "enabled"  # enabled | disabled | failed | paused
+    status: str = "enabled"  # enabled | disabled | failed | paused | off (an admin switched it off at runtime)
     error: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     models: list[Any] = field(default_factory=list)
@@ -80,7 +80,9 @@ class LoadedPlugin:
 
     @property
     def active(self) -> bool:
-        return self.status in ("enabled", "paused") and self.module is not None
+        """Loaded and not failed: its data hooks (/mydata, /deleteme, retention) run even while it is
+        paused or switched off, so a user's data is never left out of an export or a deletion."""
+        return self.status in ("enabled", "paused", "off") and self.module is not None
 
     @property
     def source(self) -> str:
@@ -389,6 +391,36 @@ class PluginManager:
         loaded.status, loaded.error = "failed", error
         if name in self.order:
             self.order.remove(name)
+
+    # -- runtime switches --------------------------------------------------------
+    def is_off(self, name: str) -> bool:
+        """Did an admin switch ``name`` off at runtime (see :meth:`switch`)?"""
+        loaded = self.plugins.get(name)
+        return loaded is not None and loaded.status == "off"
+
+    def serving(self, name: str) -> bool:
+        """May ``name``'s handlers run now: neither switched off nor paused by the circuit breaker?"""
+        return not self.is_off(name) and not self.is_paused(name)
+
+    def switchable(self, name: str) -> bool:
+        """Can an admin switch ``name`` at runtime: a plugin the config loaded, not a built-in?"""
+        loaded = self.plugins.get(name)
+        return loaded is not None and not loaded.builtin and loaded.module is not None and loaded.status in (
+            "enabled", "paused", "off")
+
+    def switch(self, name: str, enabled: bool) -> bool:
+        """Switch a loaded plugin on or off in this process; True if its status changed."""
+        if not self.switchable(name):
+            return False
+        loaded = self.plugins[name]
+        if enabled and loaded.status == "off":
+            loaded.status, loaded.paused_until = "enabled", None
+            self._breaker.reset(name)
+            return True
+        if not enabled and loaded.status != "off":
+            loaded.status, loaded.paused_until = "off", None
+            return True
+        return False
 
     # -- circuit breaker ---------------------------------------------------------
     def is_paused(self, name: str) -> bool:

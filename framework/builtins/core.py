@@ -61,6 +61,8 @@ def _command_lines(ctx: Context) -> list[str]:
     app = ctx.app
     lines: list[str] = []
     for name in app.plugins.order:
+        if app.plugins.is_off(name):
+            continue
         commands = [c for c in app.routes.commands_of(name) if not c.hidden
                     and (c.permission is None or app.access.can(ctx.user, c.permission))]
         if not commands:
