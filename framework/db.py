@@ -3,7 +3,8 @@
 Models are declared against :data:`database` at import time, but the real
 database is chosen by the application factory from ``database.url``. That is
 peewee's "dynamically defining a database" pattern and it lets tests build
-many applications in one process, each with its own database.
+one application after another in one process, each with its own database. The binding is
+process-wide, so only one application is live at a time (``framework.app.ApplicationLiveError``).
 """
 from __future__ import annotations
 

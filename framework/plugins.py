@@ -2,7 +2,7 @@
 in dependency order, each one isolated.
 
 The :class:`PluginManager` is built by the application factory, never at
-import time, so tests can build many applications in one process.
+import time, so a process (a test run) can build one application after another.
 """
 from __future__ import annotations
 

@@ -376,7 +376,11 @@ def bot_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
         telegram, clock = FakeTelegram(), Clock()
         app = Application(cfg, api=telegram, clock=clock)
         if start:
-            app.start(scheduler=False)
+            try:
+                app.start(scheduler=False)
+            except BaseException:
+                app.stop()  # a bot that failed to start must not stay live for the next test's
+                raise
         bot = TestBot(app, telegram, clock)
         built.append(bot)
         return bot

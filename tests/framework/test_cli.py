@@ -206,9 +206,11 @@ def test_plugins_shows_each_jobs_last_run_duration_outcome_and_counts(bot_factor
 
 
 def plugins_listing(path: str, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict[str, list[str]]]:
-    capsys.readouterr()
-    assert cli.main(["--config", path, "plugins"]) == 0
-    out = capsys.readouterr().out
+    """``plugbot plugins`` run by the operator beside the bot: another process, as one application
+    is live per process (the test's bot is)."""
+    result = plugbot(Path(path).parent, "--config", path, "plugins")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
     return out.splitlines()[0], {block.splitlines()[0]: block.splitlines()[1:] for block in _blocks(out)}
 
 
