@@ -288,11 +288,12 @@ class AccessControl:
             if actor is None:
                 raise ValueError("ban() needs the admin: actor=User or by=telegram_id")
             by = actor.telegram_id
+        elif actor is None:
+            actor = User.get_or_none(User.telegram_id == by)
         row = UserRestriction.create(user=user.id, restriction_type=kind, reason=reason, expires_at=until,
                                      created_by=by, created_at=self.clock())
         self._restrictions_changed(user)
-        self._audit(kind, user, actor, {"reason": reason, "expires_at": until.isoformat() if until else None,
-                                        "by": by})
+        self._audit(kind, user, actor, {"reason": reason, "expires_at": until.isoformat() if until else None})
         return row
 
     def restrict(self, user: User, *, by: int | None = None, actor: User | None = None, reason: str | None = None,
@@ -338,6 +339,8 @@ class AccessControl:
         ``whitelist_add`` / ``blacklist_add`` (a user's entry in pd_audit_log too)."""
         if by is None and actor is not None:
             by = actor.telegram_id
+        elif actor is None and by is not None:
+            actor = User.get_or_none(User.telegram_id == by)
         try:
             with dbmod.database.atomic():
                 AccessList.create(entity_id=entity_id, entity_type=entity_type, list_type=list_type,

@@ -179,7 +179,7 @@ class Application:
         self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"],
                                        clock=clock)
         self.audit = AuditService(self.clock)
-        self.runtime = RuntimeSettings(clock=self.clock, audit=self.audit)
+        self.runtime = RuntimeSettings(clock=self.clock, audit=self.audit, plugins=self.plugins)
         self._switching = threading.Lock()
         self.runtime.listeners.append(self._apply_switches)
         self.users = UserService(self.cache("users"), i18n=self.i18n, audit=self.audit, clock=self.clock,

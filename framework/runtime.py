@@ -65,9 +65,10 @@ class RuntimeSettings:
     """
 
     def __init__(self, *, clock: Callable[[], dt.datetime], audit: AuditService,
-                 refresh_seconds: float = REFRESH_SECONDS):
+                 refresh_seconds: float = REFRESH_SECONDS, plugins: Any = None):
         self.clock = clock
         self.audit = audit
+        self._plugins = plugins  # the application's PluginManager: statuses, what can be switched, resume
         self.refresh_seconds = refresh_seconds
         self.listeners: list[Callable[[dict[str, bool]], None]] = []
         self._lock = threading.Lock()
@@ -113,6 +114,28 @@ class RuntimeSettings:
         """The admins' choices, ``{plugin: enabled}``; a plugin not named follows the config."""
         with self._lock:
             return dict(self._switches)
+
+    def plugin_statuses(self) -> dict[str, str]:
+        """Every plugin this process knows, in load order first: ``enabled``, ``paused`` (circuit
+        breaker), ``off`` (switched off by an admin), ``disabled`` (config) or ``failed``."""
+        if self._plugins is None:
+            return {}
+        for name in list(self._plugins.plugins):
+            self._plugins.is_paused(name)  # an expired pause lifts before it is shown
+        return {name: loaded.status for name, loaded in self._plugins.plugins.items()}
+
+    def switchable(self, name: str) -> bool:
+        """Can ``name`` be switched at runtime: loaded by the config, and not a built-in?"""
+        return self._plugins is not None and self._plugins.switchable(name)
+
+    def resume(self, name: str, *, actor: User | None) -> bool:
+        """End a circuit-breaker pause of ``name`` in this process now; True if it was paused.
+        Audited as ``plugin_resumed``."""
+        if self._plugins is None or not self._plugins.is_paused(name):
+            return False
+        self._plugins.resume(name)
+        self.audit.log("plugin_resumed", user=actor, plugin="core", entity_type="plugin", details={"plugin": name})
+        return True
 
     # -- changing ------------------------------------------------------------------
     def update_settings(self, *, actor: User | None, **changes: Any) -> dict[str, list[Any]]:
