@@ -40,7 +40,8 @@ def llm_view(ctx: Context) -> tuple[str, list[list[Button]]]:
 
 def llm(ctx: Context, action: str | None, value: str | None) -> None:
     if action is None:
-        ctx.reply(llm_view(ctx)[0])
+        # A first word that is no action falls through to the value: show how to use it instead.
+        ctx.reply(ctx.t("usage.llm") if value else llm_view(ctx)[0])
         return
     value = (value or "").strip()
     current = ctx.runtime.settings()

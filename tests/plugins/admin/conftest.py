@@ -33,12 +33,20 @@ def make_bot(bot_factory: Any, monkeypatch: pytest.MonkeyPatch, backend: str = "
     kwargs.setdefault("admins", (SUPER,))
     bot = bot_factory(plugins=kwargs.pop("plugins", PLUGINS), **kwargs)
     bot.set_time(T0)
-    for telegram_id, username in ((SUPER, "boss"), (KEYS, "keys"), (MANAGER, "manager"), (ALICE, "alice"),
-                                  (BOB, "bob")):
-        bot.user(telegram_id, username=username, first_name=username.title()).send("/start")
+    for telegram_id in NAMES:
+        person(bot, telegram_id).send("/start")
     grant(bot, KEYS, can_manage_keys=True, can_manage_users=False, can_view_stats=False)
     grant(bot, MANAGER, can_manage_keys=False, can_manage_users=True, can_view_stats=False)
     return bot
+
+
+NAMES = {SUPER: "boss", KEYS: "keys", MANAGER: "manager", ALICE: "alice", BOB: "bob"}
+
+
+def person(bot: Any, telegram_id: int) -> Any:
+    """The test user with the same Telegram profile every time (a bare one would erase the username)."""
+    username = NAMES[telegram_id]
+    return bot.user(telegram_id, username=username, first_name=username.title())
 
 
 def grant(bot: Any, telegram_id: int, **roles: bool) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ALICE, KEYS, MANAGER, SUPER, make_bot
+from conftest import ALICE, KEYS, MANAGER, SUPER, make_bot, person
 from helpers import NOT_ALLOWED, UNKNOWN, counts, text, texts
 
 from framework import connection_scope
@@ -59,21 +59,21 @@ def test_each_admin_command_is_checked_on_every_call(bot_factory, monkeypatch, s
     command = sent.split()[0][1:]
     before = state()
 
-    alice = bot.user(ALICE)
+    alice = person(bot, ALICE)
     assert texts(alice.send(sent)) == [UNKNOWN.format(command=command)]
     assert state() == before, "a non-admin's attempt changed or wrote something"
     if lacking is not None:
-        assert texts(bot.user(lacking).send(sent)) == [NOT_ALLOWED]
+        assert texts(person(bot, lacking).send(sent)) == [NOT_ALLOWED]
         assert state() == before, "an admin lacking the permission changed or wrote something"
 
-    replies = bot.user(allowed).send(sent)
+    replies = person(bot, allowed).send(sent)
     answer = text(replies) or (replies[0].filename if replies else "")
     assert answer and NOT_ALLOWED not in answer and "I don't know" not in answer, answer
     assert (state() != before) == changes, f"{sent}: expected {'a' if changes else 'no'} change"
 
 
 def test_a_non_admin_gets_the_unknown_command_answer_word_for_word(bot: Any) -> None:
-    alice = bot.user(ALICE)
+    alice = person(bot, ALICE)
     assert texts(alice.send("/ban @bob")) == [UNKNOWN.format(command="ban")]
     assert texts(alice.send("/nosuchthing")) == [UNKNOWN.format(command="nosuchthing")]
     in_group = alice.in_chat(-100555)
@@ -81,7 +81,7 @@ def test_a_non_admin_gets_the_unknown_command_answer_word_for_word(bot: Any) -> 
 
 
 def test_admin_commands_are_not_in_a_non_admins_help_or_menu(bot: Any) -> None:
-    help_text = text(bot.user(ALICE).send("/help"))
+    help_text = text(person(bot, ALICE).send("/help"))
     assert "/hello" in help_text
     for command in ("/admin", "/ban", "/user", "/llm", "/grant", "/plugin", "/audit", "/whitelist"):
         assert command not in help_text
@@ -96,5 +96,5 @@ def test_each_admin_gets_a_menu_of_what_their_permissions_allow(bot: Any) -> Non
     assert {"admin", "ban", "user", "audit", "whitelist"} <= set(menus[MANAGER])
     assert not {"llm", "consent", "grant", "plugin"} & set(menus[MANAGER])
     assert {"admin", "llm", "consent"} <= set(menus[KEYS]) and not {"ban", "grant", "audit"} & set(menus[KEYS])
-    manager_help = text(bot.user(MANAGER).send("/help"))
+    manager_help = text(person(bot, MANAGER).send("/help"))
     assert "/ban" in manager_help and "/llm" not in manager_help
