@@ -99,6 +99,12 @@ class AccessControl:
     def is_superadmin(self, user: User) -> bool:
         return user.telegram_id in self.admins
 
+    def admin_ids(self) -> list[int]:
+        """Telegram ids of every admin: the config's superadmins, then the ``admin_users`` rows."""
+        roles = [row.telegram_id for row in User.select(User.telegram_id)
+                 .join(AdminUser, on=(AdminUser.user == User.id)).order_by(User.telegram_id)]
+        return sorted(self.admins) + [tid for tid in roles if tid not in self.admins]
+
     def is_admin(self, user: User) -> bool:
         return self.is_superadmin(user) or self._role(user) is not None
 

@@ -381,8 +381,9 @@ class Pipeline:
         ctx.reply(ctx.t("core.error"))
         if self.app.plugins.record_failure(plugin, f"{exc.__class__.__name__}: {exc}"):
             self.app.save_plugin_states()
-            self.app.notify_admins(ctx.t("core.plugin_paused_admin", plugin=plugin,
-                                         error=f"{exc.__class__.__name__}: {exc}"[:300]))
+            error = f"{exc.__class__.__name__}: {exc}"[:300]
+            if not self.app.plugins.status_changed(plugin, "paused", error):  # no plugin tells admins
+                self.app.notify_admins(ctx.t("core.plugin_paused_admin", plugin=plugin, error=error))
 
     # -- after the transaction -----------------------------------------------------------
     def _after_commit(self, ctx: Context) -> None:

@@ -428,11 +428,20 @@ class PluginManager:
         if loaded is None or loaded.status != "paused":
             return False
         if loaded.paused_until is not None and time.monotonic() >= loaded.paused_until:
-            loaded.status, loaded.paused_until = "enabled", None
-            self._breaker.reset(name)
-            log.warning("plugin %s resumed after its pause", name, extra={"plugin": name})
+            with self._counts:  # one thread lifts the pause and tells about it
+                lifted = loaded.status == "paused"
+                if lifted:
+                    loaded.status, loaded.paused_until = "enabled", None
+            if lifted:
+                self._breaker.reset(name)
+                log.warning("plugin %s resumed after its pause", name, extra={"plugin": name})
+                self.status_changed(name, "enabled")
             return False
         return True
+
+    def status_changed(self, name: str, status: str, error: str | None = None) -> bool:
+        """Tell the ``plugbot_plugin_status`` implementations; False when there is none to tell."""
+        return bool(self.call_each("plugbot_plugin_status", name=name, status=status, error=error))
 
     def record_failure(self, name: str, error: str) -> bool:
         """Count a handler failure; True when this failure paused the plugin."""
@@ -452,6 +461,7 @@ class PluginManager:
         if loaded.status == "paused":
             loaded.status, loaded.paused_until = "enabled", None
             self._breaker.reset(name)
+            self.status_changed(name, "enabled")
 
 
 class CircuitBreaker:

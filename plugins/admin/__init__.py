@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from framework import PluginInfo, hookimpl
+from framework import Plugin, PluginInfo, hookimpl
 
-from . import lists, menu, settings, system, users
+from . import lists, menu, notices, settings, system, users
 
 HERE = os.path.dirname(__file__)
 
@@ -48,3 +48,8 @@ def plugbot_register_locales(register: Any) -> None:
 def plugbot_register_handlers(register: Any) -> None:
     for family in FAMILIES:
         family.register(register)
+
+
+@hookimpl
+def plugbot_plugin_status(name: str, status: str, error: str | None, plugin: Plugin) -> None:
+    notices.plugin_status(plugin, name, status, error)

@@ -22,8 +22,8 @@ class AuditPage(CallbackData, prefix="admaudit"):
     action: str = ""
 
 
-class ResumePlugin(CallbackData, prefix="admresume", owner=False):
-    """The Resume button of a circuit-breaker notice (sent to every admin: anyone allowed may press it)."""
+class ResumePlugin(CallbackData, prefix="admresume"):
+    """The Resume button of a circuit-breaker notice and of the plugins view (its admin's own)."""
 
     plugin: str
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ALICE, BOB, MANAGER, make_bot, person
-from helpers import audit_rows, pd_rows, text, texts, user
+from admin_helpers import ALICE, BOB, MANAGER, audit_rows, make_bot, pd_rows, person, text, texts, user
 
 PRIVATE = "This bot is private."
 

@@ -6,8 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ALICE, KEYS, MANAGER, SUPER, make_bot, person
-from helpers import NOT_ALLOWED, UNKNOWN, counts, text, texts
+from admin_helpers import (
+    ALICE,
+    KEYS,
+    MANAGER,
+    NOT_ALLOWED,
+    SUPER,
+    UNKNOWN,
+    counts,
+    make_bot,
+    person,
+    text,
+    texts,
+)
 
 from framework import connection_scope
 from framework.models import AccessList, AdminUser, AppSettings, PluginState, UserRestriction

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from conftest import ALICE, KEYS, make_bot, person
-from helpers import audit_rows, text, texts
+from admin_helpers import ALICE, KEYS, audit_rows, make_bot, person, text, texts
 
 from framework import connection_scope
 from framework.models import AppSettings

@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from conftest import ALICE, BOB, KEYS, MANAGER, SUPER, make_bot, person
-from helpers import UNKNOWN, audit_rows, text, texts
+from admin_helpers import ALICE, BOB, KEYS, MANAGER, SUPER, UNKNOWN, audit_rows, make_bot, person, text, texts
 
 from framework import connection_scope
 from framework.models import PluginState
@@ -75,7 +74,9 @@ def test_a_paused_plugin_is_resumed_by_command(bot: Any) -> None:
         plugins.record_failure("hello", "ValueError: broken")
     assert plugins.plugins["hello"].status == "paused"
     assert texts(person(bot, ALICE).send("/hello")) == ["This feature is paused for now, please try again later."]
-    assert text(person(bot, SUPER).send("/plugin resume hello")) == "Plugin hello resumed."
+    replies = person(bot, SUPER).send("/plugin resume hello")
+    assert texts(replies)[-1] == "Plugin hello resumed."
+    assert sorted(r.chat_id for r in replies if r.text == "✅ Plugin hello runs again.") == sorted([SUPER, KEYS, MANAGER])
     assert "Hello" in text(person(bot, ALICE).send("/hello"))
     [row] = audit_rows("plugin_resumed")
     assert row.telegram_id == SUPER and row.details == {"plugin": "hello"}

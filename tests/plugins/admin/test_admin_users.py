@@ -6,8 +6,22 @@ import datetime as dt
 import json
 from typing import Any
 
-from conftest import ALICE, BOB, KEYS, MANAGER, SUPER, T0, make_bot, person
-from helpers import UNKNOWN, audit_rows, pd_rows, text, texts, user
+from admin_helpers import (
+    ALICE,
+    BOB,
+    KEYS,
+    MANAGER,
+    SUPER,
+    T0,
+    UNKNOWN,
+    audit_rows,
+    make_bot,
+    pd_rows,
+    person,
+    text,
+    texts,
+    user,
+)
 
 BANNED_UNTIL = "You are blocked from using this bot until {date} UTC."
 
