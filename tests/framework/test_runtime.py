@@ -234,3 +234,57 @@ def test_hook_plugbot_user_info_reports_what_each_plugin_knows(bot_factory, monk
         bob = dict(bot.app.plugins.call_each("plugbot_user_info", user=_user(BOB)))
     assert alice["hello"] == {"greetings": 2, "nickname": "—", "morning greeting": False}
     assert bob.get("hello") is None
+
+
+# -- what admin views read: both audit trails, masked keys, the admins' LLM cache TTL --------------
+
+
+def test_audit_recent_merges_both_trails_newest_first_and_filters(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO, admins=(ADMIN,))
+    bot.set_time(T0)
+    for telegram_id in (ADMIN, ALICE, BOB):
+        bot.user(telegram_id).send("/hello")
+    access = bot.app.access
+    with connection_scope():
+        admin, alice, bob = _user(ADMIN), _user(ALICE), _user(BOB)
+        access.ban(alice, actor=admin, reason="spam")
+        bot.advance(minutes=1)
+        access.ban(bob, actor=admin, reason="flood")
+        bot.advance(minutes=1)
+        bot.app.audit.log("note", user=bob, plugin="hello")
+        everything = bot.app.audit.recent(limit=10)
+        alices = bot.app.audit.recent(target=alice)
+        bans = bot.app.audit.recent(action="ban", limit=2)
+        second_page = bot.app.audit.recent(action="ban", limit=2, offset=2)
+    assert [(e["trail"], e["action"]) for e in everything[:5]] == [
+        ("audit", "note"), ("pd", "ban"), ("audit", "ban"), ("pd", "ban"), ("audit", "ban")]
+    assert everything[1] == {"trail": "pd", "at": T0 + dt.timedelta(minutes=1), "action": "ban", "actor": ADMIN,
+                             "target": BOB, "plugin": None, "details": {"reason": "flood", "expires_at": None}}
+    assert {(e["trail"], e["target"]) for e in alices} == {("audit", ALICE), ("pd", ALICE)}
+    assert [e["target"] for e in bans] == [BOB, BOB] and [e["target"] for e in second_page] == [ALICE, ALICE]
+
+
+def test_llm_keys_are_shown_masked_and_the_admins_cache_ttl_wins(bot_factory, monkeypatch) -> None:
+    from framework.llm import LlmSettings
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-0123456789abcdWXYZ")
+    monkeypatch.setenv("YANDEX_API_KEY", "short")
+    bot = build(bot_factory, "memory", monkeypatch, HELLO)
+    llm = bot.app.llm
+    assert llm.key_status() == {"openai": "••••WXYZ", "proxiapi": "—", "yandex": "••••", "yandex_folder_id": "—"}
+    assert llm.cache_ttl_for(LlmSettings(config={"cache_ttl": 600})) == 600
+    assert llm.cache_ttl_for(LlmSettings(config={"cache_ttl": "nonsense"})) == llm.cache_ttl
+    assert llm.cache_ttl_for(LlmSettings()) == bot.app.config["llm"]["cache_ttl"]
+
+
+def test_plugin_send_messages_a_private_chat_with_that_users_buttons(bot_factory, monkeypatch) -> None:
+    from framework import Button
+    from framework.builtins.core import LanguageChoice
+
+    bot = build(bot_factory, "memory", monkeypatch, HELLO)
+    bot.app.plugins.plugins["core"].handle.send(ALICE, "pick one", [[Button("English", LanguageChoice(code="en"))]])
+    [sent] = [call for call in bot.telegram.calls if call.text == "pick one"]
+    assert sent.chat_id == ALICE and sent.button_texts == ["English"]
+    bot.user(ALICE).press("English")
+    assert bot.telegram.messages[(ALICE, sent.message_id)].text == "Done, I will speak English with you now."
+    assert texts(bot.user(BOB).press(data=LanguageChoice(code="en"), owner=ALICE)) == ["This button is not for you."]

@@ -96,8 +96,9 @@ def test_jobs_show_next_run_and_last_outcome_and_job_run_runs_one_now(bot: Any) 
     assert texts(person(bot, KEYS).send("/job run hello.morning")) == ["You are not allowed to do that."]
 
 
-def test_audit_shows_both_trails_filtered_and_paginated(bot_factory, monkeypatch) -> None:
-    bot = make_bot(bot_factory, monkeypatch, plugins={"admin": {"page_size": 3}, "hello": {"module": "plugbot_hello"}})
+def test_audit_shows_both_trails_filtered_and_paginated(bot_factory, monkeypatch, backend) -> None:
+    bot = make_bot(bot_factory, monkeypatch, backend,
+                   plugins={"admin": {"page_size": 3}, "hello": {"module": "plugbot_hello"}})
     manager = person(bot, MANAGER)
     manager.send("/ban @bob 1h spam")
     manager.send("/unban @bob")

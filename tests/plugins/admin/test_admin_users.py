@@ -88,8 +88,9 @@ def test_user_profile_shows_status_role_and_what_plugins_know_and_is_logged(bot:
     assert [(row.actor_id, row.target_user_id) for row in views][0] == (user(MANAGER).id, user(BOB).id)
 
 
-def test_users_list_is_paginated_and_searchable(bot_factory, monkeypatch) -> None:
-    bot = make_bot(bot_factory, monkeypatch, plugins={"admin": {"page_size": 2}, "hello": {"module": "plugbot_hello"}})
+def test_users_list_is_paginated_and_searchable(bot_factory, monkeypatch, backend) -> None:
+    bot = make_bot(bot_factory, monkeypatch, backend,
+                   plugins={"admin": {"page_size": 2}, "hello": {"module": "plugbot_hello"}})
     manager = person(bot, MANAGER)
     first = manager.send("/users")[0]
     assert first.text.startswith("Users, page 1:") and len(first.text.splitlines()) == 3
