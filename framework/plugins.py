@@ -441,7 +441,16 @@ class PluginManager:
 
     def status_changed(self, name: str, status: str, error: str | None = None) -> bool:
         """Tell the ``plugbot_plugin_status`` implementations; False when there is none to tell."""
-        return bool(self.call_each("plugbot_plugin_status", name=name, status=status, error=error))
+        told = False
+        for plugin, impl in self.impls("plugbot_plugin_status"):
+            if self.is_off(plugin):
+                continue  # a plugin switched off tells nobody anything
+            try:
+                self.call_impl(impl, name=name, status=status, error=error)
+                told = True
+            except Exception:  # noqa: BLE001 - telling admins must not break the update that failed
+                log.exception("plugin %s failed in plugbot_plugin_status", plugin, extra={"plugin": plugin})
+        return told
 
     def record_failure(self, name: str, error: str) -> bool:
         """Count a handler failure; True when this failure paused the plugin."""

@@ -80,7 +80,10 @@ def test_each_admin_command_is_checked_on_every_call(bot_factory, monkeypatch, s
     replies = person(bot, allowed).send(sent)
     answer = text(replies) or (replies[0].filename if replies else "")
     assert answer and NOT_ALLOWED not in answer and "I don't know" not in answer, answer
-    assert (state() != before) == changes, f"{sent}: expected {'a' if changes else 'no'} change"
+    after = state()
+    assert (after != before) == changes, f"{sent}: expected {'a' if changes else 'no'} change"
+    if changes:   # every change, and every look at someone's data, leaves an audit row
+        assert sum(after[0]) > sum(before[0]), f"{sent}: nothing audited"
 
 
 def test_a_non_admin_gets_the_unknown_command_answer_word_for_word(bot: Any) -> None:
