@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from peewee import fn
+
 from framework import BadArgument, Button, Context, User, arg
 
 from . import menu
@@ -26,7 +28,8 @@ def register(register: Any) -> None:
 def parse_who(word: str, ctx: Context) -> tuple[int, str, User | None]:
     """``@username`` or a user's id → ``(id, "user", User | None)``; a negative id → ``(id, "chat", None)``."""
     if word.startswith("@"):
-        user = User.select().where(User.username ** word[1:]).first()
+        # Exact, case-insensitive: a LIKE would read "_" in a username as a wildcard.
+        user = User.select().where(fn.LOWER(User.username) == word[1:].lower()).first()
         if user is None:
             raise BadArgument(ctx.t("lists.unknown_user", who=word[:40]))
         return user.telegram_id, "user", user

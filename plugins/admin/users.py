@@ -145,7 +145,7 @@ def ban(ctx: Context, target: User, for_: Any, reason: str | None) -> None:
         return
     until = ctx.now() + for_ if for_ is not None else None
     ctx.access.ban(target, actor=ctx.user, reason=reason, until=until)
-    ctx.reply(ctx.t("ban.done", user=_name(target), until=when(until) if until else ctx.t("forever"),
+    ctx.reply(ctx.t("ban.done", user=_name(target), until=ctx.t("until", date=when(until)) if until else ctx.t("forever"),
                     reason=reason or "—"))
 
 

@@ -135,3 +135,9 @@ def test_admin_menu_offers_only_what_the_admin_may_open(bot: Any) -> None:
 
     assert texts(manager.press(data=MenuChoice(section="plugins"))) == ["This button is no longer valid."]
     assert texts(person(bot, BOB).press(data=MenuChoice(section="users"))) == ["This button is no longer valid."]
+
+
+def test_an_admin_who_speaks_russian_gets_the_console_in_russian(bot: Any) -> None:
+    boss = bot.user(SUPER, username="boss", first_name="Boss", language_code="ru")
+    assert boss.send("/admin")[0].text == "Администрирование: что показать?"
+    assert text(boss.send("/ban @bob 1h спам")).startswith("Bob (@bob) заблокирован до 2025-05-05 13:00 UTC")

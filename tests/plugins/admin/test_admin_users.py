@@ -31,7 +31,7 @@ def test_timed_ban_expires_on_its_own_and_is_audited(bot_factory, monkeypatch, b
     bob = person(bot, BOB)
     assert "Hello" in text(bob.send("/hello"))
     reply = text(person(bot, MANAGER).send("/ban @bob 30m spamming the group"))
-    assert "Bob (@bob) is banned 2025-05-05 12:30 UTC" in reply and "spamming the group" in reply
+    assert "Bob (@bob) is banned until 2025-05-05 12:30 UTC" in reply and "spamming the group" in reply
     assert texts(bob.send("/hello")) == [BANNED_UNTIL.format(date="2025-05-05 12:30")]
     assert bob.send("/hello") == []                           # one notice, then silence
 
