@@ -26,14 +26,15 @@ from .conversations import Conversation
 from .dispatch import ChatDispatcher
 from .i18n import Translator
 from .llm import LLMService
-from .logs import register_secret
 from .migrations import migrate, rollback, status
 from .models import AppSettings
 from .origin import origin
+from .outbox import Outbox
 from .pipeline import Pipeline
 from .plugin import Plugin
 from .plugins import LoadedPlugin, PluginManager
 from .ratelimit import DbRateBackend, RateLimiter, make_rate_backend
+from .redaction import error_text, redact, register_config
 from .redisconn import connect_redis
 from .registry import Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
 from .runtime import RuntimeSettings
@@ -110,8 +111,7 @@ class Application:
 
     def _build(self, config: dict[str, Any], api: Any) -> None:
         token = config["telegram"]["token"]
-        if token:
-            register_secret(token)
+        register_config(config)  # a config given as a dict did not go through load_config
         self.plugins = PluginManager(config)
         self.plugins.load()
         self.routes = Routes()
@@ -129,6 +129,8 @@ class Application:
                              private_interval=sender_cfg["private_interval"] or None,
                              group_per_minute=sender_cfg["group_per_minute"] or None,
                              max_retries=sender_cfg["max_retries"])
+        # Through the attribute, so a sender replaced later (tests, console mode) is the one used.
+        self.outbox = Outbox(lambda items: self.sender.deliver(items), self.clock)
         self.pipeline = Pipeline(self)
         self.dispatcher = ChatDispatcher(self.pipeline.process, workers=config["workers"])
         self._migration_sources: list[tuple[str, str]] = []
@@ -209,15 +211,20 @@ class Application:
             self._migration_sources.extend((name, d) for d in self.plugins.plugins[name].migrations)
 
     def _register_each(self, hook: str, make_register: Callable[[LoadedPlugin], Any]) -> None:
+        refused: list[str] = []  # every plugin's registration mistakes, reported together
         for name, impl in self.plugins.impls(hook):
             loaded = self.plugins.plugins[name]
             try:
                 self.plugins.call_impl(impl, register=make_register(loaded))
+            except RegistrationError as exc:
+                refused.extend(exc.errors)
             except Exception as exc:
-                if isinstance(exc, RegistrationError) or self.config["strict_plugins"] or loaded.builtin:
+                if self.config["strict_plugins"] or loaded.builtin:
                     raise
                 log.exception("plugin %s failed while registering; skipped", name)
-                self._drop(name, f"{exc.__class__.__name__}: {exc}")
+                self._drop(name, error_text(exc))
+        if refused:
+            raise RegistrationError(refused)
 
     def _drop(self, name: str, error: str) -> None:
         """Take a failing plugin out entirely: no handlers, no jobs, no tables touched."""
@@ -264,12 +271,13 @@ class Application:
                 if self.config["strict_plugins"] or self.plugins.plugins[name].builtin:
                     raise
                 log.exception("plugin %s failed at startup; skipped", name)
-                self._drop(name, f"startup: {exc.__class__.__name__}: {exc}")
+                self._drop(name, f"startup: {error_text(exc)}")
         self.runtime.refresh(force=True)  # admins' switches from earlier runs, before jobs are scheduled
         for job in self.routes.jobs.values():
             if not self.plugins.is_off(job.plugin):
                 self._schedule(job)
         self.save_plugin_states()
+        self.outbox.recover(at_start=True)  # replies a killed process committed and never sent go first
         if scheduler:
             self.scheduler.start()
         if telegram:
@@ -341,6 +349,7 @@ class Application:
         try:
             self.dispatcher.stop()
             self.scheduler.shutdown(wait=False)
+            self.outbox.stop()  # what was sent is marked so, before the database closes
             if self._started:
                 self._started = False  # a revived application runs its startup hooks again only through start()
                 self.plugins.call_each("plugbot_shutdown")
@@ -394,7 +403,8 @@ class Application:
 
         with dbmod.connection_scope():
             for name, plugin in self.plugins.plugins.items():
-                (PluginState.insert(name=name, status=plugin.status, last_error=plugin.error, updated_at=self.now())
+                (PluginState.insert(name=name, status=plugin.status, last_error=redact(plugin.error),
+                                    updated_at=self.now())
                  .on_conflict(conflict_target=[PluginState.name],
                               preserve=[PluginState.status, PluginState.last_error, PluginState.updated_at])
                  .execute())
@@ -439,7 +449,8 @@ class Application:
             context = JobContext(self, job.plugin)
             with dbmod.connection_scope(), dbmod.database.atomic():
                 job.fn(context)
-            self.sender.deliver(context.outbox)
+                row = self.outbox.store(context.outbox)
+            self.outbox.send(row, context.outbox)
 
         run.__qualname__ = job.id
         return run
@@ -494,7 +505,7 @@ class Application:
         raise LookupError(f"plugin {plugin!r} registered no conversation with state {state!r}")
 
     def settings_row(self) -> AppSettings:
-        """The single ``app_settings`` row (seed 003), created by the core migration."""
+        """The single ``app_settings`` row (settings admins change at runtime), created by the core migration."""
         return AppSettings.get_or_none(AppSettings.id == 1) or AppSettings(id=1)
 
 

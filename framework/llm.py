@@ -1,10 +1,11 @@
-"""LLM provider service (seed 003): one ``complete()`` call, whichever vendor the admin picked.
+"""LLM provider service: one ``complete()`` call, whichever vendor the admin picked.
 
 The admin chooses the active vendor and its model in the ``app_settings``
 row, at runtime; API keys come only from the process environment (or the
-constructor), so they are never written to the database and never appear in
-a log line. Every call has a caller-supplied ``fallback`` producing template
-text: it is the whole ``local`` vendor, and it is also what the user gets
+constructor), so they are never written to the database; they are registered
+with :mod:`framework.redaction`, so they never appear in a log line or anywhere
+else. Every call has a caller-supplied ``fallback`` producing template text:
+it is the whole ``local`` vendor, and it is also what the user gets
 when a remote vendor is unconfigured, down, slow or refuses the request. A
 user therefore always gets an answer, and the bot works fully offline.
 
@@ -31,6 +32,7 @@ import requests
 
 from . import db
 from .models import AppSettings, LlmCache, UsageStats
+from .redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,9 @@ def load_app_settings() -> LlmSettings:
 def secrets_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """API keys by vendor from ``OPENAI_API_KEY``, ``PROXIAPI_API_KEY`` and ``YANDEX_API_KEY``."""
     env = os.environ if environ is None else environ
-    return {vendor: env[name] for vendor, name in ENV_API_KEYS.items() if env.get(name)}
+    # An env file or a mounted secret often ends in a newline, which no HTTP header may carry.
+    keys = {vendor: env.get(name, "").strip() for vendor, name in ENV_API_KEYS.items()}
+    return {vendor: key for vendor, key in keys.items() if key}
 
 
 class VendorError(Exception):
@@ -203,7 +207,9 @@ class LLMService:
     ) -> None:
         self._settings_loader = settings_loader
         self.clock = clock  # the application's: cache expiry and usage times follow it
-        self._secrets = {vendor: key for vendor, key in (secrets or {}).items() if key}
+        for key in (secrets or {}).values():
+            register_secret(key)  # vendors echo keys in errors, and requests quotes a bad header
+        self._secrets = {vendor: key.strip() for vendor, key in (secrets or {}).items() if key and key.strip()}
         self._yandex_folder_id = yandex_folder_id
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -371,11 +377,8 @@ class LLMService:
                               retryable=False) from exc
 
     def _mask(self, text: str) -> str:
-        """Remove every configured secret from ``text`` before it is logged (vendors echo keys in errors)."""
-        for secret in self._secrets.values():
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` without any secret, before it is logged (the log handler redacts again)."""
+        return redact(text)
 
     # -- bookkeeping --------------------------------------------------------
 

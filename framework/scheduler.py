@@ -38,6 +38,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import db
 from .models import JobRun
+from .redaction import error_text
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ class Scheduler:
             self._record(job_id, started_at, time.perf_counter() - started, error)
 
     def _record(self, job_id: str, started_at: dt.datetime, duration: float, error: BaseException | None) -> None:
-        message = f"{error.__class__.__name__}: {error}" if error else None
+        message = error_text(error) if error else None
         with self._lock:
             previous = self._stats.get(job_id)
             if previous is None:  # removed while running

@@ -11,6 +11,7 @@ from pathlib import Path
 import plugins_for_tests
 import pytest
 
+import framework.builtins
 from framework import cli
 from framework.config import ENV_OVERRIDES
 
@@ -18,6 +19,8 @@ HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[1] / "examples" / "hello"
 PYTHON = "/work/venv/bin/python" if os.path.exists("/work/venv/bin/python") else sys.executable
 HELLO_YAML = "  hello:\n    module: plugbot_hello\n"
+
+CORE = sorted(p.stem for p in (Path(framework.builtins.__file__).parent / "migrations").glob("0*.py"))
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +36,7 @@ def plugbot(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | N
             ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m framework ARGS`` in ``tmp_path``, the way an operator would."""
     environ = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PLUGBOT_")}
-    environ["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), str(HERE)])
+    environ["PYTHONPATH"] = os.pathsep.join([str(HERE.parents[1]), str(EXAMPLES), str(HERE)])  # this checkout
     environ.update(env or {})
     return subprocess.run([PYTHON, "-m", "framework", *args], cwd=tmp_path, input=stdin, env=environ,
                           capture_output=True, text=True, timeout=120)
@@ -165,7 +168,7 @@ def test_plugins_lists_status_version_schema_commands_models_jobs_and_errors(tmp
     blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in
               _blocks(plugbot(tmp_path, "plugins", "--config", path).stdout)}
     assert blocks["hello 1.0.0 [enabled]"][0] == "  schema:   0001_initial (1 applied)"
-    assert blocks["core 1.0.0 [enabled] (built-in)"][0] == "  schema:   0005_runtime_switches (4 applied)"
+    assert blocks["core 1.0.0 [enabled] (built-in)"][0] == f"  schema:   {CORE[-1]} ({len(CORE)} applied)"
 
 
 def _blocks(text: str) -> list[str]:
@@ -180,8 +183,8 @@ def _blocks(text: str) -> list[str]:
 
 def test_plugins_shows_each_jobs_last_run_duration_outcome_and_counts(bot_factory, tmp_path: Path) -> None:
     """The bot's job statistics reach ``plugbot plugins``, a process of its own, through the database."""
-    path = config_file(tmp_path, "plugins:\n  probe:\n    module: pb_testplugins.probe\n")
-    bot = bot_factory({"probe": {"module": "pb_testplugins.probe"}}, db_url=f"sqlite:///{tmp_path}/bot.db")
+    path = config_file(tmp_path, "plugins:\n  probe:\n    module: plugins_for_tests.probe\n")
+    bot = bot_factory({"probe": {"module": "plugins_for_tests.probe"}}, db_url=f"sqlite:///{tmp_path}/bot.db")
     bot.run_job("probe.tick")
     bot.run_job("probe.explode")
     bot.run_job("probe.explode")
@@ -262,15 +265,13 @@ def test_migrate_needs_no_token_and_is_idempotent(tmp_path: Path) -> None:
     path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}")
     first = plugbot(tmp_path, "migrate", "--config", path)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines() == ["applied core: 0001_core", "applied core: 0002_job_runs",
-                                         "applied core: 0003_bot_processes", "applied core: 0005_runtime_switches",
-                                         "applied hello: 0001_initial", "5 migration(s) applied"]
+    assert first.stdout.splitlines() == [*(f"applied core: {name}" for name in CORE), "applied hello: 0001_initial",
+                                         f"{len(CORE) + 1} migration(s) applied"]
     second = plugbot(tmp_path, "migrate", "--config", path)
     assert (second.returncode, second.stdout) == (0, "nothing to do: the database is up to date\n")
     listing = plugbot(tmp_path, "migrate", "--list", "--config", path)
     assert [line.split()[:3] for line in listing.stdout.splitlines()] == [
-        ["[x]", "core", "0001_core"], ["[x]", "core", "0002_job_runs"], ["[x]", "core", "0003_bot_processes"],
-        ["[x]", "core", "0005_runtime_switches"], ["[x]", "hello", "0001_initial"]]
+        *(["[x]", "core", name] for name in CORE), ["[x]", "hello", "0001_initial"]]
 
 
 # -- run without a token -------------------------------------------------------------------------------
@@ -346,3 +347,131 @@ def test_webhook_set_registers_the_url_with_its_secret(tmp_path: Path, fake_api)
     assert (result.returncode, result.stdout) == (0, "webhook set to https://bot.example/webhook\n"), result.stderr
     assert fake_api.stats()["requests"]["setWebhook"] == 1
     assert "s3cret-value" not in result.stdout + result.stderr
+
+
+# -- every malformed setup: one line, exit 2, never a traceback --------------------------------------------
+
+ALL = ("check-config", "run", "migrate", "health", "webhook set", "backup")
+APP = ("check-config", "run", "migrate", "webhook set")  # the commands that load the plugins
+TELEGRAM = ("telegram:\n  token: '123456:AAHsetup-token'\n  api_url: http://127.0.0.1:1\n"
+            "  webhook:\n    url: https://bot.example/hook\n    secret_token: setup-secret\n"
+            "sender:\n  max_retries: 0\n")
+
+
+def plugin(name: str) -> str:
+    return f"plugins:\n  {name}:\n    module: plugins_for_tests.{name}\n"
+
+
+SETUPS = {  # name: (config body after the database section, commands, what the one line says)
+    "telegram: 5": ("telegram: 5\n", ALL, "config error: telegram: expected a mapping, got 5"),
+    "not UTF-8": (b"# \xff\xfe\n", ALL, "not UTF-8 text (byte 0xff at offset"),
+    "a directory": (None, ALL, "is a directory, not a config file"),
+    "plugin info raises": (TELEGRAM + plugin("info_raises"), APP,
+                           "info_raises.py: plugbot_plugin_info raised RuntimeError: info is not ready"),
+    "config defaults raise": (TELEGRAM + plugin("defaults_raise"), APP,
+                              "defaults_raise.py: plugbot_config_defaults raised KeyError: 'colour'"),
+    "api_version not a string": (TELEGRAM + plugin("float_api"), APP,
+                                 "float_api.py: api_version must be a version range string like '>=2.0,<3.0', "
+                                 "got 2.0"),
+    "database URL scheme": (TELEGRAM + "database:\n  url: mysql://u:pw@h/db\n", ALL,
+                            "config error: database.url: unsupported database URL scheme 'mysql'"),
+    "database URL port": (TELEGRAM + "database:\n  url: postgresql://u:pw@127.0.0.1:abc/db\n", ALL,
+                          "config error: database.url: bad port in the database URL"),
+    "SQLite folder cannot be made": (TELEGRAM + "database:\n  url: sqlite:///{tmp}/a-file/bot.db\n", ALL,
+                                     "config error: database.url: cannot create the folder {tmp}/a-file: "),
+    "database unreachable": (TELEGRAM + "database:\n  url: postgresql://postgres@127.0.0.1:1/x\n",
+                             ("check-config", "run", "migrate"),
+                             "database.url: cannot use the database: connection refused"),
+    "Redis URL scheme": (TELEGRAM + "redis:\n  url: http://redis\n", APP + ("health",),
+                         "config error: redis.url: Redis URL must specify one of the following schemes"),
+    "Redis URL port": (TELEGRAM + "redis:\n  url: redis://127.0.0.1:abc/0\n", APP + ("health",),
+                       "config error: redis.url: Port could not be cast to integer value as 'abc'"),
+    "Redis unreachable": (TELEGRAM + "redis:\n  url: redis://127.0.0.1:1/0\n", ("check-config",),
+                          "config error: redis.url: cannot reach Redis: connection refused"),
+    "Bot API unreachable": (TELEGRAM, ("run", "webhook set"),
+                            "telegram.api_url: cannot reach the Bot API: connection refused"),
+    "a command of two plugins": (TELEGRAM + f"plugins:\n{HELLO_YAML}  copycat:\n"
+                                            "    module: plugins_for_tests.copycat\n", APP,
+                                 "config error: command /hello registered by both 'hello' and 'copycat'"),
+    "an invalid command name": (TELEGRAM + plugin("bad_command"), APP,
+                                "config error: bad_command: command 'do-it' must be 1-32 of a-z, 0-9, _"),
+}
+
+
+@pytest.mark.parametrize("setup", list(SETUPS))
+def test_every_malformed_setup_is_one_line_and_exit_2_in_every_command(tmp_path: Path, monkeypatch, capsys,
+                                                                      setup: str) -> None:
+    body, commands, expected = SETUPS[setup]
+    if body is None:
+        path = tmp_path / "config-dir"
+        path.mkdir()
+    else:
+        path = tmp_path / "config.yaml"
+        head = f"database:\n  url: sqlite:///{tmp_path}/bot.db\n"
+        if isinstance(body, bytes):
+            path.write_bytes(head.encode() + body)
+        elif "database:" in body:
+            (tmp_path / "a-file").write_text("in the way")
+            path.write_text(body.replace("{tmp}", str(tmp_path)))
+        else:
+            path.write_text(head + body)
+    monkeypatch.setattr(cli, "_logging", lambda config: None)
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        capsys.readouterr()
+        assert cli.main(["--config", str(path), *command.split()]) == 2, command
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1, (command, err)
+        assert expected.replace("{tmp}", str(tmp_path)) in err, (command, err)
+        assert "123456:AAHsetup-token" not in err and "AAHsetup-token" not in err and "setup-secret" not in err
+
+
+def test_check_config_reports_every_problem_of_plugins_database_and_redis_at_once(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  copycat:\n    module: plugins_for_tests.copycat\n"
+                                 "  bad_command:\n    module: plugins_for_tests.bad_command\n"
+                                 "redis:\n  url: redis://127.0.0.1:1/0\n")
+    text = Path(path).read_text().replace(f"sqlite:///{tmp_path}/bot.db", "postgresql://postgres@127.0.0.1:1/x")
+    Path(path).write_text(text)
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert result.returncode == 2
+    assert sorted(result.stderr.splitlines()) == [
+        "config error: bad_command: command 'do-it' must be 1-32 of a-z, 0-9, _",
+        "config error: command /hello registered by both 'hello' and 'copycat'",
+        "config error: database.url: cannot use the database: connection refused",
+        "config error: redis.url: cannot reach Redis: connection refused",
+    ]
+
+
+def test_check_config_reaches_a_working_database_and_redis_and_creates_nothing(tmp_path: Path, postgres_url: str,
+                                                                               redis_url: str) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}redis:\n  url: {redis_url}\n")
+    assert plugbot(tmp_path, "check-config", "--config", path).stdout == "config OK\n"
+    assert not (tmp_path / "bot.db").exists()  # SQLite: the folder is writable, the file is made by run
+    Path(path).write_text(Path(path).read_text().replace(f"sqlite:///{tmp_path}/bot.db", postgres_url))
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "config OK\n", "")
+
+
+def test_run_in_webhook_mode_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, fake_api) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = config_file(tmp_path, f"telegram:\n  token: '123:abcdef'\n  api_url: {fake_api.url}\n  mode: webhook\n"
+                                     f"  webhook:\n    secret_token: s3cret-value\n    listen: 127.0.0.1\n"
+                                     f"    port: {port}\n")
+        result = plugbot(tmp_path, "run", "--config", path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (f"config error: telegram.webhook.port: cannot listen on 127.0.0.1:{port}: "
+                                              "address already in use")
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_warns_about_a_plugin_run_would_skip(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  broken:\n    module: plugins_for_tests.broken_import\n")
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert (result.returncode, result.stdout) == (0, "config OK\n")
+    assert result.stderr == ("warning: plugins.broken: import failed: RuntimeError: broken_import cannot start: "
+                             "missing API credentials; `run` skips it\n")

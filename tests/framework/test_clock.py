@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pb_testplugins import HELLO, build, texts
+from plugins_for_tests import HELLO, build, texts
 
 from framework import User, connection_scope
 

@@ -66,6 +66,14 @@ IGNORED = {
                                                           "chat": {"id": {"x": 1}, "type": "private"},
                                                           "from": {"id": 7, "is_bot": False, "first_name": "A"}}},
     "no update_id": {"message": {"text": "/hello"}},
+    "update_id is true": {"update_id": True, "message": {"message_id": 1, "date": 1, "text": "/hello",
+                                                         "chat": {"id": 7, "type": "private"},
+                                                         "from": {"id": 7, "is_bot": False, "first_name": "A"}}},
+    "sender id is a string": message(113, "/hello", sender={"id": "x", "is_bot": False, "first_name": "A"}),
+    "sender id beyond 64 bits": message(114, "/hello", sender={"id": 2**70, "is_bot": False, "first_name": "A"}),
+    "chat id beyond 64 bits": {"update_id": 115, "message": {"message_id": 1, "date": 1, "text": "/hello",
+                                                             "chat": {"id": -2**70, "type": "group", "title": "G"},
+                                                             "from": {"id": 7, "is_bot": False, "first_name": "A"}}},
     "string update_id": {"update_id": "5", "message": {"text": "/hello"}},
     "no body": {"update_id": 100},
     "unknown update type": {"update_id": 101, "business_future_thing": {"id": 1, "anything": [1, 2]}},
@@ -155,15 +163,18 @@ def test_redelivered_update_is_handled_once(bot_factory, database: str) -> None:
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
-def test_a_known_user_costs_the_database_one_statement_per_update(bot_factory, database: str) -> None:
-    """The exactly-once marker is the framework's only statement: the user comes from the
-    cache and the one handler runs in the update's transaction, with no savepoint."""
+def test_a_known_user_costs_the_database_two_statements_per_update(bot_factory, database: str) -> None:
+    """The exactly-once marker and the reply's outbox row are the framework's only statements: the
+    user comes from the cache, the one handler runs in the update's transaction with no savepoint,
+    and sent rows are deleted in batches, later."""
     bot = bot_factory({"flaky": {"module": "plugins_for_tests.flaky"}}, database=database)
     user = bot.user(7)
     user.send("/fine")  # first contact: the user row is written and cached
-    with record_sql() as statements:
+    with record_sql() as recorded:
         assert [r.text for r in user.send("/fine")] == ["fine"]
-    assert len(statements) == 1 and '"processed_updates"' in statements[0], statements
+    statements = [s for s in recorded if not s.startswith('DELETE FROM "outbox"')]  # the batched flush
+    assert len(statements) == 2 and '"processed_updates"' in statements[0], statements
+    assert statements[1].startswith('INSERT INTO "outbox"'), statements
 
 
 def test_redelivery_after_a_restart_is_still_handled_once(bot_factory, tmp_path: Path) -> None:

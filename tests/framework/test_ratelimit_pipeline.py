@@ -1,11 +1,11 @@
-"""Incoming and per-command rate limits through the real update pipeline (issue 3, item 2)."""
+"""Incoming and per-command rate limits through the real update pipeline."""
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
 import pytest
-from pb_testplugins import HELLO, PROBE, build, restart, texts
+from plugins_for_tests import HELLO, PROBE, build, restart, texts
 
 from framework import connection_scope
 from framework.models import RateLimit
