@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pb_testplugins import HELLO, PROBE, build, restart, texts
-from pb_testplugins.probe import events
+from plugins_for_tests import HELLO, PROBE, build, restart, texts
+from plugins_for_tests.probe import events
 
 from framework import User, connection_scope
 from framework.models import AppSettings, AuditLog, PdAuditLog, PluginState
@@ -145,7 +145,7 @@ def test_a_switch_made_in_another_process_reaches_this_one(bot_factory, monkeypa
 
 
 def test_builtins_and_unloaded_plugins_cannot_be_switched(bot_factory, monkeypatch) -> None:
-    bot = build(bot_factory, "memory", monkeypatch, HELLO, {"probe": {"module": "pb_testplugins.probe",
+    bot = build(bot_factory, "memory", monkeypatch, HELLO, {"probe": {"module": "plugins_for_tests.probe",
                                                                        "enabled": False}})
     plugins = bot.app.plugins
     assert not plugins.switchable("core") and not plugins.switchable("probe") and plugins.switchable("hello")

@@ -59,7 +59,7 @@ def test_a_switch_made_in_another_process_is_followed_within_seconds(bot: Any) -
 
 def test_plugin_command_refuses_built_ins_unknown_and_config_disabled_plugins(bot_factory, monkeypatch) -> None:
     bot = make_bot(bot_factory, monkeypatch, plugins={"admin": {}, "hello": {"module": "plugbot_hello"},
-                                                      "probe": {"module": "pb_testplugins.probe", "enabled": False}})
+                                                      "probe": {"module": "plugins_for_tests.probe", "enabled": False}})
     boss = person(bot, SUPER)
     assert "cannot be switched" in text(boss.send("/plugin disable core"))
     assert "cannot be switched" in text(boss.send("/plugin enable probe"))
