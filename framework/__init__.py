@@ -29,6 +29,7 @@ from .plugin import Plugin
 from .plugins import API_VERSION, PluginInfo, hookimpl
 from .ratelimit import RateDecision, RateLimiter
 from .redisconn import ServiceUnavailable
+from .runtime import RuntimeSettings, mask_secret, mask_secrets
 from .scheduler import JobStats, Scheduler
 from .sessions import Session, SessionStore
 from .users import UserService
@@ -38,8 +39,8 @@ __version__ = "0.1.0"
 __all__ = [
     "API_VERSION", "SKIP", "AccessControl", "Application", "ApplicationLiveError", "Arg", "AuditService", "BadArgument", "BaseModel", "Button",
     "Cache", "CallbackData", "ConfigError", "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext",
-    "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
+    "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter", "RuntimeSettings",
     "Scheduler", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",
     "UserSettings", "UtcDateTimeField", "arg", "connection_scope", "create_app", "database", "hookimpl", "load_config",
-    "utcnow",
+    "mask_secret", "mask_secrets", "utcnow",
 ]

@@ -29,6 +29,7 @@ from .models import AccessList, AdminUser, AppSettings, User, UserRestriction
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from .audit import AuditService
     from .cache import Cache
     from .context import Context
 
@@ -39,6 +40,7 @@ PERMISSIONS = {
     "manage_users": "can_manage_users",
     "superadmin": None,
 }
+_ROLE_COLUMNS = ("can_manage_users", "can_view_stats", "can_manage_keys")
 RESTRICTION_KINDS = ("ban", "restrict")
 BAN_NOTICE_INTERVAL = 86400
 CACHE_TTL = 60
@@ -63,16 +65,45 @@ class AccessControl:
     ``clock`` (expiries), and the config values ``admins``, ``mode`` and ``consent_required``."""
 
     def __init__(self, cache: Cache, *, clock: Callable[[], dt.datetime], admins: Iterable[int] = (),
-                 mode: str = "open", consent_required: bool = False):
+                 mode: str = "open", consent_required: bool = False, audit: AuditService | None = None,
+                 live_settings: Callable[[], dict[str, Any]] | None = None):
         self.cache = cache
         self.clock = clock
         self.admins = frozenset(admins)
         self.mode = mode
         self.consent_required = consent_required
+        self.audit = audit
+        # The admins' runtime settings (access mode, consent text): read on every check, so a change
+        # made in any process applies without a restart (see framework.runtime).
+        self.live_settings = live_settings
+        # Called with the user whose admin role changed (the application refreshes their command menu).
+        self.role_listeners: list[Callable[[User], None]] = []
+
+    def current_mode(self) -> str:
+        """``open`` or ``whitelist``: the admins' runtime choice, else the config's ``access.mode``."""
+        live = self.live_settings() if self.live_settings is not None else {}
+        return live.get("access_mode") or self.mode
+
+    def _audit(self, action: str, target: User | None, actor: User | None, details: dict[str, Any],
+               *, personal: bool = True) -> None:
+        """Every access change leaves an audit row (and, when it concerns a user, a pd_audit_log row)."""
+        if self.audit is None:
+            return
+        self.audit.log(action, user=actor, plugin="core", entity_type="user" if target is not None else "access_list",
+                       entity_id=target.telegram_id if target is not None else details.get("entity_id"),
+                       details=details)
+        if personal and target is not None:
+            self.audit.pd(actor, target, action, details)
 
     # -- permissions ----------------------------------------------------------------
     def is_superadmin(self, user: User) -> bool:
         return user.telegram_id in self.admins
+
+    def admin_ids(self) -> list[int]:
+        """Telegram ids of every admin: the config's superadmins, then the ``admin_users`` rows."""
+        roles = [row.telegram_id for row in User.select(User.telegram_id)
+                 .join(AdminUser, on=(AdminUser.user == User.id)).order_by(User.telegram_id)]
+        return sorted(self.admins) + [tid for tid in roles if tid not in self.admins]
 
     def is_admin(self, user: User) -> bool:
         return self.is_superadmin(user) or self._role(user) is not None
@@ -126,20 +157,36 @@ class AccessControl:
         memo[key] = value
         return value
 
-    def grant(self, user: User, **roles: bool) -> AdminUser:
+    def grant(self, user: User, *, actor: User | None = None, reason: str | None = None, **roles: bool) -> AdminUser:
+        """Make ``user`` an admin (an ``admin_users`` row) with ``roles`` (``can_manage_users=True``...);
+        keeps ``users.is_admin`` in step, audits ``grant`` with ``actor`` and tells the role listeners."""
+        unknown = sorted(set(roles) - {column for column in PERMISSIONS.values() if column})
+        if unknown:
+            raise ValueError(f"unknown admin role {', '.join(unknown)}")
         row, _ = AdminUser.get_or_create(user=user.id)
         for name, value in roles.items():
             setattr(row, name, bool(value))
         row.save()
-        self.cache.delete(f"role:{user.id}")
-        _memo(user).clear()
+        User.update(is_admin=True).where(User.id == user.id).execute()
+        self._roles_changed(user)
+        self._audit("grant", user, actor, {"roles": {name: bool(getattr(row, name)) for name in _ROLE_COLUMNS},
+                                           "reason": reason})
         return row
 
-    def revoke(self, user: User) -> bool:
+    def revoke(self, user: User, *, actor: User | None = None, reason: str | None = None) -> bool:
+        """Take ``user``'s ``admin_users`` row away (a config superadmin stays one); audited as ``revoke``."""
         removed = AdminUser.delete().where(AdminUser.user == user.id).execute()
+        User.update(is_admin=self.is_superadmin(user)).where(User.id == user.id).execute()
+        self._roles_changed(user)
+        if removed:
+            self._audit("revoke", user, actor, {"reason": reason})
+        return bool(removed)
+
+    def _roles_changed(self, user: User) -> None:
         self.cache.delete(f"role:{user.id}")
         _memo(user).clear()
-        return bool(removed)
+        for listener in list(self.role_listeners):
+            listener(user)
 
     def forget(self, user: User) -> None:
         """Drop the cached role and restrictions of an erased user: SQLite may give its id to the next new user."""
@@ -157,7 +204,7 @@ class AccessControl:
             return Verdict(True)
         if chat_id in lists["blacklist"]["chat"] or tid in lists["blacklist"]["user"]:
             return Verdict(False)
-        if self.mode == "whitelist":
+        if self.current_mode() == "whitelist":
             if chat_id not in lists["whitelist"]["chat"] and tid not in lists["whitelist"]["user"]:
                 return Verdict(False, ctx.t("core.not_allowed") if self._notice_due(tid, "private") else None)
         ban = self.active_ban(ctx.user)
@@ -168,7 +215,7 @@ class AccessControl:
                 date = until[:16].replace("T", " ") + " UTC" if until else ""
                 notice = ctx.t("core.banned", until=ctx.t("core.banned_until", date=date) if until else "")
             return Verdict(False, notice)
-        if self.consent_required and not getattr(ctx.user, "_consent", False):
+        if self.consent_required and not self._consented(ctx.user):
             if ConsentAnswer.matches(ctx.data):
                 return Verdict(True)  # the press is still owner-checked and parsed before its handler
             return Verdict(False, self.consent_text(ctx),
@@ -176,10 +223,22 @@ class AccessControl:
                              Button(ctx.t("core.consent.decline_button"), ConsentAnswer(accept=False))]])
         return Verdict(True)
 
+    def _consented(self, user: User) -> bool:
+        """Has ``user`` agreed to the current consent text? A text the admins changed since asks again."""
+        if not getattr(user, "_consent", False):
+            return False
+        revised = (self.live_settings() if self.live_settings is not None else {}).get("consent_updated_at")
+        if revised is None:
+            return True
+        agreed = getattr(user, "_consent_at", None)
+        return agreed is not None and dt.datetime.fromisoformat(agreed) >= revised
+
     def consent_text(self, ctx: Context) -> str:
         """The consent text an admin set in ``app_settings`` (it changes without a deploy), else the default."""
-        text = self.cache.get_or_set("consent_text", lambda: _settings_row().consent_text or "",
-                                     ttl=CACHE_TTL)
+        if self.live_settings is not None:
+            text = self.live_settings().get("consent_text") or ""
+        else:
+            text = self.cache.get_or_set("consent_text", lambda: _settings_row().consent_text or "", ttl=CACHE_TTL)
         return text or ctx.t("core.consent.prompt")
 
     def _notice_due(self, telegram_id: int, kind: str) -> bool:
@@ -222,33 +281,46 @@ class AccessControl:
 
         return self._cached(user, f"restrictions:{user.id}", load)
 
-    def ban(self, user: User, *, by: int, reason: str | None = None,
+    def ban(self, user: User, *, by: int | None = None, actor: User | None = None, reason: str | None = None,
             until: dt.datetime | None = None, kind: str = "ban") -> UserRestriction:
-        """Ban (or with ``kind="restrict"``, restrict) ``user``; ``by`` is the admin's telegram id."""
+        """Ban (or with ``kind="restrict"``, restrict) ``user`` until ``until`` (None: for good).
+
+        ``actor`` is the admin's ``User`` (``by``, their telegram id, is enough for the row but
+        leaves the audit rows without an actor). Audited as ``ban`` / ``restrict`` with reason and expiry.
+        """
         if kind not in RESTRICTION_KINDS:
             raise ValueError(f"unknown restriction {kind!r}; known: {', '.join(RESTRICTION_KINDS)}")
+        if by is None:
+            if actor is None:
+                raise ValueError("ban() needs the admin: actor=User or by=telegram_id")
+            by = actor.telegram_id
+        elif actor is None:
+            actor = User.get_or_none(User.telegram_id == by)
         row = UserRestriction.create(user=user.id, restriction_type=kind, reason=reason, expires_at=until,
                                      created_by=by, created_at=self.clock())
         self._restrictions_changed(user)
+        self._audit(kind, user, actor, {"reason": reason, "expires_at": until.isoformat() if until else None})
         return row
 
-    def restrict(self, user: User, *, by: int, reason: str | None = None,
+    def restrict(self, user: User, *, by: int | None = None, actor: User | None = None, reason: str | None = None,
                  until: dt.datetime | None = None) -> UserRestriction:
-        return self.ban(user, by=by, reason=reason, until=until, kind="restrict")
+        return self.ban(user, by=by, actor=actor, reason=reason, until=until, kind="restrict")
 
-    def unban(self, user: User) -> int:
-        """Lift the user's active bans (not their restrictions); the rows stay as history."""
-        return self._lift(user, "ban")
+    def unban(self, user: User, *, actor: User | None = None, reason: str | None = None) -> int:
+        """Lift the user's active bans (not their restrictions); the rows stay as history. Audited as ``unban``."""
+        return self._lift(user, "ban", actor, reason)
 
-    def unrestrict(self, user: User) -> int:
-        return self._lift(user, "restrict")
+    def unrestrict(self, user: User, *, actor: User | None = None, reason: str | None = None) -> int:
+        return self._lift(user, "restrict", actor, reason)
 
-    def _lift(self, user: User, kind: str) -> int:
+    def _lift(self, user: User, kind: str, actor: User | None, reason: str | None) -> int:
         changed = (UserRestriction.update(is_active=False)
                    .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True)  # noqa: E712
                           & (UserRestriction.restriction_type == kind))
                    .execute())
         self._restrictions_changed(user)
+        if changed:
+            self._audit(f"un{kind}", user, actor, {"reason": reason, "lifted": changed})
         return changed
 
     def _restrictions_changed(self, user: User) -> None:
@@ -268,8 +340,13 @@ class AccessControl:
         return {kind: {entity: set(ids) for entity, ids in by_entity.items()} for kind, by_entity in raw.items()}
 
     def add_to_list(self, entity_id: int, entity_type: str, list_type: str, *, by: int | None = None,
-                    reason: str | None = None) -> bool:
-        """True if added, False if it was already there (the triple is unique)."""
+                    actor: User | None = None, reason: str | None = None) -> bool:
+        """True if added, False if it was already there (the triple is unique). Audited as
+        ``whitelist_add`` / ``blacklist_add`` (a user's entry in pd_audit_log too)."""
+        if by is None and actor is not None:
+            by = actor.telegram_id
+        elif actor is None and by is not None:
+            actor = User.get_or_none(User.telegram_id == by)
         try:
             with dbmod.database.atomic():
                 AccessList.create(entity_id=entity_id, entity_type=entity_type, list_type=list_type,
@@ -278,14 +355,31 @@ class AccessControl:
             return False
         finally:
             self.cache.delete("lists")
+        self._list_changed(f"{list_type}_add", entity_id, entity_type, actor, reason)
         return True
 
-    def remove_from_list(self, entity_id: int, entity_type: str, list_type: str) -> bool:
+    def remove_from_list(self, entity_id: int, entity_type: str, list_type: str, *, actor: User | None = None,
+                         reason: str | None = None) -> bool:
         removed = AccessList.delete().where((AccessList.entity_id == entity_id)
                                             & (AccessList.entity_type == entity_type)
                                             & (AccessList.list_type == list_type)).execute()
         self.cache.delete("lists")
+        if removed:
+            self._list_changed(f"{list_type}_remove", entity_id, entity_type, actor, reason)
         return bool(removed)
+
+    def list_entries(self, list_type: str) -> list[AccessList]:
+        """The ``whitelist`` or ``blacklist`` rows, oldest first (for an admin's listing)."""
+        return list(AccessList.select().where(AccessList.list_type == list_type).order_by(AccessList.id))
+
+    def _list_changed(self, action: str, entity_id: int, entity_type: str, actor: User | None,
+                      reason: str | None) -> None:
+        target = User.get_or_none(User.telegram_id == entity_id) if entity_type == "user" else None
+        details = {"entity_id": entity_id, "entity_type": entity_type, "reason": reason}
+        if target is None:
+            self._audit(action, None, actor, details, personal=False)
+        else:
+            self._audit(action, target, actor, details)
 
 
 def _memo(user: User) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from .ratelimit import DbRateBackend, RateLimiter, make_rate_backend
 from .redaction import error_text, redact, register_config
 from .redisconn import connect_redis
 from .registry import Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
+from .runtime import RuntimeSettings
 from .scheduler import DbJobStatsStore, Scheduler
 from .sender import Sender, SendError, TelebotApi
 from .sessions import make_session_store
@@ -180,12 +181,17 @@ class Application:
         self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"],
                                        clock=clock)
         self.audit = AuditService(self.clock)
+        self.runtime = RuntimeSettings(clock=self.clock, audit=self.audit, plugins=self.plugins)
+        self._switching = threading.Lock()
+        self.runtime.listeners.append(self._apply_switches)
         self.users = UserService(self.cache("users"), i18n=self.i18n, audit=self.audit, clock=self.clock,
                                  admins=config["admins"], default_language=config["default_language"],
                                  consent_required=config["consent"]["required"],
                                  profile_ttl=config["cache"]["user_ttl"])
         self.access = AccessControl(self.cache("access"), clock=self.clock, admins=config["admins"],
-                                    mode=config["access"]["mode"], consent_required=config["consent"]["required"])
+                                    mode=config["access"]["mode"], consent_required=config["consent"]["required"],
+                                    audit=self.audit, live_settings=self.runtime.settings)
+        self.access.role_listeners.append(self._roles_changed)
 
     # -- collecting what plugins register --------------------------------------------
     def _collect(self) -> None:
@@ -266,9 +272,10 @@ class Application:
                     raise
                 log.exception("plugin %s failed at startup; skipped", name)
                 self._drop(name, f"startup: {error_text(exc)}")
+        self.runtime.refresh(force=True)  # admins' switches from earlier runs, before jobs are scheduled
         for job in self.routes.jobs.values():
-            self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
-                                   **job.trigger_args)
+            if not self.plugins.is_off(job.plugin):
+                self._schedule(job)
         self.save_plugin_states()
         self.outbox.recover(at_start=True)  # replies a killed process committed and never sent go first
         if scheduler:
@@ -284,14 +291,50 @@ class Application:
             self.sender.call("set_my_commands", commands=commands)
         except SendError as exc:
             log.warning("could not set the command menu: %s", exc)
+        self.publish_admin_menus()
 
-    def menu_commands(self) -> list[Any]:
+    def menu_commands(self, user: Any = None) -> list[Any]:
+        """The command menu: everyone's commands, and for ``user`` also the admin commands their
+        permissions allow. Commands of a plugin switched off are left out."""
         from telebot.types import BotCommand
 
         lang = self.config["default_language"]
         return [BotCommand(c.name, self.i18n.t(c.plugin, c.help, lang)[:256])
-                for name in self.plugins.order for c in self.routes.commands_of(name)
-                if c.help and not c.hidden and not c.permission]
+                for name in self.plugins.order if not self.plugins.is_off(name)
+                for c in self.routes.commands_of(name)
+                if c.help and not c.hidden
+                and (not c.permission or (user is not None and self.access.can(user, c.permission)))]
+
+    def publish_admin_menu(self, user: Any) -> None:
+        """Give ``user`` their own command menu (``BotCommandScopeChat``) listing what their permissions
+        allow, or, when they are no admin (any more), take it away so they see everyone's menu."""
+        from telebot.types import BotCommandScopeChat
+
+        scope = BotCommandScopeChat(user.telegram_id)
+        try:
+            if self.access.is_admin(user):
+                self.sender.call("set_my_commands", commands=self.menu_commands(user), scope=scope)
+            else:
+                self.sender.call("delete_my_commands", scope=scope)
+        except SendError as exc:
+            log.warning("could not set the command menu of admin %s: %s", user.telegram_id, exc)
+
+    def publish_admin_menus(self) -> None:
+        """Every admin's own command menu: the config's superadmins and the ``admin_users`` rows."""
+        from .models import AdminUser, User
+
+        with dbmod.connection_scope():
+            admins = {row.telegram_id: row for row in User.select().join(AdminUser, on=(AdminUser.user == User.id))}
+            for telegram_id in self.config["admins"]:
+                admins.setdefault(telegram_id, User.get_or_none(User.telegram_id == telegram_id)
+                                  or User(telegram_id=telegram_id))
+            for user in admins.values():
+                self.publish_admin_menu(user)
+
+    def _roles_changed(self, user: Any) -> None:
+        """An admin role changed: their cached profile (``is_admin``) and their command menu follow."""
+        self.users.invalidate(user.telegram_id)
+        self.publish_admin_menu(user)
 
     def stop(self) -> None:
         """Stop workers and jobs, run the shutdown hooks (if it was started), close the connections.
@@ -370,9 +413,39 @@ class Application:
         self.sender.deliver([Outgoing("send_message", {"chat_id": admin, "text": text})
                              for admin in self.config["admins"]])
 
+    # -- runtime switches -------------------------------------------------------------------
+    def _apply_switches(self, switches: dict[str, bool]) -> None:
+        """Start or stop each switchable plugin as the admins' choices say (the config decides the rest):
+        a plugin switched off answers nothing and its jobs are unscheduled, until switched on again."""
+        with self._switching:
+            for name in list(self.plugins.plugins):
+                if self.plugins.switchable(name):
+                    self._apply_switch(name, switches.get(name, True))
+
+    def _apply_switch(self, name: str, enabled: bool) -> None:
+        """Switch one plugin in this process: its status, and its jobs in the scheduler."""
+        if not self.plugins.switch(name, enabled):
+            return
+        log.warning("plugin %s switched %s by an admin", name, "on" if enabled else "off",
+                    extra={"plugin": name})
+        scheduled = {info.id for info in self.scheduler.jobs()}
+        for job in self.routes.jobs.values():
+            if job.plugin != name:
+                continue
+            if enabled and job.id not in scheduled and self._started:
+                self._schedule(job)
+            elif not enabled and job.id in scheduled:
+                self.scheduler.remove_job(job.id)
+
+    def _schedule(self, job: Any) -> None:
+        self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger, **job.trigger_args)
+
     # -- jobs ----------------------------------------------------------------------------
     def _job_runner(self, job: Any) -> Callable[[], None]:
         def run() -> None:
+            self.runtime.refresh()  # another process may have switched the plugin off
+            if self.plugins.is_off(job.plugin):
+                return
             context = JobContext(self, job.plugin)
             with dbmod.connection_scope(), dbmod.database.atomic():
                 job.fn(context)
@@ -385,10 +458,13 @@ class Application:
     def run_job(self, job_id: str) -> None:
         """Run a scheduled job now, through the scheduler's bookkeeping."""
         self._require_live()
+        job = self.routes.jobs[job_id]
+        self.runtime.refresh()
+        if self.plugins.is_off(job.plugin):
+            log.info("job %s not run: its plugin is switched off", job_id)
+            return
         if job_id not in {info.id for info in self.scheduler.jobs()}:
-            job = self.routes.jobs[job_id]
-            self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
-                                   **job.trigger_args)
+            self._schedule(job)
         self.scheduler.run_now(job_id)
 
     # -- services for plugins ---------------------------------------------------------------

@@ -9,6 +9,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import peewee
+
 from .models import AuditLog, PdAuditLog, User
 
 
@@ -35,6 +37,42 @@ class AuditService:
         return PdAuditLog.create(actor=actor.id if actor is not None else None,
                                  target_user=target.id if target is not None else None,
                                  action=action, details=details, created_at=self.clock())
+
+    def recent(self, *, target: User | None = None, action: str | None = None, limit: int = 10,
+               offset: int = 0) -> list[dict[str, Any]]:
+        """The newest entries of both trails, merged, newest first: for an admin's audit view.
+
+        Each is ``{"trail": "audit" | "pd", "at", "action", "actor" (telegram id | None), "target"
+        (telegram id | None), "plugin", "details"}``. ``target`` keeps the entries about that user
+        (an ``audit_logs`` row it made or that names it as its entity, a ``pd_audit_log`` row where it
+        is actor or target); ``action`` keeps one action.
+        """
+        wanted = offset + limit
+        actor_alias, target_alias = User.alias(), User.alias()
+        logs = AuditLog.select()
+        pds = (PdAuditLog.select(PdAuditLog, actor_alias.telegram_id.alias("actor_tid"),
+                                 target_alias.telegram_id.alias("target_tid"))
+               .join_from(PdAuditLog, actor_alias, peewee.JOIN.LEFT_OUTER, on=(PdAuditLog.actor == actor_alias.id))
+               .join_from(PdAuditLog, target_alias, peewee.JOIN.LEFT_OUTER,
+                          on=(PdAuditLog.target_user == target_alias.id)))
+        if target is not None:
+            logs = logs.where((AuditLog.user == target.id)
+                              | ((AuditLog.entity_type == "user") & (AuditLog.entity_id == target.telegram_id)))
+            pds = pds.where((PdAuditLog.actor == target.id) | (PdAuditLog.target_user == target.id))
+        if action is not None:
+            logs = logs.where(AuditLog.action == action)
+            pds = pds.where(PdAuditLog.action == action)
+        entries = [{"trail": "audit", "at": row.created_at, "action": row.action, "actor": row.telegram_id,
+                    "target": row.entity_id if row.entity_type == "user" else None, "plugin": row.plugin,
+                    "details": row.details, "_id": row.id}
+                   for row in logs.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(wanted)]
+        entries += [{"trail": "pd", "at": row.created_at, "action": row.action, "actor": row.actor_tid,
+                     "target": row.target_tid, "plugin": None, "details": row.details, "_id": row.id}
+                    for row in pds.order_by(PdAuditLog.created_at.desc(), PdAuditLog.id.desc()).limit(wanted).objects()]
+        entries.sort(key=lambda entry: (entry["at"], entry["trail"] == "pd", entry["_id"]), reverse=True)
+        for entry in entries:
+            del entry["_id"]
+        return entries[offset:wanted]
 
     def anonymise(self, user: User) -> int:
         """Keep the audit trail of an erased user without anything that identifies them."""

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .llm import LLMService
     from .models import User
     from .ratelimit import RateLimiter
+    from .runtime import RuntimeSettings
     from .scheduler import Scheduler
     from .users import UserService
 
@@ -249,6 +250,20 @@ class _PluginScope(_Sending):
         """
         return AuditTrail(self.app.audit, self._plugin, getattr(self, "user", None))
 
+    def user_info(self, user: User) -> dict[str, dict[str, Any]]:
+        """What each plugin reports about ``user`` through ``plugbot_user_info``, by plugin name
+        (plugins that store nothing about them, or fail, are left out). For admin views."""
+        return {name: facts for name, facts in self.app.plugins.call_each("plugbot_user_info", user=user) if facts}
+
+    def user_data(self, user: User) -> dict[str, Any]:
+        """``user``'s /mydata document: ``{"generated_at", "plugins": {name: data}}`` from every plugin's
+        ``plugbot_export_user_data``. The caller records the export (``audit.pd(..., "export_data")``)."""
+        document: dict[str, Any] = {"generated_at": self.now().isoformat(), "plugins": {}}
+        for plugin, data in self.app.plugins.call_each("plugbot_export_user_data", isolate=False, user=user):
+            if data is not None:
+                document["plugins"][plugin] = data
+        return document
+
     # The application's shared instances, under the names docs/services.md uses.
     users: UserService = _AppService()  # type: ignore[assignment]
     access: AccessControl = _AppService()  # type: ignore[assignment]
@@ -256,6 +271,7 @@ class _PluginScope(_Sending):
     scheduler: Scheduler = _AppService()  # type: ignore[assignment]
     i18n: Translator = _AppService()  # type: ignore[assignment]
     llm: LLMService = _AppService()  # type: ignore[assignment]
+    runtime: RuntimeSettings = _AppService()  # type: ignore[assignment]
 
 
 class Context(_PluginScope):

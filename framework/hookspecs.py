@@ -196,5 +196,20 @@ def plugbot_archive_user_data(user: Any, plugin: Any) -> None:
 
 
 @hookspec
+def plugbot_plugin_status(name: str, status: str, error: str | None, plugin: Any) -> None:
+    """Plugin ``name`` changed state on its own: ``status="paused"`` (the circuit breaker stopped it
+    after repeated errors; ``error`` is the last one) or ``"enabled"`` (its pause ran out, or an admin
+    resumed it). For telling admins (``plugin.send``); when no plugin implements it, the core tells
+    the config's admins in a plain message. Runs where the change happened, possibly inside an update."""
+
+
+@hookspec
+def plugbot_user_info(user: Any, plugin: Any) -> dict[str, Any] | None:
+    """What this plugin knows about ``user`` (a core ``User`` row), for the admins' ``/user`` profile:
+    a few short facts, label → value (``{"expenses": 42, "last expense": "2025-03-01"}``), or None
+    when it stores nothing about them. Called inside the admin's update; keep it to a query or two."""
+
+
+@hookspec
 def plugbot_stats(plugin: Any) -> dict[str, Any] | None:
     """Return counters this plugin contributes to the admin's ``/plugins`` (name → number)."""

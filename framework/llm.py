@@ -234,6 +234,23 @@ class LLMService:
     def active_vendor(self) -> str:
         return self._load_settings().vendor
 
+    def key_status(self) -> dict[str, str]:
+        """Each remote vendor's API key as an admin may see it: masked (``••••`` and at most the last
+        four characters), ``—`` when unset. Keys come only from the environment."""
+        from .runtime import mask_secret
+
+        shown = {vendor: mask_secret(self._secrets.get(vendor)) for vendor in ENV_API_KEYS}
+        shown["yandex_folder_id"] = mask_secret(self._yandex_folder_id)
+        return shown
+
+    def cache_ttl_for(self, settings: LlmSettings) -> float:
+        """The llm_cache lifetime: the admins' ``llm_config.cache_ttl`` (seconds), else the config's."""
+        value = settings.config.get("cache_ttl") if isinstance(settings.config, Mapping) else None
+        try:
+            return float(value) if value is not None and float(value) > 0 else self.cache_ttl
+        except (TypeError, ValueError):
+            return self.cache_ttl
+
     def complete(
         self,
         messages: list[dict[str, Any]],
@@ -269,7 +286,7 @@ class LLMService:
             return self._local(fallback, fell_back=True)
         self._record_usage(user_id, call.vendor, tokens)
         if cache:
-            self._cache_put(call, key, text, tokens, temperature, max_tokens)
+            self._cache_put(call, key, text, tokens, temperature, max_tokens, ttl=self.cache_ttl_for(settings))
         return LLMResult(text, call.vendor, tokens, cached=False, fell_back=False)
 
     def prune_cache(self, now: datetime | None = None) -> int:
@@ -378,7 +395,8 @@ class LLMService:
         text = payload.get("text") if isinstance(payload, dict) else None
         return text if isinstance(text, str) else None
 
-    def _cache_put(self, call: _Call, key: str, text: str, tokens: int, temperature: float, max_tokens: int) -> None:
+    def _cache_put(self, call: _Call, key: str, text: str, tokens: int, temperature: float, max_tokens: int,
+                   *, ttl: float | None = None) -> None:
         """Upsert the answer. The prompt itself is not stored: it may hold personal data, and the
         hash is enough to find the answer again."""
         now = self.clock()
@@ -386,7 +404,7 @@ class LLMService:
             LlmCache.request_payload: {"model": call.model, "temperature": temperature, "max_tokens": max_tokens},
             LlmCache.response_payload: {"text": text, "tokens": tokens},
             LlmCache.created_at: now,
-            LlmCache.expires_at: now + timedelta(seconds=self.cache_ttl),
+            LlmCache.expires_at: now + timedelta(seconds=self.cache_ttl if ttl is None else ttl),
         }
         query = LlmCache.insert({LlmCache.vendor: call.vendor, LlmCache.cache_key: key, **values}).on_conflict(
             conflict_target=[LlmCache.vendor, LlmCache.cache_key], update=values

@@ -138,6 +138,8 @@ class AppSettings(BaseModel):
     llm_config = JSONField(default=dict)
     consent_text = peewee.TextField(null=True)
     updated_at = UtcDateTimeField(default=utcnow)
+    consent_updated_at = UtcDateTimeField(null=True)  # core migration 0005: a new text asks users again
+    access_mode = peewee.CharField(max_length=20, null=True)  # core migration 0005: over config access.mode
 
     class Meta:
         table_name = "app_settings"
@@ -204,6 +206,8 @@ class PluginState(BaseModel):
     last_error = peewee.TextField(null=True)
     paused_until = UtcDateTimeField(null=True)
     updated_at = UtcDateTimeField(default=utcnow)
+    enabled = peewee.BooleanField(null=True)  # core migration 0005: an admin's choice over the config (NULL: config)
+    changed_by = peewee.BigIntegerField(null=True)  # the admin's telegram id
 
     class Meta:
         table_name = "plugin_state"

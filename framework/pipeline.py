@@ -122,6 +122,7 @@ class Pipeline:
 
     def _process(self, update: types.Update, tg_user: types.User) -> None:
         with connection_scope():
+            self.app.runtime.refresh()  # what admins switched in another process (at most every few seconds)
             try:
                 with database.atomic():
                     ctx = self._begin(update, tg_user)
@@ -228,16 +229,19 @@ class Pipeline:
     def _on_command(self, ctx: Context, name: str, args: str) -> None:
         ctx.command, ctx.args = name, args
         command = self.app.routes.commands.get(name)
-        if command is None:
+        # A command switched off, or an admin's command sent by someone who is no admin, answers
+        # exactly as a command that does not exist: nothing tells a user what is there.
+        if command is None or self.app.plugins.is_off(command.plugin) or (
+                command.permission and not self.app.access.is_admin(ctx.user)):
             if ctx.chat_type == "private":
                 ctx.reply(ctx.t("core.unknown_command", command=name[:32]))
             return
         ctx.for_plugin(command.plugin)
-        if self.app.plugins.is_paused(command.plugin):
-            ctx.reply(ctx.t("core.plugin_paused"))
-            return
         if command.permission and not self.app.access.can(ctx.user, command.permission):
             ctx.reply(ctx.t("core.not_admin"))
+            return
+        if self.app.plugins.is_paused(command.plugin):
+            ctx.reply(ctx.t("core.plugin_paused"))
             return
         if ctx.restricted and not command.allow_restricted:
             ctx.reply(ctx.t("core.restricted_command", command=name))
@@ -261,7 +265,7 @@ class Pipeline:
         owner = ctx.session.raw_owner
         if owner is not None and ctx.session.chat not in (None, ctx.chat_id):
             pass  # a conversation of another chat (say, a private /add) must not eat group chatter
-        elif owner is not None and not self.app.plugins.is_paused(owner):
+        elif owner is not None and self.app.plugins.serving(owner):
             ctx.for_plugin(owner)
             conv = self.app.conversation_of(owner, ctx.session.conversation)
             if conv is not None and handled(self._run(ctx, owner, conv.handle)):
@@ -278,7 +282,7 @@ class Pipeline:
     def _first_to_handle(self, ctx: Context, routes: list[Any]) -> bool:
         """Offer the update to each route in turn until one handles it (does not return SKIP)."""
         for route in routes:
-            if not self.app.plugins.is_paused(route.plugin):
+            if self.app.plugins.serving(route.plugin):
                 ctx.for_plugin(route.plugin)
                 if handled(self._run(ctx, route.plugin, bound(route.fn))):
                     return True
@@ -288,7 +292,7 @@ class Pipeline:
         """A press reaches its handler only as valid data of a registered class, pressed by its owner."""
         data = ctx.data or ""
         route = self.app.routes.callback_for(data) if data else None
-        if route is None or self.app.plugins.is_paused(route.plugin):
+        if route is None or not self.app.plugins.serving(route.plugin):
             ctx.answer(ctx.t("core.stale_button"))
             return
         try:
@@ -308,7 +312,7 @@ class Pipeline:
     def _fan_out(self, ctx: Context, routes: list[Any]) -> None:
         """Payments: every plugin's handler sees the update (each checks the payload is its own)."""
         for route in routes:
-            if not self.app.plugins.is_paused(route.plugin):
+            if self.app.plugins.serving(route.plugin):
                 ctx.for_plugin(route.plugin)
                 self._run(ctx, route.plugin, bound(route.fn))
 
@@ -378,8 +382,9 @@ class Pipeline:
         ctx.reply(ctx.t("core.error"))
         if self.app.plugins.record_failure(plugin, f"{exc.__class__.__name__}: {exc}"):
             self.app.save_plugin_states()
-            self.app.notify_admins(ctx.t("core.plugin_paused_admin", plugin=plugin,
-                                         error=f"{exc.__class__.__name__}: {exc}"[:300]))
+            error = f"{exc.__class__.__name__}: {exc}"[:300]
+            if not self.app.plugins.status_changed(plugin, "paused", error):  # no plugin tells admins
+                self.app.notify_admins(ctx.t("core.plugin_paused_admin", plugin=plugin, error=error))
 
     # -- after the transaction -----------------------------------------------------------
     def _after_commit(self, ctx: Context, outbox_row: int | None) -> None:
@@ -403,6 +408,8 @@ class Pipeline:
         any transaction (an observer that writes opens its own, so the update pays nothing for
         observers that only count in memory)."""
         for name, impl in self.app.plugins.impls("plugbot_update_done"):
+            if self.app.plugins.is_off(name):
+                continue
             try:
                 self.app.plugins.call_impl(impl, ctx=ctx, error=ctx.error)
             except Exception:  # noqa: BLE001 - an observer must not cost the update or another observer

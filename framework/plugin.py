@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .i18n import Translator
     from .llm import LLMService
     from .ratelimit import RateLimiter
+    from .runtime import RuntimeSettings
     from .scheduler import Scheduler
     from .users import UserService
 
@@ -27,9 +28,9 @@ class Plugin:
     """One loaded plugin, as its hooks see it (one per plugin, made by the application).
 
     ``name``, ``settings`` (its merged config section), ``cache`` (its own namespace),
-    ``t``/``tn`` (its catalog), ``log`` (the logger ``plugbot.<name>``), ``notify_admins``,
+    ``t``/``tn`` (its catalog), ``log`` (the logger ``plugbot.<name>``), ``send``, ``notify_admins``,
     ``now()``, and the application's services: ``users``, ``access``, ``audit``, ``llm``,
-    ``scheduler``, ``i18n``, ``ratelimiter``.
+    ``scheduler``, ``i18n``, ``ratelimiter``, ``runtime``.
     """
 
     users: UserService
@@ -39,12 +40,13 @@ class Plugin:
     scheduler: Scheduler
     i18n: Translator
     ratelimiter: RateLimiter
+    runtime: RuntimeSettings
 
     def __init__(self, app: Application, name: str):
         self._app = app
         self.name = name
         self.log = logging.getLogger(f"plugbot.{name}")
-        for service in ("users", "access", "audit", "llm", "scheduler", "i18n", "ratelimiter"):
+        for service in ("users", "access", "audit", "llm", "scheduler", "i18n", "ratelimiter", "runtime"):
             setattr(self, service, getattr(app, service))
 
     @property
@@ -71,6 +73,15 @@ class Plugin:
     def now(self) -> dt.datetime:
         """The application's clock (the test kit moves it)."""
         return self._app.now()
+
+    def send(self, telegram_id: int, text: str, buttons: Any = None) -> None:
+        """Message a user's private chat now, outside any update (a hook telling admins something);
+        the buttons belong to that user, as any button sent to a private chat."""
+        from .context import JobContext
+
+        outgoing = JobContext(self._app, self.name)
+        outgoing.send_message(telegram_id, text, buttons)
+        self._app.sender.deliver(outgoing.outbox)
 
     def notify_admins(self, text: str) -> None:
         """Message every admin listed in ``admins:`` now (not tied to any update's transaction)."""

@@ -68,7 +68,7 @@ class LoadedPlugin:
     module: ModuleType | None
     info: PluginInfo | None
     builtin: bool = False
-    status: str = "enabled"  # enabled | disabled | failed | paused
+    status: str = "enabled"  # enabled | disabled | failed | paused | off (an admin switched it off at runtime)
     error: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     models: list[Any] = field(default_factory=list)
@@ -81,7 +81,9 @@ class LoadedPlugin:
 
     @property
     def active(self) -> bool:
-        return self.status in ("enabled", "paused") and self.module is not None
+        """Loaded and not failed: its data hooks (/mydata, /deleteme, retention) run even while it is
+        paused or switched off, so a user's data is never left out of an export or a deletion."""
+        return self.status in ("enabled", "paused", "off") and self.module is not None
 
     @property
     def source(self) -> str:
@@ -412,17 +414,65 @@ class PluginManager:
         if name in self.order:
             self.order.remove(name)
 
+    # -- runtime switches --------------------------------------------------------
+    def is_off(self, name: str) -> bool:
+        """Did an admin switch ``name`` off at runtime (see :meth:`switch`)?"""
+        loaded = self.plugins.get(name)
+        return loaded is not None and loaded.status == "off"
+
+    def serving(self, name: str) -> bool:
+        """May ``name``'s handlers run now: neither switched off nor paused by the circuit breaker?"""
+        return not self.is_off(name) and not self.is_paused(name)
+
+    def switchable(self, name: str) -> bool:
+        """Can an admin switch ``name`` at runtime: a plugin the config loaded, not a built-in?"""
+        loaded = self.plugins.get(name)
+        return loaded is not None and not loaded.builtin and loaded.module is not None and loaded.status in (
+            "enabled", "paused", "off")
+
+    def switch(self, name: str, enabled: bool) -> bool:
+        """Switch a loaded plugin on or off in this process; True if its status changed."""
+        if not self.switchable(name):
+            return False
+        loaded = self.plugins[name]
+        if enabled and loaded.status == "off":
+            loaded.status, loaded.paused_until = "enabled", None
+            self._breaker.reset(name)
+            return True
+        if not enabled and loaded.status != "off":
+            loaded.status, loaded.paused_until = "off", None
+            return True
+        return False
+
     # -- circuit breaker ---------------------------------------------------------
     def is_paused(self, name: str) -> bool:
         loaded = self.plugins.get(name)
         if loaded is None or loaded.status != "paused":
             return False
         if loaded.paused_until is not None and time.monotonic() >= loaded.paused_until:
-            loaded.status, loaded.paused_until = "enabled", None
-            self._breaker.reset(name)
-            log.warning("plugin %s resumed after its pause", name, extra={"plugin": name})
+            with self._counts:  # one thread lifts the pause and tells about it
+                lifted = loaded.status == "paused"
+                if lifted:
+                    loaded.status, loaded.paused_until = "enabled", None
+            if lifted:
+                self._breaker.reset(name)
+                log.warning("plugin %s resumed after its pause", name, extra={"plugin": name})
+                self.status_changed(name, "enabled")
             return False
         return True
+
+    def status_changed(self, name: str, status: str, error: str | None = None) -> bool:
+        """Tell the ``plugbot_plugin_status`` implementations; False when there is none to tell."""
+        told = False
+        for plugin, impl in self.impls("plugbot_plugin_status"):
+            if self.is_off(plugin):
+                continue  # a plugin switched off tells nobody anything
+            try:
+                self.call_impl(impl, name=name, status=status, error=error)
+                told = True
+            except Exception:  # noqa: BLE001 - telling admins must not break the update that failed
+                log.exception("plugin %s failed in plugbot_plugin_status", plugin, extra={"plugin": plugin})
+        return told
 
     def record_failure(self, name: str, error: str) -> bool:
         """Count a handler failure; True when this failure paused the plugin."""
@@ -442,6 +492,7 @@ class PluginManager:
         if loaded.status == "paused":
             loaded.status, loaded.paused_until = "enabled", None
             self._breaker.reset(name)
+            self.status_changed(name, "enabled")
 
 
 class CircuitBreaker:

@@ -145,13 +145,24 @@ class FakeTelegram:
         self.username = username
         self.calls: list[Reply] = []
         self.messages: dict[tuple[int, int], Reply] = {}
+        # The command menus set with set_my_commands: None is everyone's, a chat id a chat's own.
+        self.menus: dict[int | None, list[str]] = {}
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
 
     def call(self, method: str, **params: Any) -> Any:
         if method == "get_me":
             return types.User(id=1, is_bot=True, first_name="plugbot", username=self.username)
-        if method in ("set_my_commands", "delete_webhook", "set_webhook", "send_chat_action"):
+        if method in ("set_my_commands", "delete_my_commands"):
+            scope = params.get("scope")
+            chat = getattr(scope, "chat_id", None)
+            with self._lock:
+                if method == "set_my_commands":
+                    self.menus[chat] = [command.command for command in params.get("commands", [])]
+                else:
+                    self.menus.pop(chat, None)
+            return True
+        if method in ("delete_webhook", "set_webhook", "send_chat_action"):
             return True
         with self._lock:
             reply = self._record(method, params)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import peewee
 from telebot import types
 
-from .models import User, UserSettings
+from .models import AdminUser, User, UserSettings
 
 if TYPE_CHECKING:
     from .audit import AuditService
@@ -150,6 +150,9 @@ class UserService:
             (User.insert({User.telegram_id: tg.id, User.created_at: now, **fields})
              .on_conflict(conflict_target=[User.telegram_id], update=fields).execute())
         else:
+            # The quick flag (seed 003) follows the roles: a superadmin, or an admin_users row.
+            role = peewee.fn.EXISTS(AdminUser.select(AdminUser.id).where(AdminUser.user == User.id))
+            fields[User.is_admin] = True if is_admin else role
             User.update(fields).where(User.telegram_id == tg.id).execute()
         profile = self._load(tg.id)
         assert profile is not None
@@ -165,12 +168,14 @@ class UserService:
         profile["last_active"] = row.last_active.isoformat()
         profile["_language"] = row.language
         profile["_consent"] = row.consent_at is not None
+        profile["_consent_at"] = row.consent_at.isoformat() if row.consent_at is not None else None
         return profile
 
     def _user(self, profile: dict[str, Any]) -> User:
         user = User(**{name: profile[name] for name in _PROFILE_FIELDS})
         user.last_active = dt.datetime.fromisoformat(profile["last_active"])
         user._consent = profile["_consent"]
+        user._consent_at = profile.get("_consent_at")  # a new consent text asks whoever agreed before it
         user._dirty.clear()
         return user
 

@@ -5,6 +5,7 @@ Written with the same hooks as any plugin. Its commands are defaults, registered
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Any
 
@@ -61,6 +62,8 @@ def _command_lines(ctx: Context) -> list[str]:
     app = ctx.app
     lines: list[str] = []
     for name in app.plugins.order:
+        if app.plugins.is_off(name):
+            continue
         commands = [c for c in app.routes.commands_of(name) if not c.hidden
                     and (c.permission is None or app.access.can(ctx.user, c.permission))]
         if not commands:
@@ -125,13 +128,15 @@ def jobs(ctx: Context) -> None:
     stats = ctx.scheduler.job_stats()
     lines = [ctx.t("core.jobs_header")]
     for info in ctx.scheduler.jobs():
-        lines.extend(_job_lines(ctx, info.id, stats.get(info.id)))
+        lines.extend(_job_lines(ctx, info.id, stats.get(info.id), info.next_run_time))
     ctx.reply("\n".join(lines))
 
 
-def _job_lines(ctx: Context, job_id: str, job: Any) -> list[str]:
+def _job_lines(ctx: Context, job_id: str, job: Any, next_run: Any = None) -> list[str]:
     """One job's line (and its last error) for /jobs and /plugins; ``job`` is None before a first run."""
     last = job.last_run_at.strftime("%Y-%m-%d %H:%M") if job and job.last_run_at else "—"
+    if next_run is not None:
+        last += " · " + ctx.t("core.jobs_next", next=next_run.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M"))
     outcome = job.last_outcome or "—" if job else "—"
     duration = f"{job.last_duration_s:.2f}s" if job and job.last_duration_s is not None else "—"
     lines = [ctx.t("core.jobs_line", id=job_id, last=last, outcome=outcome, duration=duration,

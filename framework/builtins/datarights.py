@@ -86,10 +86,7 @@ def _pd_log_of(user: User) -> list[dict[str, Any]]:
 
 def mydata(ctx: Context) -> None:
     """Everything every enabled plugin holds about the user, as one JSON document."""
-    document: dict[str, Any] = {"generated_at": ctx.now().isoformat(), "plugins": {}}
-    for plugin, data in ctx.app.plugins.call_each("plugbot_export_user_data", isolate=False, user=ctx.user):
-        if data is not None:
-            document["plugins"][plugin] = data
+    document = ctx.user_data(ctx.user)
     ctx.audit.pd(ctx.user, ctx.user, "export_data", {"plugins": sorted(document["plugins"])})
     payload = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode("utf-8")
     ctx.send_document(payload, "mydata.json", caption=ctx.t("core.mydata.caption"))

@@ -67,6 +67,7 @@ def test_admin_consent_text_replaces_the_default(bot_factory, monkeypatch, backe
     bot = build(bot_factory, backend, monkeypatch, HELLO, config=CONSENT)
     with connection_scope():
         AppSettings.update(consent_text="Our own terms. Agree?").where(AppSettings.id == 1).execute()
+    bot.advance(seconds=6)   # a change made elsewhere (another process, plain SQL) applies within 5 s
     [reply] = bot.user(ALICE).send("/hello")
     assert reply.text == "Our own terms. Agree?"
     assert reply.button_texts == ["I agree", "No, thanks"]

@@ -158,7 +158,7 @@ def test_erased_admins_role_does_not_pass_to_a_new_user(bot_factory, monkeypatch
     alice.press("Yes, delete everything")
 
     carol = bot.user(BOB)
-    assert texts(carol.send("/jobs")) == ["You are not allowed to do that."]
+    assert texts(carol.send("/jobs")) == ["I don't know /jobs. See /help."]
     with connection_scope():
         assert not bot.app.access.is_admin(_user(BOB))
 
@@ -179,7 +179,8 @@ def test_mydata_includes_restrictions_and_who_touched_the_personal_data(bot_fact
                                      "expires_at": (T0 + dt.timedelta(days=1)).isoformat(),
                                      "created_at": T0.isoformat()}]
     assert [(e["action"], e["by"]) for e in core["personal_data_log"]] == [("update_settings", "you"),
-                                                                           ("view_profile", "administrator")]
+                                                                           ("view_profile", "administrator"),
+                                                                           ("restrict", "administrator")]
     assert str(admin_id) not in json.dumps(core)                  # which admin it was is not Alice's data
     bob = json.loads(bot.user(BOB).send("/mydata")[-1].document)["plugins"]["datarights"]
     assert (bob["restrictions"], bob["personal_data_log"]) == ([], [])

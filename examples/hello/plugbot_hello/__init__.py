@@ -106,5 +106,14 @@ def plugbot_archive_user_data(user: User) -> None:
 
 
 @hookimpl
+def plugbot_user_info(user: User) -> dict[str, Any] | None:
+    """What an admin's /user shows of this plugin: the greetings and the nickname, if any."""
+    row = Greeting.get_or_none(Greeting.user == user.id)
+    if row is None:
+        return None
+    return {"greetings": row.count, "nickname": row.nickname or "—", "morning greeting": row.morning}
+
+
+@hookimpl
 def plugbot_stats() -> dict[str, Any]:
     return {"hello_users": Greeting.select().count()}
