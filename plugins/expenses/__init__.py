@@ -75,19 +75,21 @@ def plugbot_register_locales(register: Any) -> None:
 @hookimpl
 def plugbot_register_handlers(register: Any) -> None:
     register.conversation(conversation.add_conversation)  # /add, its states and its buttons
-    register.command("list", handlers.list_, help="help.list", args=handlers.PERIOD_ARGS)
-    register.command("undo", handlers.undo, help="help.undo")
-    register.command("stats", handlers.stats_, help="help.stats", rate_limit="30/minute", args=handlers.PERIOD_ARGS)
-    register.command("export", handlers.export_, help="help.export", rate_limit="10/minute",
+    register.command("list", handlers.listing.list_, help="help.list", args=handlers.PERIOD_ARGS)
+    register.command("undo", handlers.listing.undo, help="help.undo")
+    register.command("stats", handlers.reports.stats_, help="help.stats", rate_limit="30/minute",
                      args=handlers.PERIOD_ARGS)
-    register.command("categories", handlers.categories_, help="help.categories")
-    register.command("budget", handlers.budget_, help="help.budget", args=handlers.BUDGET_ARGS)
-    register.command("recurring", handlers.recurring_, help="help.recurring", args=handlers.RECURRING_ARGS,
-                     usage="recurring.usage")
-    register.command("settings", handlers.settings_, help="help.settings", args=handlers.SETTINGS_ARGS,
-                     usage="settings.usage")
-    register.command("rate", handlers.rate, help="help.rate", args=handlers.RATE_ARGS, usage="rate.usage")
-    register.text(handlers.quick_add, priority=0)
+    register.command("export", handlers.reports.export_, help="help.export", rate_limit="10/minute",
+                     args=handlers.PERIOD_ARGS)
+    register.command("categories", handlers.categories.categories_, help="help.categories")
+    register.command("budget", handlers.budget.budget_, help="help.budget", args=handlers.budget.BUDGET_ARGS)
+    register.command("recurring", handlers.recurring.recurring_, help="help.recurring",
+                     args=handlers.recurring.RECURRING_ARGS, usage="recurring.usage")
+    register.command("settings", handlers.settings.settings_, help="help.settings",
+                     args=handlers.settings.SETTINGS_ARGS, usage="settings.usage")
+    register.command("rate", handlers.settings.rate, help="help.rate", args=handlers.settings.RATE_ARGS,
+                     usage="rate.usage")
+    register.text(handlers.quick.quick_add, priority=0)
     for data_class, handler in handlers.BUTTONS:
         register.callback(data_class, handler)
 

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from framework import User
+from framework import Context, User
 
 from . import money, periods
 from .models import ExpenseSettings
@@ -48,20 +48,25 @@ def get(user: User, config: dict[str, Any], language: str | None = None, *, crea
     row = ExpenseSettings.get_or_none(ExpenseSettings.user == user.id)
     if row is not None:
         return row
-    currency = str(config.get("default_currency", "USD")).upper()
-    timezone = getattr(user, "timezone", None) or config.get("default_timezone", "UTC")
+    currency = str(config["default_currency"]).upper()
+    timezone = getattr(user, "timezone", None) or config["default_timezone"]
     values = {
         "user": user.id,
         "currency": currency if money.is_currency(currency) else "USD",
         "timezone": timezone if periods.is_valid_timezone(timezone) else "UTC",
-        "week_start": int(config.get("week_start", 1)),
-        "budget_alert_threshold": int(config.get("budget_alert_threshold", 80)),
+        "week_start": int(config["week_start"]),
+        "budget_alert_threshold": int(config["budget_alert_threshold"]),
         **_language_defaults(language or user.language_code or "en"),
     }
     if not create:
         return ExpenseSettings(**values)
     ExpenseSettings.insert(**values).on_conflict_ignore().execute()
     return ExpenseSettings.get(ExpenseSettings.user == user.id)
+
+
+def of(ctx: Context, *, create: bool = True) -> ExpenseSettings:
+    """The current user's settings row, in an update: :func:`get` with the plugin's settings and language."""
+    return get(ctx.user, ctx.settings, ctx.lang, create=create)
 
 
 def _save(row: ExpenseSettings, now: dt.datetime, **changes: Any) -> ExpenseSettings:
