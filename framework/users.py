@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 ACTIVE_REFRESH = dt.timedelta(seconds=60)
 _PROFILE_FIELDS = ("id", "telegram_id", "username", "first_name", "last_name", "language_code", "timezone",
-                   "is_admin", "status")
+                   "notifications_enabled", "is_admin", "status")
 
 
 class UserService:
@@ -91,6 +91,19 @@ class UserService:
             self.invalidate(row.telegram_id)
             self.app.audit.pd(actor, target, "update_settings", changed)
         return changed
+
+    def set_notifications(self, target: User, enabled: bool) -> bool:
+        """Mute (False) or unmute what the bot sends ``target`` on its own; True when it changed.
+
+        Jobs read it as ``user.notifications_enabled`` and ``job.notify`` skips a muted user;
+        answers to the user's own messages are never muted.
+        """
+        changed = (User.update(notifications_enabled=bool(enabled), updated_at=self.app.now())
+                   .where((User.id == target.id) & (User.notifications_enabled != bool(enabled))).execute())
+        target.notifications_enabled = bool(enabled)
+        if changed:
+            self.invalidate(target.telegram_id)
+        return bool(changed)
 
     def _check_setting(self, field: str, value: str) -> None:
         if field == "language":

@@ -10,13 +10,14 @@ then tells them the button is no longer valid.
 from __future__ import annotations
 
 from ..views import (
-           DeleteListed,
-           EditExpense,
-           ListPage,
-           RecurringAction,
-           RestoreExpense,
-           SetCategory,
-           UndoExpense,
+    DeleteListed,
+    EditExpense,
+    ListPage,
+    QuickAnswer,
+    RecurringAction,
+    RestoreExpense,
+    SetCategory,
+    UndoExpense,
 )
 from . import budget, categories, listing, quick, recurring, reports, settings
 from .common import PERIOD_ARGS
@@ -25,5 +26,5 @@ __all__ = ["BUTTONS", "PERIOD_ARGS", "budget", "categories", "listing", "quick",
 
 BUTTONS = ((UndoExpense, quick.on_undo), (RestoreExpense, quick.on_restore), (SetCategory, quick.on_category),
            (DeleteListed, listing.on_delete), (ListPage, listing.on_page), (EditExpense, listing.on_edit),
-           (RecurringAction, recurring.on_recurring))
+           (RecurringAction, recurring.on_recurring), (QuickAnswer, quick.on_answer))
 """Each button class with its handler, registered in one loop by the plugin."""

@@ -1,6 +1,14 @@
-"""Quick add: free text like "coffee $5", and the buttons under its answer (Undo, Restore, category)."""
+"""Quick add: free text like "coffee $5", and the buttons under its answer (Undo, Restore, category).
+
+A text that is plausibly an expense but not certainly one ("haircut 5") gets a
+one-tap question instead of silence. Its draft waits in the plugin cache for a
+day under the message's id; Save stores it and teaches the note's words, so the
+same text is saved at once next time; No drops it.
+"""
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from framework import SKIP, Context
@@ -13,7 +21,9 @@ from .. import (
     service,
     views,
 )
+from ..models import ExpenseSettings
 from ..views import (
+    QuickAnswer,
     RestoreExpense,
     SetCategory,
     UndoExpense,
@@ -44,17 +54,62 @@ def quick_add(ctx: Context) -> Any:
     except money.AmountError as error:
         ctx.reply(ctx.t(f"error.amount.{error.code}", **error.params))
         return None
+    if not parsed.certain:
+        _ask(ctx, prefs, amount, parsed)
+        return None
     if prefs.id is None:  # the user's first expense: now the settings row is worth creating
         prefs = common.prefs(ctx)
-    category = book.guess(list(parsed.words), prefs.auto_categorize)
-    expense = service.add(ctx, amount=amount, currency=parsed.currency, category=category,
-                          note=parsed.note, date=parsed.date, source="nlp", original=text)
+    _save(ctx, prefs, book, amount=amount, currency=parsed.currency, note=parsed.note, date=parsed.date,
+          original=text)
+    return None
+
+
+QUESTION_TTL = 24 * 3600  # seconds an unanswered question's draft is kept
+
+
+def _draft_key(ctx: Context, ask_id: int) -> str:
+    return f"ask:{ctx.user.id}:{ask_id}"
+
+
+def _ask(ctx: Context, prefs: ExpenseSettings, amount: Decimal, parsed: nlp.ParsedExpense) -> None:
+    ask_id = ctx.message.message_id
+    ctx.cache.set(_draft_key(ctx, ask_id), {"amount": format(amount, "f"), "currency": parsed.currency,
+                                            "note": parsed.note, "date": parsed.date.isoformat(),
+                                            "original": ctx.text[:500]}, ttl=QUESTION_TTL)
     view = View(ctx.t, prefs)
-    ctx.reply(ctx.t("quick.saved", line=view.expense(expense, category)),
-              buttons=views.saved_keyboard(view, expense, book.visible()))
+    ctx.reply(ctx.t("quick.ask", amount=view.money(amount, parsed.currency), note=parsed.note),
+              buttons=views.question_keyboard(view, ask_id))
+
+
+def _save(ctx: Context, prefs: ExpenseSettings, book: categories.CategoryBook, *, amount: Decimal, currency: str,
+          note: str, date: dt.date, original: str, teach: bool = False, edit: bool = False) -> None:
+    words = categories.words_of(note)
+    category = book.guess(words, prefs.auto_categorize)
+    if teach:  # the user said this is spending: the same words are saved at once next time
+        book.remember(words, category)
+    expense = service.add(ctx, amount=amount, currency=currency, category=category,
+                          note=note, date=date, source="nlp", original=original)
+    view = View(ctx.t, prefs)
+    (ctx.edit if edit else ctx.reply)(ctx.t("quick.saved", line=view.expense(expense, category)),
+                                      buttons=views.saved_keyboard(view, expense, book.visible()))
     alert = service.budget_alert(view, ctx.user, prefs, common.today(prefs, ctx))
     if alert:
         ctx.reply(alert)
+
+
+def on_answer(ctx: Context, data: QuickAnswer) -> Any:
+    """Save or No under the question; a draft that is gone (a day passed, answered) is a stale button."""
+    key = _draft_key(ctx, data.ask_id)
+    draft = ctx.cache.get(key)
+    if not isinstance(draft, dict):
+        return SKIP
+    ctx.cache.delete(key)
+    if not data.save:
+        ctx.edit(ctx.t("quick.not_saved"))
+        return None
+    _save(ctx, common.prefs(ctx), categories.CategoryBook.of(ctx), amount=Decimal(draft["amount"]), currency=draft["currency"],
+          note=draft["note"], date=dt.date.fromisoformat(draft["date"]), original=draft["original"], teach=True,
+          edit=True)
     return None
 
 

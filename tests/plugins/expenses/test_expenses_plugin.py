@@ -219,7 +219,7 @@ def test_every_key_in_both_languages_with_the_same_placeholders() -> None:
 
 def test_every_key_the_code_uses_exists() -> None:
     en = _catalog("en")
-    source = "\n".join(p.read_text(encoding="utf-8") for p in PLUGIN.glob("*.py"))
+    source = "\n".join(p.read_text(encoding="utf-8") for p in PLUGIN.rglob("*.py"))
     used = set(re.findall(r"""\bt\(\s*["']([a-z_][\w.]*)["']""", source))
     used |= set(re.findall(r"""help=["']([\w.]+)["']""", source))
     dynamic_prefixes = {"error.amount.", "error.period.", "categories.error.", "recurring.error.",
