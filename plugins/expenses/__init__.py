@@ -77,8 +77,7 @@ def plugbot_register_handlers(register: Any) -> None:
     register.conversation(conversation.add_conversation)  # /add, its states and its buttons
     register.command("list", handlers.listing.list_, help="help.list", args=handlers.PERIOD_ARGS)
     register.command("undo", handlers.listing.undo, help="help.undo")
-    register.command("stats", handlers.reports.stats_, help="help.stats", rate_limit="30/minute",
-                     args=handlers.PERIOD_ARGS)
+    register.conversation(handlers.reports.stats_conversation)  # /stats and its period picker
     register.command("export", handlers.reports.export_, help="help.export", rate_limit="10/minute",
                      args=handlers.PERIOD_ARGS)
     register.command("categories", handlers.categories.categories_, help="help.categories")

@@ -38,3 +38,27 @@ def test_rows_written_by_hand_get_the_seeds_sql_defaults(alice) -> None:
         assert (prefs.budget_alert_threshold, prefs.nlp_enabled, prefs.currency, prefs.week_start) == \
             (80, True, "USD", 1)
         assert Decimal(expense.amount) == Decimal("7.50")
+
+
+def test_bare_stats_opens_the_period_picker(alice) -> None:
+    alice.send("coffee $5")
+    replies = alice.send("/stats")
+    assert texts(replies).startswith("📊 Statistics for which period?")
+    assert replies[-1].button_texts == ["Today", "This week", "This month", "Last month", "This year"]
+    shown = alice.press("This month")
+    assert shown[0].method == "edit_message_text" and "Total: $5.00 (expenses: 1)" in texts(shown)
+    assert any(r.method == "send_photo" for r in shown)  # the chart, by default
+    from plugins.expenses.handlers.reports import PickPeriod
+
+    stale = alice.press(data=PickPeriod(period="week"), message=shown[0])
+    assert "Total" not in texts(stale)  # answered: the picker's buttons are stale
+
+
+def test_the_period_picker_takes_a_typed_period_and_explains_a_wrong_one(alice) -> None:
+    alice.send("coffee $5")
+    alice.send("/stats")
+    again = alice.send("someday")
+    assert "period" in texts(again).lower() and again[-1].button_texts[0] == "Today"
+    assert "Total: $5.00" in texts(alice.send("2025-03"))
+    assert "Total" not in texts(alice.send("2025-03"))  # the picker is closed: plain text again
+    assert "Total: $5.00" in texts(alice.send("/stats month"))  # the typed form answers at once
