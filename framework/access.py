@@ -219,6 +219,9 @@ class AccessControl:
             raise ValueError(f"unknown restriction {kind!r}; known: {', '.join(RESTRICTION_KINDS)}")
         row = UserRestriction.create(user=user.id, restriction_type=kind, reason=reason, expires_at=until,
                                      created_by=by, created_at=self.app.now())
+        if kind == "ban":  # seed 000/002 users.status says it too, for tools that read the table
+            User.update(status="suspended").where(User.id == user.id, User.status == "active").execute()
+            self.app.users.invalidate(user.telegram_id)
         self._restrictions_changed(user)
         return row
 
@@ -238,6 +241,9 @@ class AccessControl:
                    .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True)  # noqa: E712
                           & (UserRestriction.restriction_type == kind))
                    .execute())
+        if kind == "ban":
+            User.update(status="active").where(User.id == user.id, User.status == "suspended").execute()
+            self.app.users.invalidate(user.telegram_id)
         self._restrictions_changed(user)
         return changed
 

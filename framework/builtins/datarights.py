@@ -152,7 +152,8 @@ def retention(job: JobContext) -> None:
     archive_before = now - dt.timedelta(days=config["archive_after_days"])
     for user in User.select().where(User.last_active < remind_before, User.status == "active"):
         settings, _ = UserSettings.get_or_create(user=user.id, defaults={"created_at": now, "updated_at": now})
-        if settings.inactivity_reminded_at is None or settings.inactivity_reminded_at < user.last_active:
+        if user.notifications_enabled and (settings.inactivity_reminded_at is None
+                                           or settings.inactivity_reminded_at < user.last_active):
             lang = (settings.language or user.language_code or "en").split("-")[0]
             job.notify(user.telegram_id, job.t("core.inactivity_reminder", lang, name=user.first_name or ""))
             settings.inactivity_reminded_at = now

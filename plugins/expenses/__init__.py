@@ -11,7 +11,7 @@ from typing import Any
 
 from framework import Plugin, PluginInfo, User, hookimpl
 
-from . import categories, conversation, handlers, jobs, money, periods, userdata
+from . import categories, conversation, handlers, jobs, money, userdata
 from .models import MODELS
 
 HERE = os.path.dirname(__file__)
@@ -28,7 +28,6 @@ def plugbot_plugin_info() -> PluginInfo:
 def plugbot_config_defaults() -> dict[str, Any]:
     return {
         "default_currency": "USD",    # a new user's currency (they change it with /settings currency)
-        "default_timezone": "UTC",    # used when Telegram gives the user none
         "week_start": 1,              # 0 = Sunday, 1 = Monday
         "budget_alert_threshold": 80, # percent of the monthly budget for the first alert
         "page_size": 5,               # expenses per /list page
@@ -43,8 +42,6 @@ def plugbot_validate_config(settings: dict[str, Any]) -> list[str]:
     problems = []
     if not money.is_currency(str(settings["default_currency"])):
         problems.append(f"default_currency: unknown currency {settings['default_currency']!r}")
-    if not periods.is_valid_timezone(str(settings["default_timezone"])):
-        problems.append(f"default_timezone: not an IANA timezone: {settings['default_timezone']!r}")
     if settings["week_start"] not in (0, 1):
         problems.append("week_start: must be 0 (Sunday) or 1 (Monday)")
     if not 1 <= int(settings["budget_alert_threshold"]) <= 100:
@@ -84,8 +81,7 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("budget", handlers.budget.budget_, help="help.budget", args=handlers.budget.BUDGET_ARGS)
     register.command("recurring", handlers.recurring.recurring_, help="help.recurring",
                      args=handlers.recurring.RECURRING_ARGS, usage="recurring.usage")
-    register.command("settings", handlers.settings.settings_, help="help.settings",
-                     args=handlers.settings.SETTINGS_ARGS, usage="settings.usage")
+    register.conversation(handlers.settings.settings_conversation)  # /settings and its picker
     register.command("rate", handlers.settings.rate, help="help.rate", args=handlers.settings.RATE_ARGS,
                      usage="rate.usage")
     register.text(handlers.quick.quick_add, priority=0)

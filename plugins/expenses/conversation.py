@@ -154,7 +154,7 @@ def _cancel(ctx: Context) -> None:
 def start(ctx: Context, amount: str | None) -> None:
     """/add [amount]: start (or restart) the conversation."""
     prefs = preferences.of(ctx)
-    today = preferences.today(prefs, ctx.now())
+    today = preferences.today(ctx.user, ctx.now())
     draft = {"currency": prefs.currency, "date": today.isoformat(), "note": "", "category_id": None,
              "expense_id": None, "field": None, "original": ctx.text[:500]}
     ctx.session.end()
@@ -315,7 +315,7 @@ def _ask_field(ctx: Context, field: str) -> None:
     elif field == "note":
         _say(ctx, ctx.t("add.ask_note"), [[Button(ctx.t("button.clear_note"), AddStep(step=Step.SKIP))], back])
     else:
-        today = preferences.today(preferences.of(ctx), ctx.now())
+        today = preferences.today(ctx.user, ctx.now())
         days = [(ctx.t("button.today"), today), (ctx.t("button.yesterday"), today - dt.timedelta(days=1))]
         _say(ctx, ctx.t("add.ask_date"), [[Button(label, AddDate(day=day)) for label, day in days], back])
 
@@ -349,7 +349,7 @@ def _edit_note(ctx: Context) -> None:
 
 
 def _edit_date(ctx: Context) -> None:
-    today = preferences.today(preferences.of(ctx), ctx.now())
+    today = preferences.today(ctx.user, ctx.now())
     if isinstance(ctx.callback_data, AddDate):
         day = ctx.callback_data.day
     else:
@@ -404,6 +404,6 @@ def _save(ctx: Context) -> None:
                           original=data.get("original"))
     _say(ctx, ctx.t("add.saved", line=view.expense(expense, category)),
          [[Button(ctx.t("button.undo"), views.UndoExpense(expense_id=expense.id))]])
-    alert = service.budget_alert(view, ctx.user, view.prefs, preferences.today(view.prefs, ctx.now()))
+    alert = service.budget_alert(view, ctx.user, view.prefs, preferences.today(ctx.user, ctx.now()))
     if alert:
         ctx.reply(alert)

@@ -1,5 +1,8 @@
 """The recurring-expenses job: create what is due, once, in each user's timezone.
 
+Schedules of archived, banned or deleted users do not run; a muted user
+(``users.notifications_enabled`` off) gets the expense without the notice.
+
 Exactly once per (schedule, due date), even with two schedulers or a restart
 between the insert and the notification:
 
@@ -44,9 +47,13 @@ def run_recurring(job: JobContext) -> None:
                       attr="expense_prefs")
            .join_from(User, UserSettings, peewee.JOIN.LEFT_OUTER, on=(UserSettings.user == User.id),
                       attr="core_settings")
-           .where(RecurringExpense.active == True, RecurringExpense.next_run <= horizon)  # noqa: E712
+           .where(RecurringExpense.active == True, RecurringExpense.next_run <= horizon,  # noqa: E712
+                  # an archived (inactive for the archive period) or deleted user's schedules stop
+                  UserSettings.archived_at.is_null(), User.status != "deleted")
            .order_by(RecurringExpense.id))
     for row in due:
+        if job.app.access.active_ban(row.user) is not None:
+            continue  # a banned user's schedules stop too (until the ban ends or is lifted)
         try:
             with database.atomic():
                 _run_schedule(job, row, now)
@@ -66,7 +73,7 @@ def _run_schedule(job: JobContext, row: RecurringExpense, now: dt.datetime) -> N
     prefs = getattr(user, "expense_prefs", None)
     if prefs is None or prefs.id is None:
         prefs = preferences.get(user, job.settings, lang, create=False)
-    today = local_date(now, prefs.timezone)
+    today = local_date(now, user.timezone or "UTC")  # the core's timezone, as in the user's updates
     view = View(lambda key, **kw: job.t(key, lang, **kw), prefs)
     created = 0
     for _ in range(MAX_CATCH_UP):
@@ -75,6 +82,8 @@ def _run_schedule(job: JobContext, row: RecurringExpense, now: dt.datetime) -> N
         expense = _create_once(job, row, row.next_run, now)
         if expense is not None:
             created += 1
+            if not user.notifications_enabled:  # muted: the expense is booked, the notice is not sent
+                continue
             job.notify(user.telegram_id, view.t("recurring.created", line=view.expense(expense)))
     if created and prefs.id is not None:
         alert = service.budget_alert(view, user, prefs, today)

@@ -49,11 +49,9 @@ def get(user: User, config: dict[str, Any], language: str | None = None, *, crea
     if row is not None:
         return row
     currency = str(config["default_currency"]).upper()
-    timezone = getattr(user, "timezone", None) or config["default_timezone"]
     values = {
         "user": user.id,
         "currency": currency if money.is_currency(currency) else "USD",
-        "timezone": timezone if periods.is_valid_timezone(timezone) else "UTC",
         "week_start": int(config["week_start"]),
         "budget_alert_threshold": int(config["budget_alert_threshold"]),
         **_language_defaults(language or user.language_code or "en"),
@@ -77,7 +75,8 @@ def _save(row: ExpenseSettings, now: dt.datetime, **changes: Any) -> ExpenseSett
     return row
 
 
-def _switch(value: str) -> bool:
+def switch(value: str) -> bool:
+    """on/off (yes/no, вкл/выкл...) as a bool; SettingError otherwise."""
     value = value.strip().lower()
     if value in ON:
         return True
@@ -97,14 +96,6 @@ def set_currency(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseS
     return _save(row, now, currency=code)
 
 
-def set_timezone(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
-    """An IANA name, checked with zoneinfo (so "../etc/passwd" and typos are refused)."""
-    value = value.strip()
-    if not periods.is_valid_timezone(value):
-        raise SettingError("bad_timezone", value=value)
-    return _save(row, now, timezone=value)
-
-
 def set_week_start(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
     key = value.strip().lower()
     if key not in WEEK_STARTS:
@@ -113,11 +104,11 @@ def set_week_start(row: ExpenseSettings, value: str, now: dt.datetime) -> Expens
 
 
 def set_nlp(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
-    return _save(row, now, nlp_enabled=_switch(value))
+    return _save(row, now, nlp_enabled=switch(value))
 
 
 def set_auto_categorize(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
-    return _save(row, now, auto_categorize=_switch(value))
+    return _save(row, now, auto_categorize=switch(value))
 
 
 def set_threshold(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
@@ -148,7 +139,7 @@ def set_budget(row: ExpenseSettings, amount: Decimal | None, now: dt.datetime) -
 
 
 SETTERS = {
-    "currency": set_currency, "timezone": set_timezone, "tz": set_timezone,
+    "currency": set_currency,
     "week_start": set_week_start, "weekstart": set_week_start, "nlp": set_nlp,
     "autocategorize": set_auto_categorize, "auto_categorize": set_auto_categorize,
     "threshold": set_threshold, "date_format": set_date_format, "dateformat": set_date_format,
@@ -166,6 +157,7 @@ def format_money(amount: Decimal, currency: str, row: ExpenseSettings) -> str:
     return money.format_money(Decimal(amount), currency, row.number_format)
 
 
-def today(row: ExpenseSettings, now: dt.datetime) -> dt.date:
-    """The user's local date at the aware UTC ``now``."""
-    return periods.local_date(now, row.timezone)
+def today(user: User, now: dt.datetime) -> dt.date:
+    """The user's local date at the aware UTC ``now``, in their timezone: the core's
+    ``users.timezone``, the one /settings and an admin's ``users.change_settings`` change."""
+    return periods.local_date(now, user.timezone or "UTC")

@@ -42,7 +42,7 @@ def export(user: User) -> dict[str, Any]:
     settings = ExpenseSettings.get_or_none(ExpenseSettings.user == user.id)
     return {
         "settings": None if settings is None else _row(
-            settings, "currency", "timezone", "week_start", "monthly_budget", "budget_alert_threshold",
+            settings, "currency", "week_start", "monthly_budget", "budget_alert_threshold",
             "date_format", "number_format", "nlp_enabled", "auto_categorize", "budget_alert_month",
             "budget_alert_level", "created_at", "updated_at"),
         "expenses": [

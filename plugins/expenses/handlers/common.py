@@ -15,7 +15,8 @@ def prefs(ctx: Context, create: bool = True) -> ExpenseSettings:
 
 
 def today(prefs: ExpenseSettings, ctx: Context) -> dt.date:
-    return preferences.today(prefs, ctx.now())
+    """The user's local date (their timezone is the core's, not a setting of this plugin)."""
+    return preferences.today(ctx.user, ctx.now())
 
 
 def period_arg(text: str, ctx: Context) -> periods.Period:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from expenses_helpers import rows as rows_of
 from expenses_helpers import texts
 
 from framework import User, connection_scope, database
@@ -62,3 +63,75 @@ def test_the_period_picker_takes_a_typed_period_and_explains_a_wrong_one(alice) 
     assert "Total: $5.00" in texts(alice.send("2025-03"))
     assert "Total" not in texts(alice.send("2025-03"))  # the picker is closed: plain text again
     assert "Total: $5.00" in texts(alice.send("/stats month"))  # the typed form answers at once
+
+
+# -- /settings: the picker (CONFIGURING_SETTINGS), notifications, currency and budget, timezone ------------
+
+
+def test_bare_settings_opens_the_picker_and_each_button_changes_its_setting(alice) -> None:
+    replies = alice.send("/settings")
+    assert "⚙️ Expense settings" in texts(replies) and "Notifications: on" in texts(replies)
+    assert replies[-1].button_texts == ["💱 Currency: USD", "📅 Week: Monday", "🕐 UTC", "🔔 Notifications: on",
+                                        "✅ Done"]
+    assert "Notifications: off" in texts(alice.press("🔔 Notifications: on"))
+    with connection_scope():
+        assert User.get(User.telegram_id == 1001).notifications_enabled is False
+    assert "Week starts on: Sunday" in texts(alice.press("📅 Week: Monday"))
+    asked = alice.press("💱 Currency: USD")
+    assert "Which currency?" in texts(asked) and "EUR" in asked[-1].button_texts
+    assert "Currency: EUR" in texts(alice.press("EUR"))
+    alice.press("🕐 UTC")
+    assert "is not a timezone" in texts(alice.send("Mars/Olympus"))  # the question stays open
+    assert "Timezone: Asia/Tokyo" in texts(alice.send("Asia/Tokyo"))
+    done = alice.press("✅ Done")
+    assert "Change: /settings" in texts(done)
+    assert "Save" in texts(alice.send("haircut 5"))  # the picker is closed: text is quick add again
+
+
+def test_typed_settings_keep_working_notifications_included(alice) -> None:
+    assert "Notifications: off" in texts(alice.send("/settings notifications off"))
+    assert "Use on or off." in texts(alice.send("/settings notifications maybe"))
+    assert "Currency: EUR" in texts(alice.send("/settings currency EUR"))
+    assert "Notifications: on" in texts(alice.send("/settings notifications on"))
+
+
+def test_muted_notifications_silence_budget_alerts_and_recurring_notices_not_replies(bot, alice) -> None:
+    alice.send("/budget 100")
+    alice.send("/recurring add rent 10 daily")
+    alice.send("/settings notifications off")
+    replies = alice.send("coffee $95")
+    assert texts(replies).startswith("✅ Saved") and "You have used" not in texts(replies)  # the reply stays
+    bot.set_time(dt.datetime(2025, 3, 13, 12, tzinfo=dt.UTC))
+    before = len(rows_of(1001))
+    assert bot.run_job("expenses.recurring") == []  # booked, not announced
+    assert len(rows_of(1001)) > before
+    alice.send("/settings notifications on")
+    bot.set_time(dt.datetime(2025, 3, 14, 12, tzinfo=dt.UTC))
+    assert "Recurring expense added" in texts(bot.run_job("expenses.recurring"))
+
+
+def test_a_new_currency_converts_the_budget_with_the_stored_rate_or_says_how(alice) -> None:
+    alice.send("/budget 30")
+    refused = texts(alice.send("/settings currency EUR"))
+    assert "no rate to turn USD into EUR" in refused and "/rate USD EUR" in refused
+    assert "Currency: USD" in texts(alice.send("/settings"))
+    alice.send("/cancel")
+    alice.send("/rate USD EUR 0.9")
+    changed = texts(alice.send("/settings currency EUR"))
+    assert "Currency: EUR" in changed and "Monthly budget: €27.00" in changed
+    alice.send("/rate EUR RUB 100")
+    assert "Monthly budget: 2,700.00 ₽" in texts(alice.send("/settings currency RUB")).replace("\u00a0", " ")
+
+
+def test_one_timezone_an_admins_change_reaches_the_expense_bot(bot, alice) -> None:
+    alice.send("/budget")
+    bot.set_time(dt.datetime(2025, 3, 12, 20, 0, tzinfo=dt.UTC))  # 05:00 on the 13th in Tokyo
+    with connection_scope(), database.atomic():
+        user = User.get(User.telegram_id == 1001)
+        bot.app.users.change_settings(user, actor=user, timezone="Asia/Tokyo")
+    assert "2025-03-13" in texts(alice.send("coffee $3"))
+    assert "Timezone: Asia/Tokyo" in texts(alice.send("/settings"))
+    alice.send("/cancel")
+    alice.send("/settings timezone Europe/Moscow")
+    with connection_scope():
+        assert User.get(User.telegram_id == 1001).timezone == "Europe/Moscow"
