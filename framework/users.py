@@ -148,10 +148,19 @@ class UserService:
             User.update(fields).where(User.telegram_id == tg.id).execute()
         profile = self._load(tg.id)
         assert profile is not None
+        if profile["_archived"]:  # back after the retention archived their data
+            self._unarchive(profile)
         return profile
 
+    def _unarchive(self, profile: dict[str, Any]) -> None:
+        """Clear ``archived_at`` and let every plugin bring back what it archived (this update's transaction)."""
+        UserSettings.update(archived_at=None).where(UserSettings.user == profile["id"]).execute()
+        profile["_archived"] = False
+        user = User.get_by_id(profile["id"])
+        self.app.plugins.call_each("plugbot_unarchive_user_data", user=user)  # one broken plugin must not lock the user out
+
     def _load(self, telegram_id: int) -> dict[str, Any] | None:
-        row = (User.select(User, UserSettings.language, UserSettings.consent_at)
+        row = (User.select(User, UserSettings.language, UserSettings.consent_at, UserSettings.archived_at)
                .join(UserSettings, peewee.JOIN.LEFT_OUTER, on=(UserSettings.user == User.id))
                .where(User.telegram_id == telegram_id).objects().first())
         if row is None:
@@ -160,6 +169,7 @@ class UserService:
         profile["last_active"] = row.last_active.isoformat()
         profile["_language"] = row.language
         profile["_consent"] = row.consent_at is not None
+        profile["_archived"] = row.archived_at is not None
         return profile
 
     def _user(self, profile: dict[str, Any]) -> User:

@@ -113,5 +113,18 @@ def plugbot_delete_user_data(user: User, plugin: Plugin) -> None:
 
 
 @hookimpl
+def plugbot_archive_user_data(user: User) -> None:
+    """Seed 000 retention: a user inactive for 180 days has their expenses archived (out of
+    /stats, /list and the counters); their schedules stop while the core marks them archived."""
+    userdata.archive(user, True)
+
+
+@hookimpl
+def plugbot_unarchive_user_data(user: User) -> None:
+    """The user is back: their expenses are in /stats and /list again, their schedules run again."""
+    userdata.archive(user, False)
+
+
+@hookimpl
 def plugbot_stats() -> dict[str, Any]:
     return userdata.counters()

@@ -55,6 +55,8 @@ class Expense(BaseModel):
     )
     is_deleted = peewee.BooleanField(default=False)
     deleted_at = UtcDateTimeField(null=True)
+    # Put away by the retention archive (180 days inactive), back when the user returns (migration 0004).
+    archived = peewee.BooleanField(default=False)
     expense_date = peewee.DateField()
     created_at = UtcDateTimeField(default=utcnow, index=True)
     updated_at = UtcDateTimeField(default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pb_testplugins import HELLO, build, texts
+from plugins_for_tests import HELLO, build, texts
 
 from framework import User, connection_scope, database
 
@@ -43,3 +43,38 @@ def test_notifications_switch_is_a_core_user_setting(bot_factory, monkeypatch, b
                              "created_at, updated_at, last_active) VALUES (913, 'en', 'UTC', FALSE, 'active', "
                              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
         assert User.get(User.telegram_id == 913).notifications_enabled is True
+
+
+def test_hook_plugbot_unarchive_user_data_on_the_first_update_after_the_archive(bot_factory, monkeypatch,
+                                                                             backend) -> None:
+    from plugins_for_tests import PROBE
+    from plugins_for_tests.probe import events
+
+    from framework.models import UserSettings
+
+    bot = build(bot_factory, backend, monkeypatch, HELLO, PROBE)
+    bot.set_time(T0)
+    alice = bot.user(ALICE, first_name="Alice")
+    alice.send("/hello")
+    bot.advance(days=181)
+    bot.run_job("datarights.retention")
+    assert [e.telegram_id for e in events("archived")] == [ALICE]
+    alice.send("/hello")  # back
+    assert [e.telegram_id for e in events("unarchived")] == [ALICE]
+    with connection_scope():
+        settings = UserSettings.get(UserSettings.user == User.get(User.telegram_id == ALICE).id)
+        assert settings.archived_at is None
+    alice.send("/hello")
+    assert len(events("unarchived")) == 1  # once per return
+
+
+def test_a_muted_user_gets_no_inactivity_reminder(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    bot.set_time(T0)
+    bot.user(ALICE, first_name="Alice").send("/hello")
+    bot.user(BORIS, first_name="Boris").send("/hello")
+    with connection_scope(), database.atomic():
+        bot.app.users.set_notifications(User.get(User.telegram_id == ALICE), False)
+    bot.advance(days=91)
+    sent = bot.run_job("datarights.retention")
+    assert [r.chat_id for r in sent if r.text] == [BORIS]

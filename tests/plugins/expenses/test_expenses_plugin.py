@@ -275,7 +275,7 @@ def empty_db(database: str, tmp_path, request):
 
 def test_migration_creates_the_schema_and_seeds_once(empty_db) -> None:
     runner = Runner(empty_db, str(PLUGIN / "migrations"), table_name="expenses_migration_test")
-    assert runner.up() == ["0001_initial", "0002_sql_defaults", "0003_one_timezone"]
+    assert runner.up() == ["0001_initial", "0002_sql_defaults", "0003_one_timezone", "0004_archived"]
     module = runner.migrations()[0].load()
     with empty_db.atomic():
         module.up(runner.migrator, empty_db)  # a re-run must not duplicate the seed
@@ -285,7 +285,8 @@ def test_migration_creates_the_schema_and_seeds_once(empty_db) -> None:
     assert {m._meta.table_name for m in MODELS} <= tables
     indexes = {i.name for i in empty_db.get_indexes("expenses")}
     assert any(set(i.columns) == {"user_id", "expense_date"} for i in empty_db.get_indexes("expenses")), indexes
-    assert runner.down() == ["0003_one_timezone"]  # one step back at a time
+    assert runner.down() == ["0004_archived"]  # one step back at a time
+    assert runner.down() == ["0003_one_timezone"]
     assert runner.down() == ["0002_sql_defaults"]
     assert runner.down() == ["0001_initial"]
     assert not ({m._meta.table_name for m in MODELS} & set(empty_db.get_tables()))

@@ -135,3 +135,48 @@ def test_one_timezone_an_admins_change_reaches_the_expense_bot(bot, alice) -> No
     alice.send("/settings timezone Europe/Moscow")
     with connection_scope():
         assert User.get(User.telegram_id == 1001).timezone == "Europe/Moscow"
+
+
+# -- retention: archive after 180 days, back on return; schedules of archived and banned users stop ---------
+
+
+def _archive_state(telegram_id: int) -> tuple[list[bool], bool]:
+    from framework.models import UserSettings
+    from plugins.expenses.models import Expense
+
+    with connection_scope():
+        user = User.get(User.telegram_id == telegram_id)
+        settings = UserSettings.get_or_none(UserSettings.user == user.id)
+        flags = [e.archived for e in Expense.select().where(Expense.user == user.id).order_by(Expense.id)]
+        return flags, settings is not None and settings.archived_at is not None
+
+
+def test_inactive_for_180_days_archives_and_the_return_brings_it_back(bot, alice) -> None:
+    alice.send("coffee $5")
+    alice.send("/recurring add rent 10 monthly on 1")
+    bot.advance(days=181)
+    sent = bot.run_job("datarights.retention")
+    assert "it has been a while" in texts(sent)
+    assert _archive_state(1001) == ([True], True)
+    assert bot.run_job("expenses.recurring") == []  # an archived user's schedule stops
+    replies = alice.send("/list 2025-03")  # back: the first update brings the data back
+    assert "coffee" in texts(replies)
+    assert _archive_state(1001) == ([False], False)
+    assert "Recurring expense added" in texts(bot.run_job("expenses.recurring"))
+
+
+def test_a_banned_users_schedules_stop_and_the_core_marks_them_suspended(bot, alice) -> None:
+    alice.send("/recurring add rent 10 daily")
+    with connection_scope(), database.atomic():
+        user = User.get(User.telegram_id == 1001)
+        bot.app.access.ban(user, by=1)
+    with connection_scope():
+        assert User.get(User.telegram_id == 1001).status == "suspended"
+    bot.advance(days=2)
+    before = len(rows_of(1001))
+    assert bot.run_job("expenses.recurring") == [] and len(rows_of(1001)) == before
+    with connection_scope(), database.atomic():
+        bot.app.access.unban(user)
+    with connection_scope():
+        assert User.get(User.telegram_id == 1001).status == "active"
+    assert "Recurring expense added" in texts(bot.run_job("expenses.recurring"))
