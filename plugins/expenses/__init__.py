@@ -11,7 +11,7 @@ from typing import Any
 
 from framework import Plugin, PluginInfo, User, hookimpl
 
-from . import categories, conversation, handlers, jobs, money, userdata
+from . import categories, conversation, handlers, jobs, money, preferences, userdata
 from .models import MODELS
 
 HERE = os.path.dirname(__file__)
@@ -98,6 +98,7 @@ def plugbot_register_jobs(register: Any) -> None:
 def plugbot_startup(plugin: Plugin) -> None:
     """Migrations ran just before this and may have changed the system categories."""
     categories.forget_everyone(plugin.cache)
+    plugin.cache.invalidate("user:")  # the cached settings rows (user:{id}:preferences) too
 
 
 @hookimpl
@@ -110,6 +111,7 @@ def plugbot_delete_user_data(user: User, plugin: Plugin) -> None:
     userdata.delete(user)
     # SQLite may give a new user the erased row's id: their cached categories must not outlive them.
     categories.forget_user(plugin.cache, user.id)
+    preferences.forget_user(plugin.cache, user.id)
 
 
 @hookimpl

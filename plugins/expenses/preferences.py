@@ -62,16 +62,77 @@ def get(user: User, config: dict[str, Any], language: str | None = None, *, crea
     return ExpenseSettings.get(ExpenseSettings.user == user.id)
 
 
+CACHE_TTL = 3600  # seed 000: user:{id}:preferences, an hour; every change drops it
+_CACHED_FIELDS = ("id", "user", "monthly_budget", "budget_alert_threshold", "date_format", "number_format",
+                  "nlp_enabled", "auto_categorize", "currency", "week_start", "budget_alert_month",
+                  "budget_alert_level")
+
+
+def cache_key(user_id: int) -> str:
+    return f"user:{user_id}:preferences"
+
+
 def of(ctx: Context, *, create: bool = True) -> ExpenseSettings:
-    """The current user's settings row, in an update: :func:`get` with the plugin's settings and language."""
-    return get(ctx.user, ctx.settings, ctx.lang, create=create)
+    """The current user's settings row, in an update: :func:`get` with the plugin's settings and language.
+
+    Cached in the plugin cache as seed 000's ``user:{id}:preferences`` for an hour, so most
+    updates read no settings row; every change through this module drops the entry, now and
+    again once its transaction committed (an update in another chat may re-cache the old row
+    in between). A missing row (a passer-by's chat text) is not cached.
+    """
+    key = cache_key(ctx.user.id)
+    cached = ctx.cache.get(key)
+    if isinstance(cached, dict) and cached.get("user") == ctx.user.id:
+        row = _from_cache(cached)
+    else:
+        row = get(ctx.user, ctx.settings, ctx.lang, create=create)
+        if row.id is not None:
+            ctx.cache.set(key, _to_cache(row), ttl=CACHE_TTL)
+    cache = ctx.cache
+
+    def forget() -> None:
+        cache.delete(key)
+        ctx.after_commit(lambda: cache.delete(key))
+
+    row._forget = forget  # type: ignore[attr-defined]  # called by _save and budget alerts
+    return row
+
+
+def forget_user(cache: Any, user_id: int) -> None:
+    """Drop a user's cached settings (their data was erased: SQLite may reuse the id)."""
+    cache.delete(cache_key(user_id))
+
+
+def _to_cache(row: ExpenseSettings) -> dict[str, Any]:
+    values = {name: getattr(row, "user_id" if name == "user" else name) for name in _CACHED_FIELDS}
+    if values["monthly_budget"] is not None:
+        values["monthly_budget"] = format(Decimal(values["monthly_budget"]), "f")
+    return values
+
+
+def _from_cache(values: dict[str, Any]) -> ExpenseSettings:
+    values = dict(values)
+    if values["monthly_budget"] is not None:
+        values["monthly_budget"] = Decimal(values["monthly_budget"])
+    row = ExpenseSettings(**values)
+    row._dirty.clear()
+    return row
+
+
+def forget(row: ExpenseSettings) -> None:
+    """Drop the cached copy of ``row`` (a change was written some other way than :func:`_save`)."""
+    callback = getattr(row, "_forget", None)
+    if callback is not None:
+        callback()
 
 
 def _save(row: ExpenseSettings, now: dt.datetime, **changes: Any) -> ExpenseSettings:
+    """Write only the changed columns (a cached row must not write back stale values of the others)."""
     for name, value in changes.items():
         setattr(row, name, value)
     row.updated_at = now
-    row.save()
+    ExpenseSettings.update(updated_at=now, **changes).where(ExpenseSettings.id == row.id).execute()
+    forget(row)
     return row
 
 

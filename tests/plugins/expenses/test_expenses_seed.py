@@ -180,3 +180,23 @@ def test_a_banned_users_schedules_stop_and_the_core_marks_them_suspended(bot, al
     with connection_scope():
         assert User.get(User.telegram_id == 1001).status == "active"
     assert "Recurring expense added" in texts(bot.run_job("expenses.recurring"))
+
+
+def test_preferences_are_cached_for_an_hour_and_dropped_on_every_change(bot, alice) -> None:
+    from framework.testing import record_sql
+    from plugins.expenses.preferences import cache_key
+
+    alice.send("/budget 100")  # a change: the entry is dropped
+    cache = bot.app.plugin_cache("expenses")
+    user_id = _user_id(1001)
+    assert cache.get(cache_key(user_id)) is None
+    alice.send("/budget")  # read once, then cached
+    assert Decimal(cache.get(cache_key(user_id))["monthly_budget"]) == 100
+    with record_sql() as seen:
+        alice.send("/budget")
+    assert not any("expense_settings" in sql for sql in seen)  # served from user:{id}:preferences
+    alice.send("/settings week_start sunday")  # a change drops the entry: the next read sees it
+    assert cache.get(cache_key(user_id)) is None
+    assert "Week starts on: Sunday" in texts(alice.send("/settings threshold 90"))
+    alice.send("/budget")
+    assert cache.get(cache_key(user_id))["week_start"] == 0
