@@ -41,7 +41,7 @@ def run_recurring(job: JobContext) -> None:
     now = job.now()
     horizon = (now + UTC_MAX_AHEAD).date()
     due = (RecurringExpense
-           .select(RecurringExpense, User, ExpenseSettings, UserSettings.language)
+           .select(RecurringExpense, User, ExpenseSettings)
            .join(User, on=(RecurringExpense.user == User.id))
            .join_from(User, ExpenseSettings, peewee.JOIN.LEFT_OUTER, on=(ExpenseSettings.user == User.id),
                       attr="expense_prefs")
@@ -61,15 +61,9 @@ def run_recurring(job: JobContext) -> None:
             log.exception("recurring schedule %s failed; it will be retried on the next run", row.id)
 
 
-def _language(user: User) -> str:
-    core = getattr(user, "core_settings", None)
-    chosen = getattr(core, "language", None) or user.language_code or "en"
-    return chosen.split("-")[0]
-
-
 def _run_schedule(job: JobContext, row: RecurringExpense, now: dt.datetime) -> None:
     user = row.user
-    lang = _language(user)
+    lang = job.language_of(user)  # the user's /language choice, as their updates are answered in
     prefs = getattr(user, "expense_prefs", None)
     if prefs is None or prefs.id is None:
         prefs = preferences.get(user, job.settings, lang, create=False)
