@@ -82,40 +82,55 @@ def change(ctx: Context, prefs: ExpenseSettings, key: str, value: str) -> str | 
         ctx.app.users.set_notifications(ctx.user, enabled)
         ctx.audit("settings_changed", "settings", prefs.id, {"notifications": enabled})
         return None
-    budget_before = prefs.monthly_budget
-    currency_before = prefs.currency
+    if key == "currency":
+        return _change_currency(ctx, prefs, value)
     try:
-        if key == "currency":
-            problem = _convert_budget(ctx, prefs, value)
-            if problem is not None:
-                return problem
         preferences.SETTERS[key](prefs, value, ctx.now())
     except preferences.SettingError as error:
         return ctx.t(f"settings.error.{error.code}", **error.params)
-    details: dict[str, Any] = {key: value}
-    if prefs.monthly_budget != budget_before:
-        details["monthly_budget"] = [format(budget_before, "f"), format(prefs.monthly_budget, "f"),
-                                     currency_before, prefs.currency]
-    ctx.audit("settings_changed", "settings", prefs.id, details)
+    ctx.audit("settings_changed", "settings", prefs.id, {key: value})
     return None
 
 
-def _convert_budget(ctx: Context, prefs: ExpenseSettings, value: str) -> str | None:
-    """A budget follows a currency change, converted with the user's stored rate; without a rate, say how."""
+def _change_currency(ctx: Context, prefs: ExpenseSettings, value: str) -> str | None:
+    """A new currency, and the monthly budget converted into it with the user's stored rate.
+
+    Read from the table, not the cached row, and written with compare-and-set on the old
+    currency and budget: two changes at once (say, in a group and in the private chat) must
+    not leave one's currency with the other's budget. Without a rate, say how to get one.
+    """
     code = money.resolve_currency(value.strip()) or value.strip().upper()
-    if prefs.monthly_budget is None or not money.is_currency(code) or code == prefs.currency:
-        return None
-    factor = rates.factors(ctx.user, code).get(prefs.currency)
-    view = View(ctx.t, prefs)
-    if factor is None:
-        return ctx.t("settings.budget_needs_rate", budget=view.money(prefs.monthly_budget, prefs.currency),
-                     base=prefs.currency, quote=code)
-    converted = (Decimal(prefs.monthly_budget) * factor).quantize(Decimal(1).scaleb(-money.exponent(code)))
-    try:
-        converted = money.validate_amount(converted, code)
-    except money.AmountError as error:
-        return ctx.t(f"error.amount.{error.code}", **error.params)
-    preferences.set_budget(prefs, converted, ctx.now())
+    if not money.is_currency(code):
+        return ctx.t("settings.error.bad_currency", value=value)
+    stored = ExpenseSettings.get_by_id(prefs.id)
+    changes: dict[str, Any] = {"currency": code}
+    if stored.monthly_budget is not None and code != stored.currency:
+        factor = rates.factors(ctx.user, code).get(stored.currency)
+        if factor is None:
+            return ctx.t("settings.budget_needs_rate",
+                         budget=View(ctx.t, stored).money(stored.monthly_budget, stored.currency),
+                         base=stored.currency, quote=code)
+        places = Decimal(1).scaleb(-money.exponent(code))
+        try:
+            converted = money.validate_amount((Decimal(stored.monthly_budget) * factor).quantize(places), code)
+        except money.AmountError as error:
+            return ctx.t(f"error.amount.{error.code}", **error.params)
+        # A new budget starts the month's alerts afresh, as /budget does.
+        changes.update(monthly_budget=converted, budget_alert_level=0, budget_alert_month=None)
+    same_budget = (ExpenseSettings.monthly_budget.is_null() if stored.monthly_budget is None
+                   else ExpenseSettings.monthly_budget == stored.monthly_budget)
+    written = (ExpenseSettings.update(updated_at=ctx.now(), **changes)
+               .where(ExpenseSettings.id == stored.id, ExpenseSettings.currency == stored.currency, same_budget)
+               .execute())
+    preferences.forget(prefs)
+    if not written:
+        return ctx.t("settings.changed_meanwhile")
+    for name, new in changes.items():
+        setattr(prefs, name, new)
+    details: dict[str, Any] = {"currency": code}
+    if "monthly_budget" in changes:
+        details["monthly_budget"] = [format(stored.monthly_budget, "f"), format(changes["monthly_budget"], "f")]
+    ctx.audit("settings_changed", "settings", prefs.id, details)
     return None
 
 
