@@ -200,3 +200,20 @@ def test_preferences_are_cached_for_an_hour_and_dropped_on_every_change(bot, ali
     assert "Week starts on: Sunday" in texts(alice.send("/settings threshold 90"))
     alice.send("/budget")
     assert cache.get(cache_key(user_id))["week_start"] == 0
+
+
+def test_the_recurring_notice_speaks_the_users_chosen_language(bot, alice) -> None:
+    alice.send("/language ru")
+    alice.send("/recurring add rent 10 monthly on 1")
+    bot.set_time(dt.datetime(2025, 4, 1, 12, tzinfo=dt.UTC))
+    notice = texts(bot.run_job("expenses.recurring"))
+    assert "Recurring" not in notice and "10,00" in notice  # Russian text, Russian numbers
+
+
+def test_the_benchmark_lives_outside_the_plugin_package() -> None:
+    from pathlib import Path
+
+    import benchmarks.expenses_stats as bench
+
+    plugin = Path(__file__).resolve().parents[3] / "plugins" / "expenses"
+    assert not (plugin / "bench_stats.py").exists() and callable(bench.main)
