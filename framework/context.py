@@ -356,7 +356,16 @@ class JobContext(_Sending):
         return self.app.users.language_of(user)
 
     def notify(self, telegram_id: int, text: str, buttons: Any = None) -> None:
-        """Message a user in their private chat (sent when the job's transaction committed)."""
+        """Message a user in their private chat (sent when the job's transaction committed).
+
+        Nothing is sent to a user who muted notifications (``users.notifications_enabled``):
+        what a job sends is the bot speaking on its own. To answer a user, reply in the update.
+        """
+        from .models import User
+
+        enabled = User.select(User.notifications_enabled).where(User.telegram_id == telegram_id).scalar()
+        if enabled is not None and not enabled:  # None: no users row (an admin's chat, say)
+            return
         self.send_message(telegram_id, text, buttons)
 
     def audit(self, action: str, *, user: User | None = None, entity_type: str | None = None,

@@ -78,3 +78,15 @@ def test_a_muted_user_gets_no_inactivity_reminder(bot_factory, monkeypatch, back
     bot.advance(days=91)
     sent = bot.run_job("datarights.retention")
     assert [r.chat_id for r in sent if r.text] == [BORIS]
+
+
+def test_job_notify_skips_a_user_who_muted_notifications(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    bot.set_time(dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.UTC))
+    bot.user(ALICE).send("/morning on")
+    bot.user(BORIS).send("/morning on")
+    with connection_scope(), database.atomic():
+        bot.app.users.set_notifications(User.get(User.telegram_id == ALICE), False)
+    bot.set_time(dt.datetime(2024, 5, 1, 9, 5, tzinfo=dt.UTC))
+    assert [r.chat_id for r in bot.run_job("hello.morning")] == [BORIS]
+    assert texts(bot.user(ALICE).send("/hello"))  # answers to the user's own messages are not muted
