@@ -58,14 +58,14 @@ def settings_(ctx: Context, key: str | None, value: str | None) -> None:
     if key is None or value is None:  # an unknown key (passed on to the value), or no value
         ctx.reply(ctx.t("settings.usage"))
         return
-    problem = change(ctx, prefs, CORE_KEYS.get(key, key), value)
+    problem = _change(ctx, prefs, CORE_KEYS.get(key, key), value)
     if problem is not None:
         ctx.reply(problem)
         return
     ctx.reply(ctx.t("settings.saved") + "\n\n" + _settings_text(ctx, prefs))
 
 
-def change(ctx: Context, prefs: ExpenseSettings, key: str, value: str) -> str | None:
+def _change(ctx: Context, prefs: ExpenseSettings, key: str, value: str) -> str | None:
     """Apply one setting; the message that explains why not, or None when it was saved."""
     if key == "timezone":
         name = value.strip()
@@ -190,7 +190,7 @@ def on_settings(ctx: Context) -> Any:
 
 
 def _apply(ctx: Context, prefs: ExpenseSettings, key: str, value: str) -> None:
-    problem = change(ctx, prefs, key, value)
+    problem = _change(ctx, prefs, key, value)
     if problem is not None:  # the question stays open: the user can answer again or go back
         ctx.reply(problem)
         return
