@@ -52,7 +52,7 @@ def run_recurring(job: JobContext) -> None:
                   UserSettings.archived_at.is_null(), User.status != "deleted")
            .order_by(RecurringExpense.id))
     for row in due:
-        if job.app.access.active_ban(row.user) is not None:
+        if job.access.active_ban(row.user) is not None:
             continue  # a banned user's schedules stop too (until the ban ends or is lifted)
         try:
             with database.atomic():
@@ -68,7 +68,7 @@ def _run_schedule(job: JobContext, row: RecurringExpense, now: dt.datetime) -> N
     if prefs is None or prefs.id is None:
         prefs = preferences.get(user, job.settings, lang, create=False)
     today = local_date(now, user.timezone or "UTC")  # the core's timezone, as in the user's updates
-    view = View(lambda key, **kw: job.t(key, lang, **kw), prefs)
+    view = View(lambda key, **kw: job.t(key, lang=lang, **kw), prefs)
     created = 0
     for _ in range(MAX_CATCH_UP):
         if row.next_run is None or row.next_run > today:
@@ -76,13 +76,11 @@ def _run_schedule(job: JobContext, row: RecurringExpense, now: dt.datetime) -> N
         expense = _create_once(job, row, row.next_run, now)
         if expense is not None:
             created += 1
-            if not user.notifications_enabled:  # muted: the expense is booked, the notice is not sent
-                continue
-            job.notify(user.telegram_id, view.t("recurring.created", line=view.expense(expense)))
+            job.notify(user, "recurring.created", line=view.expense(expense))  # skipped when muted
     if created and prefs.id is not None:
         alert = service.budget_alert(view, user, prefs, today)
         if alert:
-            job.notify(user.telegram_id, alert)
+            job.send_message(user.telegram_id, alert)  # composed by the view, in the user's language
 
 
 def _create_once(job: JobContext, row: RecurringExpense, due: dt.date, now: dt.datetime) -> Expense | None:

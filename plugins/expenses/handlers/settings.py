@@ -71,7 +71,7 @@ def _change(ctx: Context, prefs: ExpenseSettings, key: str, value: str) -> str |
         name = value.strip()
         if not periods.is_valid_timezone(name):
             return ctx.t("settings.error.bad_timezone", value=name[:64])
-        ctx.app.users.change_settings(ctx.user, actor=ctx.user, timezone=name)
+        ctx.users.change_settings(ctx.user, actor=ctx.user, timezone=name)
         ctx.user.timezone = name  # this update goes on in the new timezone
         return None
     if key == "notifications":
@@ -79,7 +79,7 @@ def _change(ctx: Context, prefs: ExpenseSettings, key: str, value: str) -> str |
             enabled = preferences.switch(value)
         except preferences.SettingError as error:
             return ctx.t(f"settings.error.{error.code}", **error.params)
-        ctx.app.users.set_notifications(ctx.user, enabled)
+        ctx.users.set_notifications(ctx.user, enabled)
         ctx.audit("settings_changed", "settings", prefs.id, {"notifications": enabled})
         return None
     if key == "currency":
