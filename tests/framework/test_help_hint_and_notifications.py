@@ -22,6 +22,10 @@ def test_private_text_no_plugin_takes_gets_a_help_hint_once_in_a_while(bot_facto
 
     assert texts(alice.send("hello there")) == [HINT_EN]
     assert texts(alice.send("anyone?")) == []  # chatting on is not answered each time
+    bot.advance(minutes=4)
+    assert texts(alice.send("still there?")) == []
+    bot.advance(minutes=2)  # five minutes after the hint
+    assert texts(alice.send("hello?")) == [HINT_EN]
     assert texts(boris.send("привет")) == [HINT_RU]  # per user, in the user's language
     group = alice.in_chat(-100911)
     assert texts(group.send("just chatting")) == []  # a group's chatter is nobody's business
