@@ -68,7 +68,9 @@ QUESTION_TTL = 24 * 3600  # seconds an unanswered question's draft is kept
 
 
 def _draft_key(ctx: Context, ask_id: int) -> str:
-    return f"ask:{ctx.user.id}:{ask_id}"
+    """Message ids are per chat: the chat is part of the key, so a question in a group and one in
+    the private chat never share a draft."""
+    return f"ask:{ctx.user.id}:{ctx.chat_id}:{ask_id}"
 
 
 def _ask(ctx: Context, prefs: ExpenseSettings, amount: Decimal, parsed: nlp.ParsedExpense) -> None:
