@@ -30,7 +30,7 @@ WORKDIR /app
 COPY setup.cfg pyproject.toml README.md ./
 COPY framework ./framework
 COPY plugins ./plugins
-RUN pip install ".[charts]"
+RUN pip install .
 COPY config.yaml ./config.yaml
 
 # Both volumes belong to the bot's user: Docker copies this ownership into a new named volume.

@@ -298,6 +298,8 @@ class AccessControl:
             actor = User.get_or_none(User.telegram_id == by)
         row = UserRestriction.create(user=user.id, restriction_type=kind, reason=reason, expires_at=until,
                                      created_by=by, created_at=self.clock())
+        if kind == "ban":  # seed 000/002 users.status says it too, for tools that read the table
+            User.update(status="suspended").where(User.id == user.id, User.status == "active").execute()
         self._restrictions_changed(user)
         self._audit(kind, user, actor, {"reason": reason, "expires_at": until.isoformat() if until else None})
         return row
@@ -318,6 +320,8 @@ class AccessControl:
                    .where((UserRestriction.user == user.id) & (UserRestriction.is_active == True)  # noqa: E712
                           & (UserRestriction.restriction_type == kind))
                    .execute())
+        if kind == "ban":
+            User.update(status="active").where(User.id == user.id, User.status == "suspended").execute()
         self._restrictions_changed(user)
         if changed:
             self._audit(f"un{kind}", user, actor, {"reason": reason, "lifted": changed})

@@ -188,6 +188,7 @@ class Application:
                                  admins=config["admins"], default_language=config["default_language"],
                                  consent_required=config["consent"]["required"],
                                  profile_ttl=config["cache"]["user_ttl"])
+        self.users.on_unarchive = lambda user: self.plugins.call_each("plugbot_unarchive_user_data", user=user)
         self.access = AccessControl(self.cache("access"), clock=self.clock, admins=config["admins"],
                                     mode=config["access"]["mode"], consent_required=config["consent"]["required"],
                                     audit=self.audit, live_settings=self.runtime.settings)

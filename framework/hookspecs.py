@@ -190,6 +190,14 @@ def plugbot_archive_user_data(user: Any, plugin: Any) -> None:
     """Opt-in retention: archive the data of a user inactive for the archive period (180 days)."""
 
 
+@hookspec
+def plugbot_unarchive_user_data(user: Any, plugin: Any) -> None:
+    """An archived user is back (their first update since): bring back what the archive put away.
+
+    The core has cleared ``user_settings.archived_at`` already; runs in that update's transaction.
+    """
+
+
 # --------------------------------------------------------------------------
 # Admin
 # --------------------------------------------------------------------------

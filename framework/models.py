@@ -22,6 +22,8 @@ class User(BaseModel):
     last_name = peewee.CharField(max_length=255, null=True)
     language_code = peewee.CharField(max_length=10, default="en")
     timezone = peewee.CharField(max_length=50, default="UTC")
+    # Seed 000: False mutes what the bot sends on its own (job.notify); replies are not muted.
+    notifications_enabled = peewee.BooleanField(default=True)
     is_admin = peewee.BooleanField(default=False)
     status = peewee.CharField(
         max_length=20, default="active",

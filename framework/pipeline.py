@@ -52,6 +52,7 @@ DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # ~16 s: a restart, not 
 
 # The kinds of update plugbot serves; the others (edits, channel posts, inline queries) are ignored.
 SERVED = frozenset({"message", "callback_query", "pre_checkout_query"})
+HELP_HINT_SECONDS = 300  # private text no plugin takes gets the /help hint at most this often per user
 
 CONTENT_TYPES = ("photo", "document", "voice", "video", "audio", "sticker", "animation", "video_note",
                  "contact", "location", "venue", "poll", "dice")
@@ -277,7 +278,15 @@ class Pipeline:
                 ctx.reply(ctx.t("core.timed_out", command=expired[1]))
                 return
         private = ctx.chat_type == "private"
-        self._first_to_handle(ctx, [h for h in self.app.routes.sorted_texts() if private or h.groups])
+        if not self._first_to_handle(ctx, [h for h in self.app.routes.sorted_texts() if private or h.groups]) \
+                and private:
+            self._hint_help(ctx)
+
+    def _hint_help(self, ctx: Context) -> None:
+        """Private text that no plugin took: silence is the worst answer, so point at /help, at
+        most once per :data:`HELP_HINT_SECONDS` per user (chatting on is not answered each time)."""
+        if self.app.ratelimiter.hit(ctx.telegram_id, "core:help_hint", 1, HELP_HINT_SECONDS).allowed:
+            ctx.reply(ctx.t("core.help_hint"))
 
     def _first_to_handle(self, ctx: Context, routes: list[Any]) -> bool:
         """Offer the update to each route in turn until one handles it (does not return SKIP)."""

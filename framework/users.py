@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 ACTIVE_REFRESH = dt.timedelta(seconds=60)
 _PROFILE_FIELDS = ("id", "telegram_id", "username", "first_name", "last_name", "language_code", "timezone",
-                   "is_admin", "status")
+                   "notifications_enabled", "is_admin", "status")
 
 
 class UserService:
@@ -46,6 +46,9 @@ class UserService:
         self.default_language = default_language
         self.consent_required = consent_required
         self.profile_ttl = profile_ttl
+        # Called with the User row when an archived user is back; the application sets it to call
+        # every plugin's plugbot_unarchive_user_data (one broken plugin must not lock the user out).
+        self.on_unarchive: Callable[[User], Any] = lambda user: None
 
     def upsert(self, tg_user: types.User) -> tuple[User, str]:
         """The core ``User`` row for this Telegram user, and the language to answer in."""
@@ -110,6 +113,19 @@ class UserService:
             self.audit.pd(actor, target, "update_settings", changed)
         return changed
 
+    def set_notifications(self, target: User, enabled: bool) -> bool:
+        """Mute (False) or unmute what the bot sends ``target`` on its own; True when it changed.
+
+        Jobs read it as ``user.notifications_enabled`` and ``job.notify`` skips a muted user;
+        answers to the user's own messages are never muted.
+        """
+        changed = (User.update(notifications_enabled=bool(enabled), updated_at=self.clock())
+                   .where((User.id == target.id) & (User.notifications_enabled != bool(enabled))).execute())
+        target.notifications_enabled = bool(enabled)
+        if changed:
+            self.invalidate(target.telegram_id)
+        return bool(changed)
+
     def _check_setting(self, field: str, value: str) -> None:
         if field == "language":
             if value not in self.i18n.languages("core"):
@@ -156,10 +172,19 @@ class UserService:
             User.update(fields).where(User.telegram_id == tg.id).execute()
         profile = self._load(tg.id)
         assert profile is not None
+        if profile["_archived"]:  # back after the retention archived their data
+            self._unarchive(profile)
         return profile
 
+    def _unarchive(self, profile: dict[str, Any]) -> None:
+        """Clear ``archived_at`` and let every plugin bring back what it archived (this update's transaction)."""
+        UserSettings.update(archived_at=None).where(UserSettings.user == profile["id"]).execute()
+        profile["_archived"] = False
+        user = User.get_by_id(profile["id"])
+        self.on_unarchive(user)
+
     def _load(self, telegram_id: int) -> dict[str, Any] | None:
-        row = (User.select(User, UserSettings.language, UserSettings.consent_at)
+        row = (User.select(User, UserSettings.language, UserSettings.consent_at, UserSettings.archived_at)
                .join(UserSettings, peewee.JOIN.LEFT_OUTER, on=(UserSettings.user == User.id))
                .where(User.telegram_id == telegram_id).objects().first())
         if row is None:
@@ -169,6 +194,7 @@ class UserService:
         profile["_language"] = row.language
         profile["_consent"] = row.consent_at is not None
         profile["_consent_at"] = row.consent_at.isoformat() if row.consent_at is not None else None
+        profile["_archived"] = row.archived_at is not None
         return profile
 
     def _user(self, profile: dict[str, Any]) -> User:

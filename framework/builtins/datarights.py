@@ -150,7 +150,7 @@ def retention(job: JobContext) -> None:
     for user in User.select().where(User.last_active < remind_before, User.status == "active"):
         settings, _ = UserSettings.get_or_create(user=user.id, defaults={"created_at": now, "updated_at": now})
         if settings.inactivity_reminded_at is None or settings.inactivity_reminded_at < user.last_active:
-            job.notify(user, "core.inactivity_reminder", name=user.first_name or "")
+            job.notify(user, "core.inactivity_reminder", name=user.first_name or "")  # skipped when muted
             settings.inactivity_reminded_at = now
         if user.last_active < archive_before and settings.archived_at is None:
             job.app.plugins.call_each("plugbot_archive_user_data", user=user)

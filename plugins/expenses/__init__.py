@@ -11,7 +11,7 @@ from typing import Any
 
 from framework import Plugin, PluginInfo, User, hookimpl
 
-from . import categories, conversation, handlers, jobs, money, periods, userdata
+from . import categories, conversation, handlers, jobs, money, preferences, userdata
 from .models import MODELS
 
 HERE = os.path.dirname(__file__)
@@ -28,7 +28,6 @@ def plugbot_plugin_info() -> PluginInfo:
 def plugbot_config_defaults() -> dict[str, Any]:
     return {
         "default_currency": "USD",    # a new user's currency (they change it with /settings currency)
-        "default_timezone": "UTC",    # used when Telegram gives the user none
         "week_start": 1,              # 0 = Sunday, 1 = Monday
         "budget_alert_threshold": 80, # percent of the monthly budget for the first alert
         "page_size": 5,               # expenses per /list page
@@ -43,8 +42,6 @@ def plugbot_validate_config(settings: dict[str, Any]) -> list[str]:
     problems = []
     if not money.is_currency(str(settings["default_currency"])):
         problems.append(f"default_currency: unknown currency {settings['default_currency']!r}")
-    if not periods.is_valid_timezone(str(settings["default_timezone"])):
-        problems.append(f"default_timezone: not an IANA timezone: {settings['default_timezone']!r}")
     if settings["week_start"] not in (0, 1):
         problems.append("week_start: must be 0 (Sunday) or 1 (Monday)")
     if not 1 <= int(settings["budget_alert_threshold"]) <= 100:
@@ -75,19 +72,19 @@ def plugbot_register_locales(register: Any) -> None:
 @hookimpl
 def plugbot_register_handlers(register: Any) -> None:
     register.conversation(conversation.add_conversation)  # /add, its states and its buttons
-    register.command("list", handlers.list_, help="help.list", args=handlers.PERIOD_ARGS)
-    register.command("undo", handlers.undo, help="help.undo")
-    register.command("stats", handlers.stats_, help="help.stats", rate_limit="30/minute", args=handlers.PERIOD_ARGS)
-    register.command("export", handlers.export_, help="help.export", rate_limit="10/minute",
+    register.command("list", handlers.listing.list_, help="help.list", args=handlers.PERIOD_ARGS)
+    register.command("undo", handlers.listing.undo, help="help.undo")
+    register.conversation(handlers.reports.stats_conversation)  # /stats and its period picker
+    register.command("export", handlers.reports.export_, help="help.export", rate_limit="10/minute",
                      args=handlers.PERIOD_ARGS)
-    register.command("categories", handlers.categories_, help="help.categories")
-    register.command("budget", handlers.budget_, help="help.budget", args=handlers.BUDGET_ARGS)
-    register.command("recurring", handlers.recurring_, help="help.recurring", args=handlers.RECURRING_ARGS,
-                     usage="recurring.usage")
-    register.command("settings", handlers.settings_, help="help.settings", args=handlers.SETTINGS_ARGS,
-                     usage="settings.usage")
-    register.command("rate", handlers.rate, help="help.rate", args=handlers.RATE_ARGS, usage="rate.usage")
-    register.text(handlers.quick_add, priority=0)
+    register.command("categories", handlers.categories.categories_, help="help.categories")
+    register.command("budget", handlers.budget.budget_, help="help.budget", args=handlers.budget.BUDGET_ARGS)
+    register.command("recurring", handlers.recurring.recurring_, help="help.recurring",
+                     args=handlers.recurring.RECURRING_ARGS, usage="recurring.usage")
+    register.conversation(handlers.settings.settings_conversation)  # /settings and its picker
+    register.command("rate", handlers.settings.rate, help="help.rate", args=handlers.settings.RATE_ARGS,
+                     usage="rate.usage")
+    register.text(handlers.quick.quick_add, priority=0)
     for data_class, handler in handlers.BUTTONS:
         register.callback(data_class, handler)
 
@@ -101,6 +98,7 @@ def plugbot_register_jobs(register: Any) -> None:
 def plugbot_startup(plugin: Plugin) -> None:
     """Migrations ran just before this and may have changed the system categories."""
     categories.forget_everyone(plugin.cache)
+    plugin.cache.invalidate("user:")  # the cached settings rows (user:{id}:preferences) too
 
 
 @hookimpl
@@ -113,6 +111,20 @@ def plugbot_delete_user_data(user: User, plugin: Plugin) -> None:
     userdata.delete(user)
     # SQLite may give a new user the erased row's id: their cached categories must not outlive them.
     categories.forget_user(plugin.cache, user.id)
+    preferences.forget_user(plugin.cache, user.id)
+
+
+@hookimpl
+def plugbot_archive_user_data(user: User) -> None:
+    """Seed 000 retention: a user inactive for 180 days has their expenses archived (out of
+    /stats, /list and the counters); their schedules stop while the core marks them archived."""
+    userdata.archive(user, True)
+
+
+@hookimpl
+def plugbot_unarchive_user_data(user: User) -> None:
+    """The user is back: their expenses are in /stats and /list again, their schedules run again."""
+    userdata.archive(user, False)
 
 
 @hookimpl

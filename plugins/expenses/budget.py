@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from framework import User
 
-from . import periods, rates, stats
+from . import periods, preferences, rates, stats
 from .models import ExpenseSettings
 
 LEVEL_NONE, LEVEL_THRESHOLD, LEVEL_FULL = 0, 1, 2
@@ -81,4 +81,6 @@ def due_alert(user: User, row: ExpenseSettings, today: dt.date) -> Progress | No
                          | (ExpenseSettings.budget_alert_level < reached)))
                .execute())
     row.budget_alert_month, row.budget_alert_level = month, reached
+    if claimed:
+        preferences.forget(row)
     return current if claimed else None

@@ -1,7 +1,8 @@
 """The /stats picture: a pie by category and a bar chart by day, as PNG bytes.
 
-matplotlib is optional (the ``charts`` extra): :func:`render` returns None when
-it cannot be imported and /stats falls back to text. The figure is built with the
+matplotlib is installed with plugbot, so /stats has its chart by default;
+:func:`render` still returns None where it cannot be imported (a trimmed
+install) and /stats falls back to text. The figure is built with the
 object API on the Agg canvas, never ``pyplot``, because pyplot keeps global
 state that is not safe across the bot's worker threads.
 """

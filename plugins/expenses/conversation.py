@@ -24,7 +24,7 @@ from typing import Any
 from framework import SKIP, Button, CallbackData, Context, Conversation, arg
 
 from . import categories, ledger, money, nlp, preferences, service, views
-from .models import Category, Expense, ExpenseSettings
+from .models import Category, Expense
 from .views import View
 
 AMOUNT, CATEGORY, NOTE, CONFIRM, EDITING = (
@@ -82,16 +82,8 @@ add_conversation = Conversation("add", states={
 # --------------------------------------------------------------------------
 
 
-def _prefs(ctx: Context) -> ExpenseSettings:
-    return preferences.get(ctx.user, ctx.settings, ctx.lang)
-
-
 def _view(ctx: Context) -> View:
-    return View(ctx.t, _prefs(ctx))
-
-
-def _lang(ctx: Context) -> str:
-    return (ctx.lang or "en").split("-")[0]
+    return View(ctx.t, preferences.of(ctx))
 
 
 def _step(ctx: Context) -> Step | None:
@@ -161,8 +153,8 @@ def _cancel(ctx: Context) -> None:
 @add_conversation.entry
 def start(ctx: Context, amount: str | None) -> None:
     """/add [amount]: start (or restart) the conversation."""
-    prefs = _prefs(ctx)
-    today = preferences.today(prefs, ctx.now())
+    prefs = preferences.of(ctx)
+    today = preferences.today(ctx.user, ctx.now())
     draft = {"currency": prefs.currency, "date": today.isoformat(), "note": "", "category_id": None,
              "expense_id": None, "field": None, "original": ctx.text[:500]}
     ctx.session.end()
@@ -171,7 +163,7 @@ def start(ctx: Context, amount: str | None) -> None:
         ctx.reply(ctx.t("add.ask_amount"), buttons=[_cancel_row(ctx)])
         return
     try:
-        value, currency = money.parse_money(amount, prefs.currency, _lang(ctx))
+        value, currency = money.parse_money(amount, prefs.currency, ctx.lang)
     except money.AmountError as error:
         ctx.session.goto(AMOUNT, **draft)
         ctx.reply(_amount_error(ctx, error) + "\n" + ctx.t("add.ask_amount"), buttons=[_cancel_row(ctx)])
@@ -205,7 +197,7 @@ def on_amount(ctx: Context) -> Any:
     if ctx.callback_data is not None:
         return SKIP  # a button of another step: stale here
     try:
-        amount, currency = money.parse_money(ctx.text, ctx.session.data["currency"], _lang(ctx))
+        amount, currency = money.parse_money(ctx.text, ctx.session.data["currency"], ctx.lang)
     except money.AmountError as error:
         ctx.reply(_amount_error(ctx, error) + "\n" + ctx.t("add.ask_amount"), buttons=[_cancel_row(ctx)])
         return None
@@ -323,14 +315,14 @@ def _ask_field(ctx: Context, field: str) -> None:
     elif field == "note":
         _say(ctx, ctx.t("add.ask_note"), [[Button(ctx.t("button.clear_note"), AddStep(step=Step.SKIP))], back])
     else:
-        today = preferences.today(_prefs(ctx), ctx.now())
+        today = preferences.today(ctx.user, ctx.now())
         days = [(ctx.t("button.today"), today), (ctx.t("button.yesterday"), today - dt.timedelta(days=1))]
         _say(ctx, ctx.t("add.ask_date"), [[Button(label, AddDate(day=day)) for label, day in days], back])
 
 
 def _edit_amount(ctx: Context) -> None:
     try:
-        amount, currency = money.parse_money(ctx.text, ctx.session.data["currency"], _lang(ctx))
+        amount, currency = money.parse_money(ctx.text, ctx.session.data["currency"], ctx.lang)
     except money.AmountError as error:
         ctx.reply(_amount_error(ctx, error) + "\n" + ctx.t("add.ask_amount"))
         return
@@ -357,7 +349,7 @@ def _edit_note(ctx: Context) -> None:
 
 
 def _edit_date(ctx: Context) -> None:
-    today = preferences.today(_prefs(ctx), ctx.now())
+    today = preferences.today(ctx.user, ctx.now())
     if isinstance(ctx.callback_data, AddDate):
         day = ctx.callback_data.day
     else:
@@ -412,6 +404,6 @@ def _save(ctx: Context) -> None:
                           original=data.get("original"))
     _say(ctx, ctx.t("add.saved", line=view.expense(expense, category)),
          [[Button(ctx.t("button.undo"), views.UndoExpense(expense_id=expense.id))]])
-    alert = service.budget_alert(view, ctx.user, view.prefs, preferences.today(view.prefs, ctx.now()))
+    alert = service.budget_alert(view, ctx.user, view.prefs, preferences.today(ctx.user, ctx.now()))
     if alert:
         ctx.reply(alert)

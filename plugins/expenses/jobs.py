@@ -1,5 +1,8 @@
 """The recurring-expenses job: create what is due, once, in each user's timezone.
 
+Schedules of archived, banned or deleted users do not run; a muted user
+(``users.notifications_enabled`` off) gets the expense without the notice.
+
 Exactly once per (schedule, due date), even with two schedulers or a restart
 between the insert and the notification:
 
@@ -20,7 +23,7 @@ import logging
 
 import peewee
 
-from framework import JobContext, User, database
+from framework import JobContext, User, UserSettings, database
 
 from . import categories, ledger, preferences, recurring, service
 from .models import Category, Expense, ExpenseSettings, RecurringExpense, RecurringRun
@@ -42,9 +45,15 @@ def run_recurring(job: JobContext) -> None:
            .join(User, on=(RecurringExpense.user == User.id))
            .join_from(User, ExpenseSettings, peewee.JOIN.LEFT_OUTER, on=(ExpenseSettings.user == User.id),
                       attr="expense_prefs")
-           .where(RecurringExpense.active == True, RecurringExpense.next_run <= horizon)  # noqa: E712
+           .join_from(User, UserSettings, peewee.JOIN.LEFT_OUTER, on=(UserSettings.user == User.id),
+                      attr="core_settings")
+           .where(RecurringExpense.active == True, RecurringExpense.next_run <= horizon,  # noqa: E712
+                  # an archived (inactive for the archive period) or deleted user's schedules stop
+                  UserSettings.archived_at.is_null(), User.status != "deleted")
            .order_by(RecurringExpense.id))
     for row in due:
+        if job.access.active_ban(row.user) is not None:
+            continue  # a banned user's schedules stop too (until the ban ends or is lifted)
         try:
             with database.atomic():
                 _run_schedule(job, row, now)
@@ -58,7 +67,7 @@ def _run_schedule(job: JobContext, row: RecurringExpense, now: dt.datetime) -> N
     prefs = getattr(user, "expense_prefs", None)
     if prefs is None or prefs.id is None:
         prefs = preferences.get(user, job.settings, lang, create=False)
-    today = local_date(now, prefs.timezone)
+    today = local_date(now, user.timezone or "UTC")  # the core's timezone, as in the user's updates
     view = View(lambda key, **kw: job.t(key, lang=lang, **kw), prefs)
     created = 0
     for _ in range(MAX_CATCH_UP):
@@ -67,7 +76,7 @@ def _run_schedule(job: JobContext, row: RecurringExpense, now: dt.datetime) -> N
         expense = _create_once(job, row, row.next_run, now)
         if expense is not None:
             created += 1
-            job.notify(user, "recurring.created", line=view.expense(expense))
+            job.notify(user, "recurring.created", line=view.expense(expense))  # skipped when muted
     if created and prefs.id is not None:
         alert = service.budget_alert(view, user, prefs, today)
         if alert:

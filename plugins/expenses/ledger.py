@@ -94,7 +94,7 @@ def restore(expense: Expense, now: dt.datetime) -> Expense:
 def last(user: User) -> Expense | None:
     """The most recently created live expense (for /undo)."""
     return (Expense.select()
-            .where(Expense.user == user.id, Expense.is_deleted == False)  # noqa: E712
+            .where(Expense.user == user.id, Expense.is_deleted == False, Expense.archived == False)  # noqa: E712
             .order_by(Expense.created_at.desc(), Expense.id.desc())
             .first())
 
@@ -102,7 +102,7 @@ def last(user: User) -> Expense | None:
 def _in_period(user: User, start: dt.date, end: dt.date) -> peewee.ModelSelect:
     return (Expense.select(Expense, Category)
             .join(Category, peewee.JOIN.LEFT_OUTER)
-            .where(Expense.user == user.id, Expense.is_deleted == False,  # noqa: E712
+            .where(Expense.user == user.id, Expense.is_deleted == False, Expense.archived == False,  # noqa: E712
                    Expense.expense_date.between(start, end)))
 
 

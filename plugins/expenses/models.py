@@ -55,6 +55,8 @@ class Expense(BaseModel):
     )
     is_deleted = peewee.BooleanField(default=False)
     deleted_at = UtcDateTimeField(null=True)
+    # Put away by the retention archive (180 days inactive), back when the user returns (migration 0004).
+    archived = peewee.BooleanField(default=False)
     expense_date = peewee.DateField()
     created_at = UtcDateTimeField(default=utcnow, index=True)
     updated_at = UtcDateTimeField(default=utcnow)
@@ -65,7 +67,10 @@ class Expense(BaseModel):
 
 
 class ExpenseSettings(BaseModel):
-    """Seed 000 ``user_settings`` for this plugin (one row per user), plus currency and time."""
+    """Seed 000 ``user_settings`` for this plugin (one row per user), plus currency and week start.
+
+    The timezone is the core's (``users.timezone``): one per user for every plugin and admin tool.
+    """
 
     user = peewee.ForeignKeyField(User, unique=True, on_delete="CASCADE", backref="+")
     monthly_budget = peewee.DecimalField(
@@ -80,7 +85,7 @@ class ExpenseSettings(BaseModel):
     nlp_enabled = peewee.BooleanField(default=True)
     auto_categorize = peewee.BooleanField(default=True)
     currency = peewee.CharField(max_length=3, default="USD")
-    timezone = peewee.CharField(max_length=50, default="UTC")
+    # The column ``timezone`` stays in the table unused (migration 0003 moved it to users.timezone).
     week_start = peewee.SmallIntegerField(default=1, constraints=[peewee.Check("week_start IN (0, 1)")])
     # Budget alerts already sent: level 1 = threshold, 2 = 100 %, for the month "YYYY-MM".
     budget_alert_month = peewee.CharField(max_length=7, null=True)

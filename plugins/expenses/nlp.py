@@ -10,6 +10,11 @@ either that amount carries a currency marker ("$5", "5 eur", "350₽") or the
 note is at most three words and one of them is a known spending word
 (built-in keyword or a word this user taught). "I have 3 cats", "see you at 5"
 and "hello" therefore stay chat.
+
+Between the two lies "haircut 5": one bare amount, a short note, no known word.
+It is returned with ``certain=False`` so the bot asks before storing it (silence
+would be the worst answer); a number of a time or a count ("at 5", "3 cats")
+is never such a candidate.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ class ParsedExpense:
     date: dt.date
     words: tuple[str, ...]
     explicit_currency: bool
+    certain: bool = True  # False: plausible, but the bot asks before saving (no currency, no known word)
 
 
 WEEKDAYS: dict[str, int] = {
@@ -54,6 +60,11 @@ RELATIVE_DAYS: dict[str, int] = {
 NOT_PRICE_BEFORE = frozenset({
     "at", "around", "by", "until", "till", "in", "after", "before", "from", "to", "about", "have",
     "has", "had", "every", "в", "к", "до", "после", "около", "через", "с", "по", "у",
+    # "у меня 3 кошки" (I have 3 cats), "buy 3 apples": a count of things, not a price
+    "меня", "тебя", "нас", "вас", "него", "неё", "нее", "них", "buy", "купить", "купи",
+    # a label's number: "version 1.5", "room 101", "page 5"
+    "version", "level", "room", "page", "chapter", "step", "number", "no", "версия", "уровень",
+    "комната", "страница", "глава", "шаг", "номер",
 })
 # Units right after a bare number.
 NOT_PRICE_AFTER = frozenset({
@@ -204,7 +215,8 @@ def parse_expense(
     except AmountError:
         return None
     note = _clean_note(_mask(masked, [(amount_match.start, amount_match.end)]))
-    if not _plausible(masked, amount_match, note, known_words):
+    plausible = _plausible(masked, amount_match, note, known_words)
+    if plausible is None:
         return None
     return ParsedExpense(
         amount=amount,
@@ -213,21 +225,26 @@ def parse_expense(
         date=date,
         words=tuple(categories.words_of(note)),
         explicit_currency=amount_match.marked,
+        certain=plausible,
     )
 
 
-def _plausible(text: str, amount: MoneyMatch, note: str, known_words: Collection[str]) -> bool:
-    """The conservative gate: a currency marker, or a short note with a spending word."""
+def _plausible(text: str, amount: MoneyMatch, note: str, known_words: Collection[str]) -> bool | None:
+    """The conservative gate: True for a currency marker or a short note with a spending word,
+    False for a short note of other words (worth asking about), None for chat."""
     note_words = note.split()
     if amount.marked:
-        return len(note_words) <= MAX_NOTE_WORDS_MARKED
+        return True if len(note_words) <= MAX_NOTE_WORDS_MARKED else None
     before, after = _neighbour_words(text, amount)
     if before in NOT_PRICE_BEFORE or after in NOT_PRICE_AFTER:
-        return False
+        return None
     if not note_words or len(note_words) > MAX_NOTE_WORDS_UNMARKED:
-        return False
+        return None
+    words = categories.words_of(note)
+    if not words:
+        return None
     known = {categories.normalize(w) for w in known_words}
-    return any(categories.is_keyword(w) or w in known for w in categories.words_of(note))
+    return any(categories.is_keyword(w) or w in known for w in words)
 
 
 def parse_date(text: str, today: dt.date) -> dt.date | None:

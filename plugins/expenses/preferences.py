@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from framework import User
+from framework import Context, User
 
 from . import money, periods
 from .models import ExpenseSettings
@@ -48,14 +48,12 @@ def get(user: User, config: dict[str, Any], language: str | None = None, *, crea
     row = ExpenseSettings.get_or_none(ExpenseSettings.user == user.id)
     if row is not None:
         return row
-    currency = str(config.get("default_currency", "USD")).upper()
-    timezone = getattr(user, "timezone", None) or config.get("default_timezone", "UTC")
+    currency = str(config["default_currency"]).upper()
     values = {
         "user": user.id,
         "currency": currency if money.is_currency(currency) else "USD",
-        "timezone": timezone if periods.is_valid_timezone(timezone) else "UTC",
-        "week_start": int(config.get("week_start", 1)),
-        "budget_alert_threshold": int(config.get("budget_alert_threshold", 80)),
+        "week_start": int(config["week_start"]),
+        "budget_alert_threshold": int(config["budget_alert_threshold"]),
         **_language_defaults(language or user.language_code or "en"),
     }
     if not create:
@@ -64,15 +62,82 @@ def get(user: User, config: dict[str, Any], language: str | None = None, *, crea
     return ExpenseSettings.get(ExpenseSettings.user == user.id)
 
 
-def _save(row: ExpenseSettings, now: dt.datetime, **changes: Any) -> ExpenseSettings:
-    for name, value in changes.items():
-        setattr(row, name, value)
-    row.updated_at = now
-    row.save()
+CACHE_TTL = 3600  # seed 000: user:{id}:preferences, an hour; every change drops it
+_CACHED_FIELDS = ("id", "user", "monthly_budget", "budget_alert_threshold", "date_format", "number_format",
+                  "nlp_enabled", "auto_categorize", "currency", "week_start", "budget_alert_month",
+                  "budget_alert_level")
+
+
+def cache_key(user_id: int) -> str:
+    return f"user:{user_id}:preferences"
+
+
+def of(ctx: Context, *, create: bool = True) -> ExpenseSettings:
+    """The current user's settings row, in an update: :func:`get` with the plugin's settings and language.
+
+    Cached in the plugin cache as seed 000's ``user:{id}:preferences`` for an hour, so most
+    updates read no settings row; every change through this module drops the entry, now and
+    again once its transaction committed (an update in another chat may re-cache the old row
+    in between). A missing row (a passer-by's chat text) is not cached.
+    """
+    key = cache_key(ctx.user.id)
+    cached = ctx.cache.get(key)
+    if isinstance(cached, dict) and cached.get("user") == ctx.user.id:
+        row = _from_cache(cached)
+    else:
+        row = get(ctx.user, ctx.settings, ctx.lang, create=create)
+        if row.id is not None:
+            ctx.cache.set(key, _to_cache(row), ttl=CACHE_TTL)
+    cache = ctx.cache
+
+    def forget() -> None:
+        cache.delete(key)
+        ctx.after_commit(lambda: cache.delete(key))
+
+    row._forget = forget  # type: ignore[attr-defined]  # called by _save and budget alerts
     return row
 
 
-def _switch(value: str) -> bool:
+def forget_user(cache: Any, user_id: int) -> None:
+    """Drop a user's cached settings (their data was erased: SQLite may reuse the id)."""
+    cache.delete(cache_key(user_id))
+
+
+def _to_cache(row: ExpenseSettings) -> dict[str, Any]:
+    values = {name: getattr(row, "user_id" if name == "user" else name) for name in _CACHED_FIELDS}
+    if values["monthly_budget"] is not None:
+        values["monthly_budget"] = format(Decimal(values["monthly_budget"]), "f")
+    return values
+
+
+def _from_cache(values: dict[str, Any]) -> ExpenseSettings:
+    values = dict(values)
+    if values["monthly_budget"] is not None:
+        values["monthly_budget"] = Decimal(values["monthly_budget"])
+    row = ExpenseSettings(**values)
+    row._dirty.clear()
+    return row
+
+
+def forget(row: ExpenseSettings) -> None:
+    """Drop the cached copy of ``row`` (a change was written some other way than :func:`_save`)."""
+    callback = getattr(row, "_forget", None)
+    if callback is not None:
+        callback()
+
+
+def _save(row: ExpenseSettings, now: dt.datetime, **changes: Any) -> ExpenseSettings:
+    """Write only the changed columns (a cached row must not write back stale values of the others)."""
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at = now
+    ExpenseSettings.update(updated_at=now, **changes).where(ExpenseSettings.id == row.id).execute()
+    forget(row)
+    return row
+
+
+def switch(value: str) -> bool:
+    """on/off (yes/no, вкл/выкл...) as a bool; SettingError otherwise."""
     value = value.strip().lower()
     if value in ON:
         return True
@@ -92,14 +157,6 @@ def set_currency(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseS
     return _save(row, now, currency=code)
 
 
-def set_timezone(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
-    """An IANA name, checked with zoneinfo (so "../etc/passwd" and typos are refused)."""
-    value = value.strip()
-    if not periods.is_valid_timezone(value):
-        raise SettingError("bad_timezone", value=value)
-    return _save(row, now, timezone=value)
-
-
 def set_week_start(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
     key = value.strip().lower()
     if key not in WEEK_STARTS:
@@ -108,11 +165,11 @@ def set_week_start(row: ExpenseSettings, value: str, now: dt.datetime) -> Expens
 
 
 def set_nlp(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
-    return _save(row, now, nlp_enabled=_switch(value))
+    return _save(row, now, nlp_enabled=switch(value))
 
 
 def set_auto_categorize(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
-    return _save(row, now, auto_categorize=_switch(value))
+    return _save(row, now, auto_categorize=switch(value))
 
 
 def set_threshold(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
@@ -143,7 +200,7 @@ def set_budget(row: ExpenseSettings, amount: Decimal | None, now: dt.datetime) -
 
 
 SETTERS = {
-    "currency": set_currency, "timezone": set_timezone, "tz": set_timezone,
+    "currency": set_currency,
     "week_start": set_week_start, "weekstart": set_week_start, "nlp": set_nlp,
     "autocategorize": set_auto_categorize, "auto_categorize": set_auto_categorize,
     "threshold": set_threshold, "date_format": set_date_format, "dateformat": set_date_format,
@@ -161,6 +218,7 @@ def format_money(amount: Decimal, currency: str, row: ExpenseSettings) -> str:
     return money.format_money(Decimal(amount), currency, row.number_format)
 
 
-def today(row: ExpenseSettings, now: dt.datetime) -> dt.date:
-    """The user's local date at the aware UTC ``now``."""
-    return periods.local_date(now, row.timezone)
+def today(user: User, now: dt.datetime) -> dt.date:
+    """The user's local date at the aware UTC ``now``, in their timezone: the core's
+    ``users.timezone``, the one /settings and an admin's ``users.change_settings`` change."""
+    return periods.local_date(now, user.timezone or "UTC")

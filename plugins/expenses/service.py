@@ -77,8 +77,12 @@ def _category(expense: Expense) -> Category | None:
 
 
 def budget_alert(view: View, user: User, prefs: ExpenseSettings, today: dt.date) -> str | None:
-    """The alert to send after a new expense, if it crossed the threshold or 100 % this month."""
-    if prefs.id is None or prefs.monthly_budget is None:
+    """The alert to send after a new expense, if it crossed the threshold or 100 % this month.
+
+    None for a user who muted notifications (``users.notifications_enabled``): an alert is
+    the bot speaking on its own, not the answer to what the user sent.
+    """
+    if prefs.id is None or prefs.monthly_budget is None or not getattr(user, "notifications_enabled", True):
         return None
     progress = budget.due_alert(user, prefs, today)
     if progress is None:

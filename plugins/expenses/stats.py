@@ -62,7 +62,7 @@ class Report:
 
 
 def _base(user: User, start: dt.date, end: dt.date) -> peewee.Expression:
-    return ((Expense.user == user.id) & (Expense.is_deleted == False)  # noqa: E712
+    return ((Expense.user == user.id) & (Expense.is_deleted == False) & (Expense.archived == False)  # noqa: E712
             & (Expense.expense_date >= start) & (Expense.expense_date <= end))
 
 

@@ -42,11 +42,11 @@ def export(user: User) -> dict[str, Any]:
     settings = ExpenseSettings.get_or_none(ExpenseSettings.user == user.id)
     return {
         "settings": None if settings is None else _row(
-            settings, "currency", "timezone", "week_start", "monthly_budget", "budget_alert_threshold",
+            settings, "currency", "week_start", "monthly_budget", "budget_alert_threshold",
             "date_format", "number_format", "nlp_enabled", "auto_categorize", "budget_alert_month",
             "budget_alert_level", "created_at", "updated_at"),
         "expenses": [
-            {**_row(e, "id", "amount", "currency", "note", "source", "expense_date", "is_deleted", "deleted_at",
+            {**_row(e, "id", "amount", "currency", "note", "source", "expense_date", "is_deleted", "archived", "deleted_at",
                     "created_at", "updated_at"),
              "category": e.category.name if e.category is not None else None}
             for e in ledger.all_of(user)],
@@ -78,9 +78,15 @@ def delete(user: User) -> None:
 
 def counters() -> dict[str, int]:
     """Numbers for the admin /stats."""
-    live = Expense.select().where(Expense.is_deleted == False)  # noqa: E712
+    live = Expense.select().where(Expense.is_deleted == False, Expense.archived == False)  # noqa: E712
     return {
         "expenses_total": live.count(),
         "expenses_users": Expense.select(Expense.user).distinct().count(),
         "recurring_active": RecurringExpense.select().where(RecurringExpense.active == True).count(),  # noqa: E712
     }
+
+
+def archive(user: User, archived: bool) -> int:
+    """Put the user's expenses away (``archived=True``) or bring them back; how many rows changed."""
+    return (Expense.update(archived=archived)
+            .where(Expense.user == user.id, Expense.archived == (not archived)).execute())

@@ -138,6 +138,13 @@ class UndoExpense(CallbackData, prefix="exu"):
     expense_id: int
 
 
+class QuickAnswer(CallbackData, prefix="exq"):
+    """Save / No under the quick-add question; ``ask_id`` names the draft kept in the plugin cache."""
+
+    save: bool
+    ask_id: int
+
+
 class RestoreExpense(CallbackData, prefix="exr"):
     """Restore under a deleted one."""
 
@@ -197,6 +204,11 @@ def saved_keyboard(view: View, expense: Expense, categories: Sequence[Category])
     rows += category_rows(view, categories, lambda c: SetCategory(expense_id=expense.id, category_id=c.id),
                           selected=expense.category_id)
     return rows
+
+
+def question_keyboard(view: View, ask_id: int) -> list[list[Button]]:
+    return [[Button(view.t("button.save"), QuickAnswer(save=True, ask_id=ask_id)),
+             Button(view.t("button.dont_save"), QuickAnswer(save=False, ask_id=ask_id))]]
 
 
 def restore_keyboard(view: View, expense: Expense) -> list[list[Button]]:

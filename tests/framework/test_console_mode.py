@@ -82,7 +82,8 @@ def test_a_number_without_a_keyboard_is_plain_text(console, tmp_path: Path) -> N
 def test_cancel_leaves_the_conversation(console, tmp_path: Path) -> None:
     console("/nickname")
     assert console("/cancel") == ["Cancelled."]
-    assert console("Bob") == []  # plain text outside any conversation: nobody answers
+    # plain text outside any conversation: no plugin takes it, the core points at /help
+    assert console("Bob") == ["I did not understand that. Send /help to see what I can do."]
     assert nickname_in(tmp_path / "bot.db") is None
 
 

@@ -155,7 +155,8 @@ def test_hook_plugbot_register_handlers_middleware_ends_a_failed_conversation(bo
     monkeypatch.setattr(handlers, "_greeting", broken)
     assert [r.text for r in user.press("Yes")] == ["Something went wrong, sorry. Please try again."]
     monkeypatch.undo()
-    assert user.send("Carl") == []  # the conversation is over: this is not taken as a nickname
+    # the conversation is over: "Carl" is no nickname, only the core's pointer to /help answers it
+    assert [r.text for r in user.send("Carl")] == ["I did not understand that. Send /help to see what I can do."]
     assert user.send("/cancel")[0].text == "Nothing to cancel."
 
 

@@ -106,6 +106,11 @@ def plugbot_archive_user_data(user: User) -> None:
     ProbeEvent.create(kind="archived", telegram_id=user.telegram_id)
 
 
+@hookimpl
+def plugbot_unarchive_user_data(user: User) -> None:
+    ProbeEvent.create(kind="unarchived", telegram_id=user.telegram_id)
+
+
 def _write(ctx: Context) -> ProbeEvent:
     row = ProbeEvent.create(kind="write", telegram_id=ctx.telegram_id, note=ctx.args, created_at=ctx.now())
     ctx.audit("probe_written", "probe_event", row.id, {"note": ctx.args})

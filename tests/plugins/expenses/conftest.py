@@ -22,14 +22,15 @@ if ROOT not in sys.path:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest) -> str:
-    """Run each bot test on SQLite and on PostgreSQL (skipped when no server is reachable)."""
+    """Run each bot test on SQLite with in-memory services and on PostgreSQL with Redis (skipped when
+    no server is reachable)."""
     return request.param
 
 
 @pytest.fixture
 def bot(bot_factory: Any, database: str) -> Any:
     """A bot with only the expenses plugin, its clock at :data:`expenses_helpers.START`."""
-    test_bot = bot_factory(plugins={"expenses": {}}, database=database)
+    test_bot = bot_factory(plugins={"expenses": {}}, database=database, redis=database == "postgres")
     test_bot.set_time(START)
     return test_bot
 

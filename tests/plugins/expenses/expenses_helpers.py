@@ -8,6 +8,9 @@ from typing import Any
 from framework import User, connection_scope
 from framework.models import AuditLog
 
+# The core's answer to private text no plugin took (once in a few minutes per user).
+HELP_HINT = "I did not understand that. Send /help to see what I can do."
+
 # Wednesday 12 March 2025, noon UTC: every bot test starts from this clock.
 START = dt.datetime(2025, 3, 12, 12, 0, tzinfo=dt.UTC)
 

@@ -132,4 +132,4 @@ def test_deleted_expenses_vanish_from_list_and_stats(alice) -> None:
     alice.send("taxi $7")
     alice.send("/undo")
     assert "taxi" not in texts(alice.send("/list"))
-    assert "Total: $5.00 (expenses: 1)" in texts(alice.send("/stats"))
+    assert "Total: $5.00 (expenses: 1)" in texts(alice.send("/stats month"))

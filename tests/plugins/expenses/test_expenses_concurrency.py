@@ -39,3 +39,40 @@ def test_parallel_quick_adds_are_each_stored_once(bot_factory: Any, database: st
         assert len(audit("expense_added")) == USERS * EACH
     saved = [r for r in bot.telegram.calls if r.method == "send_message" and (r.text or "").startswith("✅")]
     assert len(saved) == USERS * EACH
+
+
+def _in_chat(update_id: int, telegram_id: int, chat_id: int, text: str) -> dict[str, Any]:
+    update = _message(update_id, telegram_id, text)
+    update["message"]["chat"] = {"id": chat_id, "type": "private" if chat_id == telegram_id else "group",
+                                 "title": "Group"}
+    return update
+
+
+def test_two_currency_changes_at_once_never_mix_one_currency_with_the_others_budget(
+        bot_factory: Any, database: str) -> None:
+    """The private chat and a group run in parallel: EUR in one, RUB in the other, 8 times over."""
+    from framework import User
+    from framework import database as db
+    from plugins.expenses.models import ExpenseSettings
+
+    bot = bot_factory(plugins={"expenses": {}}, database=database, redis=database == "postgres",
+                      config={"workers": 4})
+    bot.set_time(START)
+    alice = bot.user(7001, first_name="A")
+    for text in ("/budget 30", "/rate USD EUR 0.9", "/rate USD RUB 90", "/rate EUR RUB 100"):
+        alice.send(text)
+    update_id = 10_000
+    for _ in range(8):
+        with connection_scope(), db.atomic():
+            user_id = User.get(User.telegram_id == 7001).id
+            ExpenseSettings.update(currency="USD", monthly_budget=Decimal(30)).where(
+                ExpenseSettings.user == user_id).execute()
+        bot.app.plugin_cache("expenses").delete(f"user:{user_id}:preferences")
+        bot.app.feed(_in_chat(update_id + 1, 7001, 7001, "/settings currency EUR"))
+        bot.app.feed(_in_chat(update_id + 2, 7001, -7001, "/settings currency RUB"))
+        update_id += 2
+        assert bot.app.join(timeout=60)
+        with connection_scope():
+            row = ExpenseSettings.get(ExpenseSettings.user == user_id)
+            assert (row.currency, Decimal(row.monthly_budget)) in {("EUR", Decimal("27.00")),
+                                                                   ("RUB", Decimal("2700.00"))}

@@ -66,7 +66,7 @@ def test_stats_chart_is_a_structurally_valid_png(alice) -> None:
     add(alice, "coffee $5")
     add(alice, "taxi $30")
     add(alice, "laptop $950")
-    [photo] = [r for r in alice.send("/stats") if r.method == "send_photo"]
+    [photo] = [r for r in alice.send("/stats month") if r.method == "send_photo"]
     chunks = png_chunks(photo.photo)
     kinds = [kind for kind, _ in chunks]
     assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and b"IDAT" in kinds
@@ -82,7 +82,7 @@ def test_stats_is_text_only_without_matplotlib(alice, monkeypatch) -> None:
     # A None entry in sys.modules makes the import inside charts.render raise ImportError.
     monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    replies = alice.send("/stats")
+    replies = alice.send("/stats month")
     assert [r.method for r in replies if r.method == "send_photo"] == []
     assert "Total: $5.00 (expenses: 1)" in texts(replies)
 
@@ -103,7 +103,7 @@ def test_delete_writes_audit_with_seed_details(alice) -> None:
 def test_russian_user_gets_russian_stats_budget_and_export(bot) -> None:
     ivan = bot.user(RU_ID, first_name="Иван", language_code="ru")
     add(ivan, "обед 350₽", saved="Сохранено")
-    stats = texts(ivan.send("/stats"))
+    stats = texts(ivan.send("/stats month"))
     assert "Статистика за" in stats and "Итого:" in stats
     assert "Statistics for" not in stats and "Total:" not in stats
     budget = texts(ivan.send("/budget"))

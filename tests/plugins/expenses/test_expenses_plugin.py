@@ -223,7 +223,7 @@ def test_every_key_in_both_languages_with_the_same_placeholders() -> None:
 
 def test_every_key_the_code_uses_exists() -> None:
     en = _catalog("en")
-    source = "\n".join(p.read_text(encoding="utf-8") for p in PLUGIN.glob("*.py"))
+    source = "\n".join(p.read_text(encoding="utf-8") for p in PLUGIN.rglob("*.py"))
     used = set(re.findall(r"""\bt\(\s*["']([a-z_][\w.]*)["']""", source))
     used |= set(re.findall(r"""help=["']([\w.]+)["']""", source))
     dynamic_prefixes = {"error.amount.", "error.period.", "categories.error.", "recurring.error.",
@@ -275,7 +275,7 @@ def empty_db(database: str, tmp_path, request):
 
 def test_migration_creates_the_schema_and_seeds_once(empty_db) -> None:
     runner = Runner(empty_db, str(PLUGIN / "migrations"), table_name="expenses_migration_test")
-    assert runner.up() == ["0001_initial"]
+    assert runner.up() == ["0001_initial", "0002_sql_defaults", "0003_one_timezone", "0004_archived"]
     module = runner.migrations()[0].load()
     with empty_db.atomic():
         module.up(runner.migrator, empty_db)  # a re-run must not duplicate the seed
@@ -285,6 +285,9 @@ def test_migration_creates_the_schema_and_seeds_once(empty_db) -> None:
     assert {m._meta.table_name for m in MODELS} <= tables
     indexes = {i.name for i in empty_db.get_indexes("expenses")}
     assert any(set(i.columns) == {"user_id", "expense_date"} for i in empty_db.get_indexes("expenses")), indexes
+    assert runner.down() == ["0004_archived"]  # one step back at a time
+    assert runner.down() == ["0003_one_timezone"]
+    assert runner.down() == ["0002_sql_defaults"]
     assert runner.down() == ["0001_initial"]
     assert not ({m._meta.table_name for m in MODELS} & set(empty_db.get_tables()))
 
@@ -310,3 +313,13 @@ def test_schema_rejects_what_the_rules_forbid(empty_db) -> None:
     Category.create(name="Mine", user=user)
     with pytest.raises(peewee.IntegrityError), empty_db.atomic():
         Category.create(name="Mine", user=user)
+
+
+def test_a_default_install_draws_charts() -> None:
+    """``pip install .`` brings matplotlib: charts are on by default, so a default install must draw them."""
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(PLUGIN.parents[1] / "setup.cfg", encoding="utf-8")
+    required = [line.split(">")[0].strip() for line in setup["options"]["install_requires"].splitlines()]
+    assert "matplotlib" in required

@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from expenses_helpers import START, audit, rows, texts
+from expenses_helpers import HELP_HINT, START, audit, rows, texts
 
 
 def test_quick_add_saves_with_undo_and_category_buttons(alice) -> None:
@@ -38,8 +38,40 @@ def test_issue_examples(alice, text, amount, currency, category, date) -> None:
 @pytest.mark.parametrize("text", ["I have 3 cats", "see you at 5", "hello", "taxi at 5", "in 10 minutes",
                                   "how much is coffee $5?"])
 def test_chat_is_left_alone(alice, text: str) -> None:
-    assert alice.send(text) == []
+    """No expense and no question: the only answer is the core's pointer to /help."""
+    assert texts(alice.send(text)) == HELP_HINT
     assert rows(1001) == []
+
+
+@pytest.mark.parametrize(("text", "question"), [
+    ("haircut 5", "Save $5.00 for haircut?"), ("manicure 30", "Save $30.00 for manicure?"),
+    ("vet 45", "Save $45.00 for vet?"),
+])
+def test_a_plausible_expense_gets_a_one_tap_question_and_save_teaches_the_word(alice, text, question) -> None:
+    replies = alice.send(text)
+    assert texts(replies) == question
+    assert replies[-1].button_texts == ["✅ Save", "No"]
+    assert rows(1001) == []
+    edited = alice.press("✅ Save")
+    assert texts(edited).startswith(f"✅ Saved: ${text.split()[1]}.00 · 📌 Other · {text.split()[0]}")
+    [expense] = rows(1001)
+    assert (expense.source, expense.note) == ("nlp", text.split()[0])
+    assert texts(alice.send(text)).startswith("✅ Saved:")  # learned: no question the second time
+    assert len(rows(1001)) == 2
+
+
+def test_no_drops_the_question(alice) -> None:
+    alice.send("haircut 5")
+    assert texts(alice.press("No")) == "OK, not saved."
+    assert rows(1001) == []
+    assert texts(alice.send("haircut 5")) == "Save $5.00 for haircut?"  # nothing learned from a No
+
+
+def test_a_russian_question(bot) -> None:
+    ivan = bot.user(3003, first_name="Иван", language_code="ru")
+    replies = ivan.send("стрижка 500")
+    assert texts(replies).replace("\u00a0", " ") == "Сохранить 500,00 $ за «стрижка»?"
+    assert replies[-1].button_texts == ["✅ Сохранить", "Нет"]
 
 
 def test_invalid_amount_with_marker_gets_a_clear_error(alice) -> None:
@@ -50,7 +82,7 @@ def test_invalid_amount_with_marker_gets_a_clear_error(alice) -> None:
 
 def test_nlp_off_leaves_text_alone(alice) -> None:
     alice.send("/settings nlp off")
-    assert alice.send("coffee $5") == []
+    assert texts(alice.send("coffee $5")) == HELP_HINT
     alice.send("/settings nlp on")
     assert "Saved" in texts(alice.send("coffee $5"))
 

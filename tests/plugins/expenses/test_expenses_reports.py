@@ -20,7 +20,7 @@ def test_stats_totals_categories_top_and_chart(alice) -> None:
     add(alice, "lunch $15")
     add(alice, "taxi $30")
     add(alice, "laptop $950")
-    replies = alice.send("/stats")
+    replies = alice.send("/stats month")
     text = replies[0].text
     assert "📊 Statistics for 2025-03-01 – 2025-03-31" in text
     assert "Total: $1,000.00 (expenses: 4)" in text
@@ -72,15 +72,15 @@ def test_sunday_night_in_moscow_and_week_start(alice, bot) -> None:
 def test_currencies_without_and_with_rates(alice) -> None:
     add(alice, "coffee $10")
     add(alice, "lunch 20 eur")
-    text = texts(alice.send("/stats"))
+    text = texts(alice.send("/stats month"))
     assert "Total: $10.00 (expenses: 1)" in text
     assert "Not included: €20.00 (1) — no EUR→USD rate" in text
     assert "By currency: €20.00 (1); $10.00 (1)" in text
     assert "Exchange rate saved: 1 EUR = 1.1 USD." in texts(alice.send("/rate EUR USD 1.1"))
-    text = texts(alice.send("/stats"))
+    text = texts(alice.send("/stats month"))
     assert "Total: $32.00 (expenses: 2)" in text and "Not included" not in text
     alice.send("/rate USD EUR 0.5")  # replaces the reverse rate: 1 EUR = 2 USD
-    assert "Total: $50.00" in texts(alice.send("/stats"))
+    assert "Total: $50.00" in texts(alice.send("/stats month"))
 
 
 def test_rate_errors(alice) -> None:
@@ -93,7 +93,7 @@ def test_rate_errors(alice) -> None:
 
 def test_only_foreign_currency_reports_in_it(alice) -> None:
     add(alice, "обед 350₽")
-    assert "Total: 350.00\u00a0₽" in texts(alice.send("/stats"))
+    assert "Total: 350.00\u00a0₽" in texts(alice.send("/stats month"))
 
 
 def test_export_csv(alice) -> None:

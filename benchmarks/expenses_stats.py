@@ -1,7 +1,7 @@
 """Benchmark of /stats on 100,000 expenses of one user.
 
-    python -m plugins.expenses.bench_stats --database postgresql://postgres@127.0.0.1:5432/test
-    python -m plugins.expenses.bench_stats                       # a temporary SQLite file
+    python -m benchmarks.expenses_stats --database postgresql://postgres@127.0.0.1:5432/test
+    python -m benchmarks.expenses_stats                       # a temporary SQLite file
 
 It creates a throwaway database next to the one named (PostgreSQL) or in a
 temporary folder (SQLite), applies the plugin's migration, inserts the rows,
@@ -27,11 +27,10 @@ from framework import User
 from framework import db as dbmod
 from framework.migrations import migrate
 from framework.models import CORE_MODELS
+from plugins.expenses import categories, periods, rates, stats
+from plugins.expenses.models import Expense
 
-from . import categories, periods, rates, stats
-from .models import Expense
-
-HERE = os.path.dirname(__file__)
+MIGRATIONS = os.path.join(os.path.dirname(categories.__file__), "migrations")
 TODAY = dt.date(2025, 6, 15)
 
 
@@ -97,7 +96,7 @@ def run(url: str | None, count: int, repeat: int) -> dict[str, list[float]]:
         db.connect()
         try:
             db.create_tables(CORE_MODELS)
-            migrate(db, [("expenses", os.path.join(HERE, "migrations"))])
+            migrate(db, [("expenses", MIGRATIONS)])
             with db.atomic():
                 user = User.create(telegram_id=1, first_name="Bench")
                 populate(user, count)
