@@ -174,6 +174,7 @@ class Pipeline:
             limit, notice = self.app.config["ratelimit"]["messages_per_minute"], "core.ratelimited"
         decision = self.app.ratelimiter.hit(ctx.telegram_id, "messages", limit, 60)
         if not decision.allowed:
+            ctx.refused = "rate_limit"
             if decision.notify:
                 ctx.reply(ctx.t(notice, seconds=decision.retry_after, limit=limit))
             ctx.answer()
@@ -227,7 +228,9 @@ class Pipeline:
     def _on_command(self, ctx: Context, name: str, args: str) -> None:
         ctx.command, ctx.args = name, args
         command = self.app.routes.commands.get(name)
-        if command is None:
+        # An admin's command sent by someone who is no admin answers exactly as a command that
+        # does not exist: nothing tells a user what is there.
+        if command is None or (command.permission and not self.app.access.is_admin(ctx.user)):
             if ctx.chat_type == "private":
                 ctx.reply(ctx.t("core.unknown_command", command=name[:32]))
             return

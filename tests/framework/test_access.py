@@ -13,7 +13,12 @@ from framework.models import UserRestriction
 ALICE, BOB, ADMIN, GROUP = 901, 902, 999, -100901
 T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)
 BANNED = "You are blocked from using this bot."
-NOT_ALLOWED = "You are not allowed to do that."
+NOT_ALLOWED = "You are not allowed to do that."   # an admin lacking the permission
+
+
+def unknown(command: str) -> str:
+    """What a non-admin hears for an admin command: exactly what a command that does not exist gets."""
+    return f"I don't know /{command}. See /help."
 
 
 def _user(telegram_id: int) -> User:
@@ -113,7 +118,8 @@ def test_config_admins_are_superadmins(bot_factory, monkeypatch, backend) -> Non
     bot = build(bot_factory, backend, monkeypatch, HELLO, PROBE, admins=(ADMIN,))
     admin, alice = bot.user(ADMIN), bot.user(ALICE)
     assert texts(admin.send("/jobs"))[0].startswith("Scheduled jobs:")
-    assert texts(alice.send("/jobs")) == [NOT_ALLOWED]
+    assert texts(alice.send("/jobs")) == [unknown("jobs")]
+    assert texts(alice.send("/nosuchcommand")) == [unknown("nosuchcommand")]
     assert texts(admin.send("/manage")) == ["managed"]
     with connection_scope():
         admin_user = _user(ADMIN)
@@ -147,14 +153,14 @@ def test_admin_roles_from_admin_users(bot_factory, monkeypatch, backend) -> None
     with connection_scope():
         assert access.revoke(user) is True
         assert not access.can(user, "admin")
-    assert texts(alice.send("/jobs")) == [NOT_ALLOWED]
+    assert texts(alice.send("/jobs")) == [unknown("jobs")]
     assert len(events("manage", ALICE)) == 1
 
 
 def test_permission_command_refuses_a_non_admin_every_call(bot_factory, monkeypatch, backend) -> None:
     bot = build(bot_factory, backend, monkeypatch, PROBE)
     alice = bot.user(ALICE)
-    assert [texts(alice.send("/manage")) for _ in range(3)] == [[NOT_ALLOWED]] * 3
+    assert [texts(alice.send("/manage")) for _ in range(3)] == [[unknown("manage")]] * 3
     assert events("manage") == []
     help_text = texts(alice.send("/help"))[0]
     assert "/manage" not in help_text and "/write" in help_text

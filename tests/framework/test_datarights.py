@@ -158,7 +158,7 @@ def test_erased_admins_role_does_not_pass_to_a_new_user(bot_factory, monkeypatch
     alice.press("Yes, delete everything")
 
     carol = bot.user(BOB)
-    assert texts(carol.send("/jobs")) == ["You are not allowed to do that."]
+    assert texts(carol.send("/jobs")) == ["I don't know /jobs. See /help."]
     with connection_scope():
         assert not bot.app.access.is_admin(_user(BOB))
 

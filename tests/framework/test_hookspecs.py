@@ -355,4 +355,4 @@ def test_hook_plugbot_stats_is_shown_to_admins_by_plugins_command(bot_factory) -
     text = bot.user(99).send("/plugins")[-1].text
     assert "hello: hello_users=1" in text
     assert "cache users:" in text
-    assert bot.user(1).send("/plugins")[-1].text == "You are not allowed to do that."
+    assert bot.user(1).send("/plugins")[-1].text == "I don't know /plugins. See /help."

@@ -330,7 +330,7 @@ def test_plugins_lists_each_plugins_jobs_with_their_last_run(bot_factory) -> Non
 
 def test_non_admin_cannot_list_plugins(bot_factory) -> None:
     bot = bot_factory({"hello": HELLO}, admins=(ADMIN,))
-    assert bot.user(1).send("/plugins")[0].text == "You are not allowed to do that."
+    assert bot.user(1).send("/plugins")[0].text == "I don't know /plugins. See /help."
 
 
 
