@@ -1,0 +1,97 @@
+"""The admin plugin: the operators' console in Telegram.
+
+This module holds the hook implementations of bot statistics (/botstats), broadcasts
+(/broadcast) and backups (/backup, /backups); the console's other parts add theirs.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from framework import Plugin, PluginInfo, User, arg, hookimpl
+
+from . import broadcast
+from .broadcast_models import BotBlocked, Broadcast, BroadcastRecipient
+from .delivery import Delivery
+
+HERE = os.path.dirname(__file__)
+
+# The broadcast sender of each running application, so shutdown stops the one startup started.
+_deliveries: dict[int, Delivery] = {}
+
+
+@hookimpl
+def plugbot_plugin_info() -> PluginInfo:
+    return PluginInfo(name="admin", version="1.0.0", description="The operators' console",
+                      api_version=">=2.0,<3.0")
+
+
+@hookimpl
+def plugbot_config_defaults() -> dict[str, Any]:
+    return {
+        "broadcast_per_second": 20.0,   # below Telegram's 30 a second: replies still get through
+    }
+
+
+@hookimpl
+def plugbot_validate_config(settings: dict[str, Any]) -> list[str]:
+    problems = []
+    if not 0 < settings["broadcast_per_second"] <= 30:
+        problems.append("broadcast_per_second: must be above 0 and at most 30 (Telegram's limit)")
+    return problems
+
+
+@hookimpl
+def plugbot_register_models(register: Any) -> None:
+    for model in (Broadcast, BroadcastRecipient, BotBlocked):
+        register(model)
+
+
+@hookimpl
+def plugbot_register_migrations(register: Any) -> None:
+    register(os.path.join(HERE, "migrations"))
+
+
+@hookimpl
+def plugbot_register_locales(register: Any) -> None:
+    register(os.path.join(HERE, "locales"))
+
+
+@hookimpl
+def plugbot_register_handlers(register: Any) -> None:
+    register.command("broadcast", broadcast.broadcast, help="broadcast.help", permission="superadmin",
+                     args=[arg.text("text", optional=True)])
+    register.callback(broadcast.BroadcastAnswer, broadcast.on_answer)
+
+
+@hookimpl
+def plugbot_startup(plugin: Plugin) -> None:
+    delivery = Delivery(plugin)
+    _deliveries[id(plugin)] = delivery
+    delivery.start()  # resumes a broadcast a stopped process left unfinished
+
+
+@hookimpl
+def plugbot_shutdown(plugin: Plugin) -> None:
+    delivery = _deliveries.pop(id(plugin), None)
+    if delivery is not None:
+        delivery.stop()
+
+
+@hookimpl
+def plugbot_export_user_data(user: User) -> dict[str, Any] | None:
+    received = list(BroadcastRecipient.select(BroadcastRecipient.sent_at, BroadcastRecipient.status)
+                    .where(BroadcastRecipient.user == user.id).order_by(BroadcastRecipient.id))
+    blocked = BotBlocked.get_or_none(BotBlocked.user == user.id)
+    if not received and blocked is None:
+        return None
+    return {"broadcasts": [{"status": row.status, "at": row.sent_at.isoformat() if row.sent_at else None}
+                           for row in received],
+            "blocked_the_bot_at": blocked.blocked_at.isoformat() if blocked else None}
+
+
+@hookimpl
+def plugbot_delete_user_data(user: User) -> None:
+    BroadcastRecipient.delete().where(BroadcastRecipient.user == user.id).execute()
+    BotBlocked.delete().where(BotBlocked.user == user.id).execute()
+    Broadcast.update(author=None).where(Broadcast.author == user.id).execute()
