@@ -10,7 +10,7 @@ from typing import Any
 
 from framework import Plugin, PluginInfo, User, arg, hookimpl
 
-from . import broadcast
+from . import broadcast, stats
 from .broadcast_models import BotBlocked, Broadcast, BroadcastRecipient
 from .delivery import Delivery
 
@@ -62,10 +62,19 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("broadcast", broadcast.broadcast, help="broadcast.help", permission="superadmin",
                      args=[arg.text("text", optional=True)])
     register.callback(broadcast.BroadcastAnswer, broadcast.on_answer)
+    register.command("botstats", stats.botstats, help="stats.help", permission="view_stats")
+
+
+@hookimpl
+def plugbot_update_done(ctx: Any, error: BaseException | None, plugin: Plugin) -> None:
+    seen = stats.counters.get(plugin.name)
+    if seen is not None:
+        seen.count(error, ctx.refused)
 
 
 @hookimpl
 def plugbot_startup(plugin: Plugin) -> None:
+    stats.counters[plugin.name] = stats.UpdateCounters(since=plugin.now())
     delivery = Delivery(plugin)
     _deliveries[id(plugin)] = delivery
     delivery.start()  # resumes a broadcast a stopped process left unfinished
