@@ -6,11 +6,12 @@ This module holds the hook implementations of bot statistics (/botstats), broadc
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from framework import Plugin, PluginInfo, User, arg, hookimpl
 
-from . import broadcast, stats
+from . import backups, broadcast, stats
 from .broadcast_models import BotBlocked, Broadcast, BroadcastRecipient
 from .delivery import Delivery
 
@@ -30,6 +31,13 @@ def plugbot_plugin_info() -> PluginInfo:
 def plugbot_config_defaults() -> dict[str, Any]:
     return {
         "broadcast_per_second": 20.0,   # below Telegram's 30 a second: replies still get through
+        "backup_dir": "backups",        # where the scheduled backups go; "" turns them off
+        "backup_at": "02:00",           # UTC, daily
+        "backup_keep_daily": 7,
+        "backup_keep_weekly": 4,
+        "backup_keep_monthly": 12,
+        "backup_verify": True,          # restore each backup into a scratch database and count its rows
+        "backup_scratch_url": "",       # PostgreSQL: that database instead of a temporary one (it is emptied)
     }
 
 
@@ -38,6 +46,13 @@ def plugbot_validate_config(settings: dict[str, Any]) -> list[str]:
     problems = []
     if not 0 < settings["broadcast_per_second"] <= 30:
         problems.append("broadcast_per_second: must be above 0 and at most 30 (Telegram's limit)")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings["backup_at"]):
+        problems.append("backup_at: must be a time of day, HH:MM (UTC)")
+    for key in ("backup_keep_daily", "backup_keep_weekly", "backup_keep_monthly"):
+        if settings[key] < 0:
+            problems.append(f"{key}: must be 0 or more")
+    if settings["backup_keep_daily"] < 1:
+        problems.append("backup_keep_daily: must be at least 1, or the newest backup would be deleted")
     return problems
 
 
@@ -63,6 +78,17 @@ def plugbot_register_handlers(register: Any) -> None:
                      args=[arg.text("text", optional=True)])
     register.callback(broadcast.BroadcastAnswer, broadcast.on_answer)
     register.command("botstats", stats.botstats, help="stats.help", permission="view_stats")
+    register.command("backup", backups.backup_now, help="backup.help", permission="superadmin",
+                     args=[arg.choice("action", ["now"])])
+    register.command("backups", backups.backups, help="backup.list_help", permission="superadmin")
+
+
+@hookimpl
+def plugbot_register_jobs(register: Any) -> None:
+    settings = register.plugin.settings
+    if settings["backup_dir"]:
+        hour, minute = settings["backup_at"].split(":")
+        register("backup", backups.nightly, trigger="cron", hour=int(hour), minute=int(minute))
 
 
 @hookimpl
