@@ -1,7 +1,9 @@
 """The admin plugin: the operators' console in Telegram.
 
-This module holds the hook implementations of bot statistics (/botstats), broadcasts
-(/broadcast) and backups (/backup, /backups); the console's other parts add theirs.
+This module only wires hooks: each command family (statistics, broadcasts, backups) lives in its
+own module with a ``register(register)`` function listed in :data:`FAMILIES`. Every command
+declares its permission, so the core checks it on every call and a non-admin hears exactly what
+an unknown command gets; a button handler checks it again when pressed.
 """
 from __future__ import annotations
 
@@ -9,13 +11,16 @@ import os
 import re
 from typing import Any
 
-from framework import Plugin, PluginInfo, User, arg, hookimpl
+from framework import Plugin, PluginInfo, User, hookimpl
 
 from . import backups, broadcast, stats
 from .broadcast_models import BotBlocked, Broadcast, BroadcastRecipient
 from .delivery import Delivery
 
 HERE = os.path.dirname(__file__)
+
+# Each command family registers its commands and buttons from its own module.
+FAMILIES = (stats, broadcast, backups)
 
 # The broadcast sender of each running application, so shutdown stops the one startup started.
 _deliveries: dict[int, Delivery] = {}
@@ -74,13 +79,8 @@ def plugbot_register_locales(register: Any) -> None:
 
 @hookimpl
 def plugbot_register_handlers(register: Any) -> None:
-    register.command("broadcast", broadcast.broadcast, help="broadcast.help", permission="superadmin",
-                     args=[arg.text("text", optional=True)])
-    register.callback(broadcast.BroadcastAnswer, broadcast.on_answer)
-    register.command("botstats", stats.botstats, help="stats.help", permission="view_stats")
-    register.command("backup", backups.backup_now, help="backup.help", permission="superadmin",
-                     args=[arg.choice("action", ["now"])])
-    register.command("backups", backups.backups, help="backup.list_help", permission="superadmin")
+    for family in FAMILIES:
+        family.register(register)
 
 
 @hookimpl

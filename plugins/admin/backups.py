@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-from framework import BackupError, Context, JobContext, backup_database, restore_database
+from framework import BackupError, Context, JobContext, arg, backup_database, restore_database
 
 from .rotation import to_keep
 
@@ -170,6 +170,12 @@ def _pg_counts(url: str) -> dict[str, int]:
 
 
 # -- the job and the commands --------------------------------------------------------------------
+
+
+def register(register: Any) -> None:
+    register.command("backup", backup_now, help="backup.help", permission="superadmin",
+                     args=[arg.choice("action", ["now"])])
+    register.command("backups", backups, help="backup.list_help", permission="superadmin")
 
 
 def _size(size: int) -> str:

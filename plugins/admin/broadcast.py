@@ -2,9 +2,11 @@
 :mod:`.delivery` with live progress; ``/broadcast status`` and ``/broadcast cancel``."""
 from __future__ import annotations
 
+from typing import Any
+
 import peewee
 
-from framework import SKIP, Button, CallbackData, Context, User
+from framework import SKIP, Button, CallbackData, Context, User, arg
 
 from .broadcast_models import ACTIVE, CANCELLED, DRAFT, PENDING, Broadcast, BroadcastRecipient
 from .delivery import counts, recipients_query, report_text
@@ -15,6 +17,12 @@ MESSAGE_LIMIT = 4096  # one Telegram message, in UTF-16 code units; a broadcast 
 class BroadcastAnswer(CallbackData, prefix="adbc"):
     broadcast: int
     send: bool
+
+
+def register(register: Any) -> None:
+    register.command("broadcast", broadcast, help="broadcast.help", permission="superadmin",
+                     args=[arg.text("text", optional=True)])
+    register.callback(BroadcastAnswer, on_answer)
 
 
 def _utf16_length(text: str) -> int:

@@ -36,6 +36,10 @@ class UpdateCounters:
 counters: dict[str, UpdateCounters] = {}
 
 
+def register(register: Any) -> None:
+    register.command("botstats", botstats, help="stats.help", permission="view_stats")
+
+
 def users_summary(now: dt.datetime) -> dict[str, int]:
     """Users in total and active (a message, a press) within a day, a week, a month."""
     summary = {"total": User.select().count()}

@@ -4,6 +4,7 @@ without sending anyone the message twice, /broadcast status and cancel, and no r
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from typing import Any
 
@@ -204,3 +205,22 @@ def test_a_broadcast_is_one_message(make_bot) -> None:
     assert admin.send("/broadcast " + "x" * 4097)[0].text == "A broadcast is one message: at most 4096 characters."
     assert admin.send("/broadcast")[0].text.startswith("/broadcast <text> previews")
     assert _broadcast() is None
+
+
+def test_what_a_user_got_is_in_their_data_and_leaves_with_them(make_bot) -> None:
+    bot = make_bot()
+    alice, bob = bot.user(4), bot.user(5)
+    alice.send("/start")
+    bob.send("/start")
+    Telegram(bot, TEXT, blocked={5})
+    admin, _ = _start(bot)
+    admin.press("Send")
+    assert eventually(_finished, timeout=30)
+    [document] = [r for r in alice.send("/mydata") if r.method == "send_document"]
+    mine = json.loads(document.document)["plugins"]["admin"]
+    assert [b["status"] for b in mine["broadcasts"]] == ["sent"] and mine["blocked_the_bot_at"] is None
+    bob.send("/deleteme")
+    bob.press("Yes, delete everything")
+    with connection_scope():
+        assert BroadcastRecipient.select().where(BroadcastRecipient.telegram_id == 5).count() == 0
+        assert BotBlocked.select().count() == 0
