@@ -183,7 +183,10 @@ class Delivery:
 
     def _pause(self, broadcast: Broadcast, seconds: float) -> None:
         log.warning("broadcast %s: Telegram asked to wait %.0f s; every message waits", broadcast.id, seconds)
-        Broadcast.update(pauses=Broadcast.pauses + 1).where(Broadcast.id == broadcast.id).execute()
+        # The lease covers the pause, so no other process takes the broadcast over and ignores it.
+        (Broadcast.update(pauses=Broadcast.pauses + 1,
+                          lease_until=self.plugin.now() + LEASE + dt.timedelta(seconds=seconds))
+         .where((Broadcast.id == broadcast.id) & (Broadcast.worker == self.worker)).execute())
         self._stop.wait(seconds)
 
     def _finish(self, broadcast: Broadcast) -> None:
