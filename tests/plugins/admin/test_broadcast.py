@@ -16,6 +16,7 @@ from framework import User, connection_scope
 from framework.testing import eventually
 from plugins.admin.broadcast import BroadcastAnswer
 from plugins.admin.broadcast_models import BotBlocked, Broadcast, BroadcastRecipient
+from plugins.admin.delivery import Delivery
 
 TEXT = "Maintenance tonight at 23:00 UTC."
 
@@ -143,6 +144,23 @@ def test_a_stopped_bot_hands_the_broadcast_over_at_once(make_bot) -> None:
     assert not set(first) & set(second)
     assert set(first) | set(second) == set(users) | {SUPERADMIN}
     assert "failed" not in _statuses(_broadcast().id).values()
+
+
+def test_with_two_processes_one_sends_and_nobody_gets_it_twice(make_bot) -> None:
+    bot = make_bot()
+    users = add_users(1, 300)
+    telegram = Telegram(bot, TEXT, delay=0.002)
+    other = Delivery(bot.app.plugins.plugins["admin"].handle)    # a second process's sender, same database
+    other.start()
+    try:
+        admin, _ = _start(bot)
+        admin.press("Send")
+        assert eventually(_finished, timeout=60)
+    finally:
+        other.stop()
+    got = received(bot, TEXT)
+    assert set(got) == set(users) | {SUPERADMIN} and set(got.values()) == {1}
+    assert telegram.attempts == 301
 
 
 def test_status_and_cancel(make_bot) -> None:
