@@ -1,4 +1,5 @@
-"""A Telegram that refuses some chats (403), asks once to slow down (429) or dies mid-broadcast."""
+"""Helpers of the stats, broadcast and backup tests (a module name no other test folder uses): a Telegram
+that refuses some chats (403), asks once to slow down (429) or dies mid-broadcast, and users in bulk."""
 from __future__ import annotations
 
 import threading
@@ -8,6 +9,8 @@ from typing import Any
 from telebot import apihelper
 
 from framework import User, connection_scope
+
+SUPERADMIN = 999
 
 
 class ProcessDied(BaseException):

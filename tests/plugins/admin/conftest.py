@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from broadcast_helpers import SUPERADMIN
 
 ROOT = str(Path(__file__).resolve().parents[3])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-
-SUPERADMIN = 999
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import pytest
-from broadcast_helpers import add_users
-from conftest import SUPERADMIN
+from broadcast_helpers import SUPERADMIN, add_users
 
 from framework import BackupError, User, connection_scope, restore_database
 from plugins.admin import backups as backups_module

@@ -9,8 +9,7 @@ import threading
 from typing import Any
 
 import pytest
-from broadcast_helpers import Telegram, add_users, received
-from conftest import SUPERADMIN
+from broadcast_helpers import SUPERADMIN, Telegram, add_users, received
 
 from framework import User, connection_scope
 from framework.testing import eventually

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import SUPERADMIN
+from broadcast_helpers import SUPERADMIN
 
 from framework import User, connection_scope
 from framework.models import UsageStats
