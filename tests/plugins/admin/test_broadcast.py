@@ -37,8 +37,10 @@ def _finished() -> bool:
 
 
 def answer(user: Any, text: str) -> Any:
-    """The bot's answer to ``text``, leaving out the broadcast the sending thread delivers meanwhile."""
-    [reply] = [r for r in user.send(text) if r.chat_id == user.id and r.text != TEXT]
+    """The bot's answer to ``text``, leaving out what the sending thread does meanwhile (the broadcast
+    itself, progress edits)."""
+    [reply] = [r for r in user.send(text)
+               if r.chat_id == user.id and r.method == "send_message" and r.text != TEXT]
     return reply
 
 
@@ -57,7 +59,7 @@ def test_broadcast_reaches_every_user_once_and_marks_who_blocked_the_bot(make_bo
     assert preview.button_texts == ["✅ Send", "✖️ Cancel"]
     assert received(bot, TEXT) == {}                             # nothing leaves before Confirm
 
-    [progress] = [r for r in admin.press("Send") if r.method == "edit_message_text"]
+    progress = next(r for r in admin.press("Send") if r.method == "edit_message_text")
     assert (progress.method, progress.text) == ("edit_message_text", "📣 Broadcast #1: 0/301 sent…")
     assert eventually(_finished, timeout=60)
 
@@ -76,7 +78,7 @@ def test_broadcast_reaches_every_user_once_and_marks_who_blocked_the_bot(make_bo
 
     # Who blocked the bot is left out of the next broadcast, until they write again.
     bot.user(users[0]).send("/start")
-    [preview] = admin.send("/broadcast Second")
+    preview = answer(admin, "/broadcast Second")
     assert preview.text.startswith("This goes to 272 users:")
 
 
