@@ -39,7 +39,7 @@ from .broadcast_models import (
 log = logging.getLogger("plugbot.admin.broadcast")
 
 LEASE = dt.timedelta(seconds=60)
-BATCH = 50                     # rows read at once; the cancel flag and the lease are checked per batch
+BATCH = 20                     # rows read at once; a cancel and the lease are checked per batch (~1 s)
 PROGRESS_SECONDS = 2.0         # at most one progress edit this often...
 POLL_SECONDS = 1.0             # how often an idle process looks for a confirmed broadcast
 
