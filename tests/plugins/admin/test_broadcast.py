@@ -243,3 +243,18 @@ def test_what_a_user_got_is_in_their_data_and_leaves_with_them(make_bot) -> None
     with connection_scope():
         assert BroadcastRecipient.select().where(BroadcastRecipient.telegram_id == 5).count() == 0
         assert BotBlocked.select().count() == 0
+
+
+@pytest.mark.skipif(not hasattr(User, "notifications_enabled"),
+                    reason="users.notifications_enabled is not in the core yet")
+def test_a_user_who_muted_notifications_gets_no_broadcast(make_bot) -> None:
+    bot = make_bot()
+    users = add_users(1, 10)
+    with connection_scope():
+        User.update(notifications_enabled=False).where(User.telegram_id.in_(users[:3])).execute()
+    Telegram(bot, TEXT)
+    admin, preview = _start(bot)
+    assert preview.text.startswith("This goes to 8 users:")     # 7 and the admin
+    admin.press("Send")
+    assert eventually(_finished, timeout=30)
+    assert set(received(bot, TEXT)) == set(users[3:]) | {SUPERADMIN}
