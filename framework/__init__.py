@@ -15,6 +15,9 @@ from .access import AccessControl
 from .app import Application, ApplicationLiveError, create_app
 from .arguments import Arg, BadArgument, arg
 from .audit import AuditService
+from .backup import BackupError, RestoreResult
+from .backup import backup as backup_database
+from .backup import restore as restore_database
 from .cache import Cache
 from .callbacks import CallbackData
 from .config import REQUIRED, ConfigError, load_config
@@ -31,16 +34,19 @@ from .ratelimit import RateDecision, RateLimiter
 from .redisconn import ServiceUnavailable
 from .runtime import RuntimeSettings, mask_secret, mask_secrets
 from .scheduler import JobStats, Scheduler
+from .sender import SendError
 from .sessions import Session, SessionStore
 from .users import UserService
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "API_VERSION", "SKIP", "AccessControl", "Application", "ApplicationLiveError", "Arg", "AuditService", "BadArgument", "BaseModel", "Button",
+    "API_VERSION", "SKIP", "AccessControl", "Application", "ApplicationLiveError", "Arg", "AuditService", "BackupError",
+    "BadArgument", "BaseModel", "Button",
     "Cache", "CallbackData", "ConfigError", "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext",
-    "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter", "RuntimeSettings",
-    "Scheduler", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",
-    "UserSettings", "UtcDateTimeField", "arg", "connection_scope", "create_app", "database", "hookimpl", "load_config",
-    "mask_secret", "mask_secrets", "utcnow",
+    "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
+    "RestoreResult", "RuntimeSettings", "Scheduler", "SendError", "ServiceUnavailable", "Session", "SessionStore", "Skip",
+    "Translator", "User", "UserService", "UserSettings", "UtcDateTimeField", "arg", "backup_database",
+    "connection_scope", "create_app", "database", "hookimpl", "load_config", "mask_secret", "mask_secrets",
+    "restore_database", "utcnow",
 ]

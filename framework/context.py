@@ -292,6 +292,7 @@ class Context(_PluginScope):
         self.command: str | None = None
         self.args: str = ""
         self.restricted = False  # the access gate sets it: an active "restrict" (see framework.access)
+        self.refused: str | None = None  # "rate_limit" when the incoming rate limit turned the update away
         self.error: BaseException | None = None  # the first handler failure of this update, for observers
         self.callback_data: Any = None  # the pressed button's parsed CallbackData, set before its handler runs
         self._plugin = plugin

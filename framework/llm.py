@@ -303,6 +303,15 @@ class LLMService:
                 .execute()
             )
 
+    def usage(self) -> dict[str, dict[str, int]]:
+        """Requests, tokens and users per vendor from ``usage_stats`` (the admins' statistics),
+        read in the caller's connection: ``{"openai": {"requests": 12, "tokens": 3400, "users": 3}}``."""
+        rows = (UsageStats.select(UsageStats.vendor, peewee.fn.SUM(UsageStats.total_requests), peewee.fn.SUM(UsageStats.total_tokens),
+                                  peewee.fn.COUNT(UsageStats.user))
+                .group_by(UsageStats.vendor).order_by(UsageStats.vendor).tuples())
+        return {vendor or "—": {"requests": int(requests or 0), "tokens": int(tokens or 0), "users": int(users or 0)}
+                for vendor, requests, tokens, users in rows}
+
     # -- steps of complete() --------------------------------------------------
 
     def _load_settings(self) -> LlmSettings:

@@ -177,6 +177,7 @@ class Pipeline:
             limit, notice = self.app.config["ratelimit"]["messages_per_minute"], "core.ratelimited"
         decision = self.app.ratelimiter.hit(ctx.telegram_id, "messages", limit, 60)
         if not decision.allowed:
+            ctx.refused = "rate_limit"
             if decision.notify:
                 ctx.reply(ctx.t(notice, seconds=decision.retry_after, limit=limit))
             ctx.answer()

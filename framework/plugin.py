@@ -87,5 +87,13 @@ class Plugin:
         """Message every admin listed in ``admins:`` now (not tied to any update's transaction)."""
         self._app.notify_admins(text)
 
+    def send_now(self, method: str, **params: Any) -> Any:
+        """Make one Bot API call now, outside any update or job: for work a plugin runs on its own
+        thread (a broadcast). Paced by the application's sender within Telegram's limits, network
+        failures retried; a refusal raises ``framework.SendError`` (``error_code`` 403: the user
+        blocked the bot), and a 429 raises at once with ``retry_after`` so the caller can pause all
+        it sends. Replies and job messages never use this: they go out after their commit."""
+        return self._app.sender.call_once(method, **params)
+
     def __repr__(self) -> str:
         return f"<plugbot plugin {self.name!r}>"

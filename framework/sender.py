@@ -62,14 +62,17 @@ class SendError(Exception):
     """A call failed for good: refused by Telegram (4xx) or retries exhausted.
 
     ``error_code`` is Telegram's code (403: the user blocked the bot...) or
-    ``None`` when the network failed.
+    ``None`` when the network failed. ``retry_after`` is the seconds a 429 asked to wait
+    (only from :meth:`Sender.call_once`, which hands a 429 back instead of waiting it out).
     """
 
-    def __init__(self, method: str, error_code: int | None, description: str) -> None:
+    def __init__(self, method: str, error_code: int | None, description: str,
+                 retry_after: float | None = None) -> None:
         super().__init__(f"{method} failed: {error_code if error_code is not None else 'network'} {description}")
         self.method = method
         self.error_code = error_code
         self.description = description
+        self.retry_after = retry_after
 
 
 class TelebotApi:
@@ -340,6 +343,16 @@ class Sender:
             return self.send_message(params.pop("chat_id"), params.pop("text"), **params)
         return self._send_one(method, params)
 
+    def call_once(self, method: str, **params: Any) -> Any:
+        """Like :meth:`call` for one message, but a 429 raises :class:`SendError` at once with its
+        ``retry_after``, instead of pausing the one chat and retrying.
+
+        For a sender of many messages in a row (a broadcast): Telegram's 429 then means the bot as
+        a whole goes too fast, so the caller pauses everything it sends, not one chat. Pacing,
+        network retries and 5xx retries are as for :meth:`call`; the text is not split.
+        """
+        return self._send_one(method, params, flood_raises=True)
+
     def send_message(self, chat_id: int | str, text: str, **params: Any) -> Any:
         """Send ``text``, split into several messages if it is too long; return the last result.
 
@@ -380,7 +393,7 @@ class Sender:
         with self._stats_lock:
             self._stats[name] += amount
 
-    def _send_one(self, method: str, params: dict[str, Any]) -> Any:
+    def _send_one(self, method: str, params: dict[str, Any], flood_raises: bool = False) -> Any:
         chat = chat_key(params.get("chat_id")) if is_paced(method) else None
         params = redact_call(params)  # the last exit of the process
         attempt = 0
@@ -390,6 +403,10 @@ class Sender:
             try:
                 result = self.api.call(method, **params)
             except (apihelper.ApiException, *_NETWORK_ERRORS) as exc:
+                wait = retry_after(exc) if flood_raises else None
+                if wait is not None:
+                    self._count("flood_waits")
+                    raise SendError(method, 429, _describe(exc)[1], retry_after=wait) from exc
                 delay = self._retry_delay(method, exc, attempt, chat)
                 attempt += 1
                 self._count("retries")

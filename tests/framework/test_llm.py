@@ -491,3 +491,17 @@ def test_bookkeeping_failure_keeps_answer_and_callers_transaction(
         assert User.select().where(User.telegram_id == 555).exists()
         assert UsageStats.select().count() == 0
     assert "usage could not be saved" in caplog.text
+
+
+def test_usage_sums_requests_tokens_and_users_per_vendor(bound_db, vendor: FakeVendor) -> None:
+    configure("openai", base_url=vendor.url, model="gpt-test")
+    llm = service()
+    with db.connection_scope():
+        assert llm.usage() == {}
+    first, second = make_user(100), make_user(101)
+    llm.complete(MESSAGES, user_id=first, fallback=local_text, cache=False)
+    llm.complete(MESSAGES, user_id=first, fallback=local_text, cache=False)
+    llm.complete(MESSAGES, user_id=second, fallback=local_text, cache=False)
+    llm.complete(MESSAGES, user_id=None, fallback=local_text, cache=False)    # the system's own request
+    with db.connection_scope():
+        assert llm.usage() == {"openai": {"requests": 4, "tokens": 168, "users": 2}}

@@ -161,6 +161,26 @@ def test_429_pause_applies_to_other_threads_of_the_same_chat() -> None:
     assert booked == [12.0, 12.0]
 
 
+def test_call_once_hands_a_429_back_with_retry_after_instead_of_waiting() -> None:
+    sender, api, fake_time = make_sender(private_interval=None)
+    api.errors.append(telegram_error(429, "Too Many Requests: retry after 7", retry_after=7))
+    with pytest.raises(SendError) as caught:
+        sender.call_once("send_message", chat_id=42, text="hi")
+    assert (caught.value.error_code, caught.value.retry_after) == (429, 7.0)
+    assert fake_time.sleeps == [] and len(api.calls) == 1
+    sender.call_once("send_message", chat_id=42, text="hi")  # the chat itself was not paused
+    assert fake_time.sleeps == [] and sender.stats["flood_waits"] == 1
+
+
+def test_call_once_still_retries_server_errors_and_refuses_a_blocked_user() -> None:
+    sender, api, _ = make_sender(private_interval=None, backoff_base=0.01)
+    api.errors.extend([telegram_error(502, "Bad Gateway"), telegram_error(403, "Forbidden: bot was blocked by the user")])
+    with pytest.raises(SendError) as caught:
+        sender.call_once("send_message", chat_id=42, text="hi")
+    assert (caught.value.error_code, caught.value.retry_after) == (403, None)
+    assert len(api.calls) == 2
+
+
 def test_server_errors_back_off_exponentially_then_give_up() -> None:
     sender, api, fake_time = make_sender(max_retries=3, backoff_base=0.5, backoff_max=1.5,
                                          global_per_second=None, private_interval=None)
