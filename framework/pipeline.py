@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,7 @@ class Pipeline:
         if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
             log.warning("malformed update ignored (no integer update_id)")
             return None
+        _replace_unstorable(raw)
         try:
             update = types.Update.de_json(raw)
         except Exception as exc:  # noqa: BLE001 - malformed input must never crash a worker
@@ -118,7 +120,6 @@ class Pipeline:
         if field is not None:  # de_json copies fields as given; handlers rely on their types
             log.warning("malformed update %s ignored: %s is not a string", raw.get("update_id"), field)
             return None
-        _replace_nul(update)
         return update
 
     def _process(self, update: types.Update, tg_user: types.User) -> None:
@@ -453,19 +454,25 @@ def _mistyped_field(update: types.Update) -> str | None:
     return None
 
 
-def _replace_nul(update: types.Update) -> None:
-    """NUL → U+FFFD in texts and button data: PostgreSQL cannot store NUL in a text column, so a
-    handler saving it would fail (and five such messages would pause the plugin for everyone).
+# What no database column can store: NUL (PostgreSQL text) and lone UTF-16 surrogates (no UTF-8 form;
+# JSON can carry the escape \ud800, and a well-formed pair is already one character once parsed).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _replace_unstorable(raw: dict[str, Any]) -> None:
+    """NUL and lone surrogates → U+FFFD in every string of the update (texts, button data, names,
+    titles), in place: a handler saving one would fail, and a user could repeat that at will.
     One code unit for one, so entity offsets stay right."""
-    for message in (update.message, update.edited_message):
-        if message is not None:
-            for name in ("text", "caption"):
-                value = getattr(message, name, None)
-                if value and "\x00" in value:
-                    setattr(message, name, value.replace("\x00", "\ufffd"))
-    query = update.callback_query
-    if query is not None and query.data and "\x00" in query.data:
-        query.data = query.data.replace("\x00", "\ufffd")
+    stack: list[Any] = [raw]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            if isinstance(value, str):
+                if _UNSTORABLE.search(value):
+                    node[key] = _UNSTORABLE.sub("\ufffd", value)
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
 
 
 def _connection_lost(exc: BaseException) -> bool:

@@ -108,6 +108,9 @@ def quick_add(ctx: Context) -> Any:
                                known_words=book.learned_words())
     if parsed is None:
         return SKIP
+    if not periods.FIRST_YEAR <= parsed.date.year <= periods.LAST_YEAR:  # the rule of every date typed
+        ctx.reply(ctx.t("error.period.range"))
+        return None
     try:
         amount = money.validate_amount(parsed.amount, parsed.currency)
     except money.AmountError as error:

@@ -93,11 +93,12 @@ def set_currency(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseS
 
 
 def set_timezone(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
-    """An IANA name, checked with zoneinfo (so "../etc/passwd" and typos are refused)."""
-    value = value.strip()
-    if not periods.is_valid_timezone(value):
-        raise SettingError("bad_timezone", value=value)
-    return _save(row, now, timezone=value)
+    """An IANA name in any letter case, checked against the timezone database's list of names
+    (so "../etc/passwd", "Europe" and typos are refused)."""
+    name = periods.timezone_name(value)
+    if name is None:
+        raise SettingError("bad_timezone", value=value.strip()[:64])
+    return _save(row, now, timezone=name)
 
 
 def set_week_start(row: ExpenseSettings, value: str, now: dt.datetime) -> ExpenseSettings:
