@@ -236,6 +236,8 @@ class Pipeline:
         if self.app.plugins.is_paused(command.plugin):
             ctx.reply(ctx.t("core.plugin_paused"))
             return
+        if self.app.plugins.holds_off(command.plugin, ctx.telegram_id):
+            return  # told once, when their failures started holding them off (see _handler_failed)
         if command.permission and not self.app.access.can(ctx.user, command.permission):
             ctx.reply(ctx.t("core.not_admin"))
             return
@@ -261,7 +263,7 @@ class Pipeline:
         owner = ctx.session.raw_owner
         if owner is not None and ctx.session.chat not in (None, ctx.chat_id):
             pass  # a conversation of another chat (say, a private /add) must not eat group chatter
-        elif owner is not None and not self.app.plugins.is_paused(owner):
+        elif owner is not None and self._serves(ctx, owner):
             ctx.for_plugin(owner)
             conv = self.app.conversation_of(owner, ctx.session.conversation)
             if conv is not None and handled(self._run(ctx, owner, conv.handle)):
@@ -273,23 +275,44 @@ class Pipeline:
                 ctx.reply(ctx.t("core.timed_out", command=expired[1]))
                 return
         private = ctx.chat_type == "private"
-        self._first_to_handle(ctx, [h for h in self.app.routes.sorted_texts() if private or h.groups])
+        mine = owner is not None and ctx.session.chat in (None, ctx.chat_id)
+        paused = owner if mine and self.app.plugins.is_paused(owner) else None  # a conversation of a paused plugin
+        self._first_to_handle(ctx, [h for h in self.app.routes.sorted_texts() if private or h.groups], paused)
 
-    def _first_to_handle(self, ctx: Context, routes: list[Any]) -> bool:
-        """Offer the update to each route in turn until one handles it (does not return SKIP)."""
+    def _first_to_handle(self, ctx: Context, routes: list[Any], paused: str | None = None) -> bool:
+        """Offer the update to each route in turn until one handles it (does not return SKIP).
+
+        A paused plugin never sees it; when no other plugin took it, the user is told that
+        something is paused rather than met with silence (in a group, once per pause, since most
+        group messages were never meant for the plugin)."""
         for route in routes:
-            if not self.app.plugins.is_paused(route.plugin):
+            if self.app.plugins.is_paused(route.plugin):
+                paused = paused or route.plugin
+            elif not self.app.plugins.holds_off(route.plugin, ctx.telegram_id):
                 ctx.for_plugin(route.plugin)
                 if handled(self._run(ctx, route.plugin, bound(route.fn))):
                     return True
+        if paused is not None and (ctx.chat_type == "private"
+                                   or self.app.plugins.first_paused_notice(paused, ctx.telegram_id)):
+            ctx.reply(ctx.t("core.plugin_paused"))
         return False
+
+    def _serves(self, ctx: Context, plugin: str) -> bool:
+        """Does ``plugin`` run for this update: neither paused nor holding this user off?"""
+        return not self.app.plugins.is_paused(plugin) and not self.app.plugins.holds_off(plugin, ctx.telegram_id)
 
     def _on_callback(self, ctx: Context) -> None:
         """A press reaches its handler only as valid data of a registered class, pressed by its owner."""
         data = ctx.data or ""
         route = self.app.routes.callback_for(data) if data else None
-        if route is None or self.app.plugins.is_paused(route.plugin):
+        if route is None:
             ctx.answer(ctx.t("core.stale_button"))
+            return
+        if self.app.plugins.is_paused(route.plugin):
+            ctx.answer(ctx.t("core.plugin_paused"))
+            return
+        if self.app.plugins.holds_off(route.plugin, ctx.telegram_id):
+            ctx.answer(ctx.t("core.plugin_held_short"))
             return
         try:
             owner, value = route.data_class.unpack(data)
@@ -376,10 +399,13 @@ class Pipeline:
         ctx.outbox.clear()
         ctx.callback_answered = False
         ctx.reply(ctx.t("core.error"))
-        if self.app.plugins.record_failure(plugin, f"{exc.__class__.__name__}: {exc}"):
+        outcome = self.app.plugins.record_failure(plugin, f"{exc.__class__.__name__}: {exc}", ctx.telegram_id)
+        if outcome.paused:
             self.app.save_plugin_states()
             self.app.notify_admins(ctx.t("core.plugin_paused_admin", plugin=plugin,
                                          error=f"{exc.__class__.__name__}: {exc}"[:300]))
+        elif outcome.held:
+            ctx.reply(ctx.t("core.plugin_held", minutes=max(1, round(outcome.seconds / 60))))
 
     # -- after the transaction -----------------------------------------------------------
     def _after_commit(self, ctx: Context) -> None:
