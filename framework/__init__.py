@@ -21,7 +21,7 @@ from .callbacks import CallbackData
 from .config import REQUIRED, ConfigError, load_config
 from .context import Button, Context, JobContext
 from .conversations import Conversation, InvalidTransition
-from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, database, utcnow
+from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, database, locked, utcnow
 from .handling import SKIP, Skip
 from .i18n import Translator
 from .llm import LLMResult, LLMService
@@ -42,5 +42,5 @@ __all__ = [
     "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
     "Scheduler", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",
     "UserSettings", "UtcDateTimeField", "arg", "connection_scope", "create_app", "database", "hookimpl", "load_config",
-    "utcnow",
+    "locked", "utcnow",
 ]
