@@ -86,3 +86,16 @@ def test_lone_surrogates_are_replaced_before_any_handler_sees_them(hostile_bot: 
     _no_failure(hostile_bot, alice.press(data="exl:\ud800"))
     group = hostile_bot.user(1001, language_code="en").in_chat(-500, title="Gr\ud800oup")
     assert "Expenses for" in _no_failure(hostile_bot, group.send("/list"))
+
+
+def test_any_decimal_digits_are_read_as_their_value(hostile_bot: Any) -> None:
+    """Decided: Arabic-Indic (١٢٣), fullwidth (１２３) and other Unicode decimal digits are read as the
+    number they write, everywhere a number is typed; superscripts (²) are no digits."""
+    alice = hostile_bot.user(1001, language_code="en")
+    assert "$123.00" in _no_failure(hostile_bot, alice.send("coffee ١٢٣"))
+    assert "$45.00" in _no_failure(hostile_bot, alice.send("taxi $４５"))
+    assert "$300.00" in _no_failure(hostile_bot, alice.send("/budget ٣٠٠"))
+    assert "1 USD = 92.5 RUB" in _no_failure(hostile_bot, alice.send("/rate USD RUB ٩٢.٥"))
+    assert "Expenses for 2025-03" in _no_failure(hostile_bot, alice.send("/list ٢٠٢٥-٠٣"))
+    assert _no_failure(hostile_bot, alice.send("coffee ²")) == ""  # not a number: plain chat
+    assert sorted(e.amount for e in rows(1001)) == [45, 123]
