@@ -24,6 +24,7 @@ from .logs import register_secret
 from .migrations import migrate, rollback, status
 from .models import AppSettings
 from .origin import origin
+from .outbox import Outbox
 from .pipeline import Pipeline
 from .plugin import Plugin
 from .plugins import LoadedPlugin, PluginManager
@@ -72,6 +73,8 @@ class Application:
                              private_interval=sender_cfg["private_interval"] or None,
                              group_per_minute=sender_cfg["group_per_minute"] or None,
                              max_retries=sender_cfg["max_retries"])
+        # Through the attribute, so a sender replaced later (tests, console mode) is the one used.
+        self.outbox = Outbox(lambda items: self.sender.deliver(items), self.clock)
         self.pipeline = Pipeline(self)
         self.dispatcher = ChatDispatcher(self.pipeline.process, workers=config["workers"])
         self._migration_sources: list[tuple[str, str]] = []
@@ -176,6 +179,7 @@ class Application:
             self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
                                    **job.trigger_args)
         self.save_plugin_states()
+        self.outbox.recover(at_start=True)  # replies a killed process committed and never sent go first
         if scheduler:
             self.scheduler.start()
         if telegram:
@@ -201,6 +205,7 @@ class Application:
     def stop(self) -> None:
         self.dispatcher.stop()
         self.scheduler.shutdown(wait=False)
+        self.outbox.stop()  # what was sent is marked so, before the database closes
         self.plugins.call_each("plugbot_shutdown")
         if hasattr(self.db, "close_all"):
             self.db.close_all()
@@ -242,7 +247,8 @@ class Application:
             context = JobContext(self, job.plugin)
             with dbmod.connection_scope(), dbmod.database.atomic():
                 job.fn(context)
-            self.sender.deliver(context.outbox)
+                row = self.outbox.store(context.outbox)
+            self.outbox.send(row, context.outbox)
 
         run.__qualname__ = job.id
         return run
