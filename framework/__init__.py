@@ -23,7 +23,7 @@ from .callbacks import CallbackData
 from .config import REQUIRED, ConfigError, load_config
 from .context import Button, Context, JobContext
 from .conversations import Conversation, InvalidTransition
-from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, database, utcnow
+from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, database, locked, utcnow
 from .handling import SKIP, Skip
 from .i18n import Translator
 from .llm import LLMResult, LLMService
@@ -47,6 +47,6 @@ __all__ = [
     "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
     "RestoreResult", "RuntimeSettings", "Scheduler", "SendError", "ServiceUnavailable", "Session", "SessionStore", "Skip",
     "Translator", "User", "UserService", "UserSettings", "UtcDateTimeField", "arg", "backup_database",
-    "connection_scope", "create_app", "database", "hookimpl", "load_config", "mask_secret", "mask_secrets",
+    "connection_scope", "create_app", "database", "hookimpl", "load_config", "locked", "mask_secret", "mask_secrets",
     "restore_database", "utcnow",
 ]

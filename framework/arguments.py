@@ -470,7 +470,7 @@ def _date(text: str, this_year: Callable[[], dt.date]) -> dt.date | None:
 def _local_today(ctx: Context) -> dt.date:
     try:
         zone = ZoneInfo(getattr(ctx.user, "timezone", None) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a directory
         zone = ZoneInfo("UTC")
     return ctx.now().astimezone(zone).date()
 

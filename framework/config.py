@@ -62,7 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "consent": {"required": False},
     "audit": {"retention_days": 365},
     "retention": {"remind_after_days": 90, "archive_after_days": 180},
-    "circuit_breaker": {"errors": 5, "window_seconds": 300, "pause_seconds": 600},
+    "circuit_breaker": {"users": 3, "window_seconds": 300, "pause_seconds": 600, "user_errors": 3,
+                        "user_pause_seconds": 60},
     "llm": {"timeout": 20, "retries": 2, "cache_ttl": 86400},
     "plugins": {},
 }
@@ -81,9 +82,15 @@ MINIMUMS: dict[str, float] = {
     "ratelimit.messages_per_minute": 1, "access.restricted_messages_per_minute": 1, "cache.default_ttl": 1, "cache.max_value_bytes": 1, "cache.user_ttl": 1,
     "sender.global_per_second": 0, "sender.private_interval": 0, "sender.group_per_minute": 0,
     "sender.max_retries": 0, "audit.retention_days": 1, "retention.remind_after_days": 1,
-    "retention.archive_after_days": 1, "circuit_breaker.errors": 1, "circuit_breaker.window_seconds": 1,
-    "circuit_breaker.pause_seconds": 1, "llm.timeout": 1, "llm.retries": 0, "llm.cache_ttl": 0,
+    "retention.archive_after_days": 1, "circuit_breaker.users": 1, "circuit_breaker.window_seconds": 1,
+    "circuit_breaker.pause_seconds": 1, "circuit_breaker.user_errors": 1, "circuit_breaker.user_pause_seconds": 1, "llm.timeout": 1, "llm.retries": 0, "llm.cache_ttl": 0,
     "telegram.polling.timeout": 0, "telegram.polling.limit": 1, "telegram.webhook.port": 1,
+}
+
+# Settings that changed meaning: the line an operator upgrading an old config gets.
+RENAMED: dict[str, str] = {
+    "circuit_breaker.errors": "replaced by circuit_breaker.users, how many distinct users' updates must fail "
+                              "within the window to pause a plugin (one user's failures only hold off that user)",
 }
 
 # Environment variables that win over the file (ARCHITECTURE.md).
@@ -177,6 +184,9 @@ def _validate(value: Any, default: Any, key: str, errors: list[str]) -> None:
             return
         for sub, sub_value in value.items():
             sub_key = _join(key, str(sub))
+            if sub_key in RENAMED:
+                errors.append(f"{sub_key}: {RENAMED[sub_key]}")
+                continue
             if sub not in default:
                 errors.append(f"{sub_key}: unknown setting")
                 continue

@@ -91,6 +91,17 @@ def is_postgres(db: peewee.Database | None = None) -> bool:
     return isinstance(db, peewee.PostgresqlDatabase)
 
 
+def locked(query: peewee.ModelSelect) -> peewee.ModelSelect:
+    """``query`` with the rows it reads locked until the update's transaction ends, for a
+    read-then-write that two updates must not both do on the same row (two /undo at once).
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` — the second reader waits, then sees the first one's
+    change. SQLite: the query as it is, because every update's transaction already holds the
+    database's writer lock from its start (``BEGIN IMMEDIATE``, see :func:`connect`).
+    """
+    return query.for_update() if is_postgres() else query
+
+
 @contextmanager
 def connection_scope() -> Iterator[None]:
     """Open this thread's connection for one update or job, and give it back after.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,7 @@ class Pipeline:
         if problem is not None:
             log.warning("malformed update ignored: %s", problem)
             return None
+        _replace_unstorable(raw)
         try:
             update = types.Update.de_json(raw)
         except Exception as exc:  # noqa: BLE001 - malformed input must never crash a worker
@@ -118,7 +120,6 @@ class Pipeline:
         if field is not None:  # de_json copies fields as given; handlers rely on their types
             log.warning("malformed update %s ignored: %s is not a string", raw.get("update_id"), field)
             return None
-        _replace_nul(update)
         return update
 
     def _process(self, update: types.Update, tg_user: types.User) -> None:
@@ -239,11 +240,13 @@ class Pipeline:
                 ctx.reply(ctx.t("core.unknown_command", command=name[:32]))
             return
         ctx.for_plugin(command.plugin)
-        if command.permission and not self.app.access.can(ctx.user, command.permission):
-            ctx.reply(ctx.t("core.not_admin"))
-            return
         if self.app.plugins.is_paused(command.plugin):
             ctx.reply(ctx.t("core.plugin_paused"))
+            return
+        if self.app.plugins.holds_off(command.plugin, ctx.telegram_id):
+            return  # told once, when their failures started holding them off (see _handler_failed)
+        if command.permission and not self.app.access.can(ctx.user, command.permission):
+            ctx.reply(ctx.t("core.not_admin"))
             return
         if ctx.restricted and not command.allow_restricted:
             ctx.reply(ctx.t("core.restricted_command", command=name))
@@ -267,7 +270,7 @@ class Pipeline:
         owner = ctx.session.raw_owner
         if owner is not None and ctx.session.chat not in (None, ctx.chat_id):
             pass  # a conversation of another chat (say, a private /add) must not eat group chatter
-        elif owner is not None and self.app.plugins.serving(owner):
+        elif owner is not None and self._serves(ctx, owner):
             ctx.for_plugin(owner)
             conv = self.app.conversation_of(owner, ctx.session.conversation)
             if conv is not None and handled(self._run(ctx, owner, conv.handle)):
@@ -279,8 +282,10 @@ class Pipeline:
                 ctx.reply(ctx.t("core.timed_out", command=expired[1]))
                 return
         private = ctx.chat_type == "private"
-        if not self._first_to_handle(ctx, [h for h in self.app.routes.sorted_texts() if private or h.groups]) \
-                and private:
+        mine = owner is not None and ctx.session.chat in (None, ctx.chat_id)
+        paused = owner if mine and self.app.plugins.is_paused(owner) else None  # a conversation of a paused plugin
+        if not self._first_to_handle(ctx, [h for h in self.app.routes.sorted_texts() if private or h.groups],
+                                     paused) and private:
             self._hint_help(ctx)
 
     def _hint_help(self, ctx: Context) -> None:
@@ -289,21 +294,43 @@ class Pipeline:
         if self.app.ratelimiter.hit(ctx.telegram_id, "core:help_hint", 1, HELP_HINT_SECONDS).allowed:
             ctx.reply(ctx.t("core.help_hint"))
 
-    def _first_to_handle(self, ctx: Context, routes: list[Any]) -> bool:
-        """Offer the update to each route in turn until one handles it (does not return SKIP)."""
+    def _first_to_handle(self, ctx: Context, routes: list[Any], paused: str | None = None) -> bool:
+        """Offer the update to each route in turn until one handles it (does not return SKIP).
+
+        A paused plugin never sees it; when no other plugin took it, the user is told that
+        something is paused rather than met with silence (in a group, once per pause, since most
+        group messages were never meant for the plugin)."""
         for route in routes:
-            if self.app.plugins.serving(route.plugin):
+            if self.app.plugins.is_off(route.plugin):
+                continue
+            if self.app.plugins.is_paused(route.plugin):
+                paused = paused or route.plugin
+            elif not self.app.plugins.holds_off(route.plugin, ctx.telegram_id):
                 ctx.for_plugin(route.plugin)
                 if handled(self._run(ctx, route.plugin, bound(route.fn))):
                     return True
+        if paused is not None and (ctx.chat_type == "private"
+                                   or self.app.plugins.first_paused_notice(paused, ctx.telegram_id)):
+            ctx.reply(ctx.t("core.plugin_paused"))
+            return True  # answered: the user knows why nothing else happened
         return False
+
+    def _serves(self, ctx: Context, plugin: str) -> bool:
+        """Does ``plugin`` run for this update: switched on, not paused, not holding this user off?"""
+        return self.app.plugins.serving(plugin) and not self.app.plugins.holds_off(plugin, ctx.telegram_id)
 
     def _on_callback(self, ctx: Context) -> None:
         """A press reaches its handler only as valid data of a registered class, pressed by its owner."""
         data = ctx.data or ""
         route = self.app.routes.callback_for(data) if data else None
-        if route is None or not self.app.plugins.serving(route.plugin):
+        if route is None or self.app.plugins.is_off(route.plugin):
             ctx.answer(ctx.t("core.stale_button"))
+            return
+        if self.app.plugins.is_paused(route.plugin):
+            ctx.answer(ctx.t("core.plugin_paused"))
+            return
+        if self.app.plugins.holds_off(route.plugin, ctx.telegram_id):
+            ctx.answer(ctx.t("core.plugin_held_short"))
             return
         try:
             owner, value = route.data_class.unpack(data)
@@ -390,11 +417,14 @@ class Pipeline:
         ctx.outbox.clear()
         ctx.callback_answered = False
         ctx.reply(ctx.t("core.error"))
-        if self.app.plugins.record_failure(plugin, f"{exc.__class__.__name__}: {exc}"):
+        outcome = self.app.plugins.record_failure(plugin, f"{exc.__class__.__name__}: {exc}", ctx.telegram_id)
+        if outcome.paused:
             self.app.save_plugin_states()
             error = f"{exc.__class__.__name__}: {exc}"[:300]
             if not self.app.plugins.status_changed(plugin, "paused", error):  # no plugin tells admins
                 self.app.notify_admins(ctx.t("core.plugin_paused_admin", plugin=plugin, error=error))
+        elif outcome.held:
+            ctx.reply(ctx.t("core.plugin_held", minutes=max(1, round(outcome.seconds / 60))))
 
     # -- after the transaction -----------------------------------------------------------
     def _after_commit(self, ctx: Context, outbox_row: int | None) -> None:
@@ -471,19 +501,25 @@ def _mistyped_field(update: types.Update) -> str | None:
     return None
 
 
-def _replace_nul(update: types.Update) -> None:
-    """NUL → U+FFFD in texts and button data: PostgreSQL cannot store NUL in a text column, so a
-    handler saving it would fail (and five such messages would pause the plugin for everyone).
+# What no database column can store: NUL (PostgreSQL text) and lone UTF-16 surrogates (no UTF-8 form;
+# JSON can carry the escape \ud800, and a well-formed pair is already one character once parsed).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _replace_unstorable(raw: dict[str, Any]) -> None:
+    """NUL and lone surrogates → U+FFFD in every string of the update (texts, button data, names,
+    titles), in place: a handler saving one would fail, and a user could repeat that at will.
     One code unit for one, so entity offsets stay right."""
-    for message in (update.message, update.edited_message):
-        if message is not None:
-            for name in ("text", "caption"):
-                value = getattr(message, name, None)
-                if value and "\x00" in value:
-                    setattr(message, name, value.replace("\x00", "\ufffd"))
-    query = update.callback_query
-    if query is not None and query.data and "\x00" in query.data:
-        query.data = query.data.replace("\x00", "\ufffd")
+    stack: list[Any] = [raw]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            if isinstance(value, str):
+                if _UNSTORABLE.search(value):
+                    node[key] = _UNSTORABLE.sub("\ufffd", value)
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
 
 
 def _connection_lost(exc: BaseException) -> bool:

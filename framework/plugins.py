@@ -156,6 +156,7 @@ class PluginManager:
         self.order: list[str] = []
         self._breaker = CircuitBreaker(**config.get("circuit_breaker", {}))
         self._counts = threading.Lock()
+        self._told_paused: dict[str, set[int]] = {}  # plugin → users told in a group that it is paused
 
     # -- loading ---------------------------------------------------------------
     def load(self) -> None:
@@ -456,6 +457,7 @@ class PluginManager:
                     loaded.status, loaded.paused_until = "enabled", None
             if lifted:
                 self._breaker.reset(name)
+                self._told_paused.pop(name, None)
                 log.warning("plugin %s resumed after its pause", name, extra={"plugin": name})
                 self.status_changed(name, "enabled")
             return False
@@ -474,18 +476,39 @@ class PluginManager:
                 log.exception("plugin %s failed in plugbot_plugin_status", plugin, extra={"plugin": plugin})
         return told
 
-    def record_failure(self, name: str, error: str) -> bool:
-        """Count a handler failure; True when this failure paused the plugin."""
+    def first_paused_notice(self, name: str, user: int) -> bool:
+        """True the first time in a pause of ``name`` that ``user`` is told about it (in a group,
+        where most messages are not for the plugin, once per pause is enough)."""
+        with self._counts:
+            told = self._told_paused.setdefault(name, set())
+            if user in told:
+                return False
+            told.add(user)
+            return True
+
+    def holds_off(self, name: str, user: int) -> bool:
+        """Is ``user`` held off plugin ``name`` for now, their own updates having kept failing in it?"""
+        return self._breaker.holds_off(name, user)
+
+    def record_failure(self, name: str, error: str, user: int | None = None) -> Failure:
+        """Count a handler failure of ``user``'s update: did it pause the plugin for everyone, or
+        (their own updates having kept failing in it) hold this one user off it for a while?"""
         loaded = self.plugins.get(name)
         if loaded is None or loaded.builtin:
-            return False
+            return Failure()
         loaded.error = error
-        if loaded.status == "enabled" and self._breaker.trip(name):
+        if loaded.status != "enabled":
+            return Failure()
+        held = self._breaker.user_failed(name, user) if user is not None else False
+        if self._breaker.trip(name, user):
             loaded.status = "paused"
             loaded.paused_until = time.monotonic() + self._breaker.pause_seconds
             log.error("plugin %s paused by the circuit breaker: %s", name, error, extra={"plugin": name})
-            return True
-        return False
+            return Failure(paused=True)
+        if held:
+            log.warning("user %s held off plugin %s for %ss: their updates keep failing in it", user, name,
+                        self._breaker.user_pause_seconds, extra={"plugin": name})
+        return Failure(held=held, seconds=self._breaker.user_pause_seconds if held else 0)
 
     def resume(self, name: str) -> None:
         loaded = self.plugins[name]
@@ -493,28 +516,79 @@ class PluginManager:
             loaded.status, loaded.paused_until = "enabled", None
             self._breaker.reset(name)
             self.status_changed(name, "enabled")
+            self._told_paused.pop(name, None)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What one handler failure led to (see :meth:`PluginManager.record_failure`)."""
+
+    paused: bool = False  # the plugin is paused for everyone
+    held: bool = False    # this user is held off the plugin for ``seconds``
+    seconds: int = 0
 
 
 class CircuitBreaker:
-    """N handler errors of one plugin within a window → pause it for a while."""
+    """Pause a plugin whose handlers fail for several users; hold off a user whose own updates keep failing.
 
-    def __init__(self, errors: int = 5, window_seconds: int = 300, pause_seconds: int = 600,
+    A failing dependency (a table gone, an API down) fails everyone's updates; an input that
+    crashes a handler fails only the updates of the one user who keeps sending it. So the plugin
+    is paused for everyone only when the failures within the window come from ``users`` distinct
+    users, and a user with ``user_errors`` failures of their own within the window is held off that
+    plugin alone for ``user_pause_seconds`` (a failure after that holds them off again at once).
+    """
+
+    def __init__(self, users: int = 3, window_seconds: int = 300, pause_seconds: int = 600,
+                 user_errors: int = 3, user_pause_seconds: int = 60,
                  clock: Callable[[], float] | None = None):
-        self.errors = errors
+        self.users = users
         self.window = window_seconds
         self.pause_seconds = pause_seconds
+        self.user_errors = user_errors
+        self.user_pause_seconds = user_pause_seconds
         self._clock = clock or time.monotonic  # looked up now: the pause check reads the same clock
-        self._events: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        # plugin → (time, user) of each failure in the window; user None: a failure of no one's update
+        self._events: dict[str, collections.deque[tuple[float, int | None]]] = collections.defaultdict(
+            collections.deque)
+        self._held: dict[tuple[str, int], float] = {}  # (plugin, user) → until
         self._lock = threading.Lock()
 
-    def trip(self, name: str) -> bool:
+    def _recent(self, name: str, now: float) -> collections.deque[tuple[float, int | None]]:
+        events = self._events[name]
+        while events and events[0][0] < now - self.window:
+            events.popleft()
+        return events
+
+    def trip(self, name: str, user: int | None = None) -> bool:
+        """Count a failure; True when the window now holds failures of ``users`` distinct users."""
         now = self._clock()
         with self._lock:
-            events = self._events[name]
-            events.append(now)
-            while events and events[0] < now - self.window:
-                events.popleft()
-            return len(events) >= self.errors
+            events = self._recent(name, now)
+            events.append((now, user))
+            users = {who for _, who in events if who is not None}
+            return len(users) + sum(1 for _, who in events if who is None) >= self.users
+
+    def user_failed(self, name: str, user: int) -> bool:
+        """Count ``user``'s failure (before :meth:`trip` adds it); True when it holds them off ``name``."""
+        now = self._clock()
+        with self._lock:
+            own = sum(1 for _, who in self._recent(name, now) if who == user) + 1
+            if own < self.user_errors:
+                return False
+            if len(self._held) > 10_000:  # a bound for a flood of distinct users: drop those already let go
+                self._held = {key: until for key, until in self._held.items() if until > now}
+            self._held[(name, user)] = now + self.user_pause_seconds
+            return True
+
+    def holds_off(self, name: str, user: int) -> bool:
+        until = self._held.get((name, user))
+        if until is None:
+            return False
+        if self._clock() < until:
+            return True
+        with self._lock:
+            self._held.pop((name, user), None)
+        return False
 
     def reset(self, name: str) -> None:
         with self._lock:

@@ -364,7 +364,7 @@ def resolve_timezone(name: str | dt.tzinfo | None) -> dt.tzinfo:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a directory
         log.warning("unknown time zone %r, using UTC", name)
         return UTC
 

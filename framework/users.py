@@ -133,7 +133,7 @@ class UserService:
         elif field == "timezone":
             try:
                 zoneinfo.ZoneInfo(value)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a long name
                 raise ValueError(f"unknown timezone {value!r}") from None
         else:
             raise ValueError(f"{field!r} is not a user setting (language, timezone)")

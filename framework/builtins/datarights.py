@@ -84,8 +84,21 @@ def _pd_log_of(user: User) -> list[dict[str, Any]]:
             for r in rows]
 
 
+def _private_only(ctx: Context) -> bool:
+    """In a group, ask the user to come to a private chat instead: personal data and the erase
+    confirmation are never posted where others read them. True when the command may go on."""
+    if ctx.chat_type == "private":
+        return True
+    username = ctx.app.bot_username
+    where = f"https://t.me/{username}" if username else ctx.t("core.private_chat_with_me")
+    ctx.reply(ctx.t("core.private_only", command=ctx.command or "mydata", where=where))
+    return False
+
+
 def mydata(ctx: Context) -> None:
-    """Everything every enabled plugin holds about the user, as one JSON document."""
+    """Everything every enabled plugin holds about the user, as one JSON document (in private only)."""
+    if not _private_only(ctx):
+        return
     document = ctx.user_data(ctx.user)
     ctx.audit.pd(ctx.user, ctx.user, "export_data", {"plugins": sorted(document["plugins"])})
     payload = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode("utf-8")
@@ -93,6 +106,9 @@ def mydata(ctx: Context) -> None:
 
 
 def deleteme(ctx: Context) -> None:
+    """Ask to confirm erasing the user's data (in private only)."""
+    if not _private_only(ctx):
+        return
     ctx.reply(ctx.t("core.deleteme.confirm"),
               buttons=[[Button(ctx.t("core.deleteme.confirm_button"), DeleteMeAnswer(confirm=True)),
                         Button(ctx.t("core.deleteme.cancel_button"), DeleteMeAnswer(confirm=False))]])

@@ -14,7 +14,7 @@ from typing import Any
 
 import peewee
 
-from framework import User
+from framework import User, locked
 
 from .export import ExportRow
 from .models import Category, Expense
@@ -92,11 +92,21 @@ def restore(expense: Expense, now: dt.datetime) -> Expense:
 
 
 def last(user: User) -> Expense | None:
-    """The most recently created live expense (for /undo)."""
-    return (Expense.select()
-            .where(Expense.user == user.id, Expense.is_deleted == False, Expense.archived == False)  # noqa: E712
-            .order_by(Expense.created_at.desc(), Expense.id.desc())
-            .first())
+    """The most recently created live expense, locked until the update commits (for /undo).
+
+    Two /undo at once (the user in two chats) must remove two different expenses: the second
+    waits for the first one's lock, and then reads past the row the first one deleted.
+    """
+    live = Expense.select().where(Expense.user == user.id, Expense.is_deleted == False,  # noqa: E712
+                                  Expense.archived == False)  # noqa: E712
+    newest = live.order_by(Expense.created_at.desc(), Expense.id.desc())
+    for _ in range(10):
+        expense = locked(newest).first()
+        # A row deleted while we waited for its lock drops out of the answer and PostgreSQL may
+        # return nothing, though other rows are live: read again, in a fresh snapshot.
+        if expense is not None or not live.exists():
+            return expense
+    return None
 
 
 def _in_period(user: User, start: dt.date, end: dt.date) -> peewee.ModelSelect:

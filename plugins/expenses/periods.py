@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 MAX_RANGE_DAYS = 3 * 366
 FIRST_YEAR, LAST_YEAR = 1970, 2100
@@ -60,19 +61,28 @@ def zone(name: str | None) -> ZoneInfo:
     """The user's timezone, falling back to UTC for an unknown or empty name."""
     try:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory of the database
         return ZoneInfo("UTC")
 
 
+@functools.cache
+def _timezones() -> dict[str, str]:
+    """Every IANA name the timezone database knows, by its lowercase form."""
+    return {name.lower(): name for name in (*available_timezones(), "UTC")}
+
+
+def timezone_name(text: str) -> str | None:
+    """The IANA name ``text`` spells in any letter case ("europe/moscow" → "Europe/Moscow"), or None.
+
+    Checked against the list of names rather than by opening the file ``ZoneInfo`` would read:
+    a directory ("Europe"), an over-long name or a path is then simply unknown, never an OSError.
+    """
+    return _timezones().get(text.strip().lower()) if text and len(text) <= 64 else None
+
+
 def is_valid_timezone(name: str) -> bool:
-    """True for an IANA timezone name such as ``Europe/Moscow``."""
-    if not name or name.startswith(("/", ".")) or ".." in name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    """True for an IANA timezone name such as ``Europe/Moscow``, spelled exactly."""
+    return timezone_name(name) == name
 
 
 def local_date(moment: dt.datetime, timezone: str | None) -> dt.date:

@@ -226,8 +226,8 @@ def test_plugins_shows_the_running_bots_live_state_and_says_when_it_stopped(bot_
                       db_url=f"sqlite:///{tmp_path}/bot.db")
     heartbeat = Heartbeat(bot.app, "polling")
     heartbeat.beat()  # what `run` does every few seconds
-    for _ in range(5):
-        bot.user(1).send("/boom")  # the circuit breaker pauses flaky
+    for user in (1, 2, 3):
+        bot.user(user).send("/boom")  # three users' failures: the circuit breaker pauses flaky
     heartbeat.beat()
     header, blocks = plugins_listing(path, capsys)
     assert header.startswith(f"bot: running (polling, pid {os.getpid()} on ")
@@ -241,8 +241,8 @@ def test_plugins_shows_the_running_bots_live_state_and_says_when_it_stopped(bot_
     _, blocks = plugins_listing(path, capsys)
     assert "flaky 0.3.0 [enabled]" in blocks
 
-    for _ in range(5):
-        bot.user(1).send("/boom")
+    for user in (1, 2, 3):
+        bot.user(user).send("/boom")
     heartbeat.stop()  # a clean stop, paused as it was
     header, blocks = plugins_listing(path, capsys)
     assert header.startswith("bot: not running (polling, pid ")

@@ -65,22 +65,45 @@ def test_deleteme_asks_first_and_no_keeps_everything(bot_factory, monkeypatch, b
     assert "Neo" in texts(alice.send("/hello"))[0]
 
 
-def test_deleteme_confirmation_in_a_group_belongs_to_who_asked(bot_factory, monkeypatch, backend) -> None:
-    """Bob presses "Yes, delete everything" under Alice's /deleteme in their group: nothing is erased,
-    least of all Bob's own data (the press used to erase the presser)."""
+def test_deleteme_confirmation_belongs_to_who_asked(bot_factory, monkeypatch, backend) -> None:
+    """Bob presses "Yes, delete everything" of Alice's /deleteme: nothing is erased, least of all
+    Bob's own data (the press used to erase the presser)."""
+    from framework.builtins.datarights import DeleteMeAnswer
+
     bot = build(bot_factory, backend, monkeypatch, HELLO)
     _with_nickname(bot, ALICE, "Neo")
     _with_nickname(bot, BOB, "Bobby")
-    alice, bob = bot.user(ALICE).in_chat(-777), bot.user(BOB).in_chat(-777)
+    alice, bob = bot.user(ALICE), bot.user(BOB).in_chat(-777)
     alice.send("/deleteme")
-    replies = bob.press("Yes, delete everything")
+    replies = bob.press(data=DeleteMeAnswer(confirm=True), owner=ALICE)
     assert [(r.method, r.text) for r in replies] == [("answer_callback_query", "This button is not for you.")]
-    assert bob.press("No, keep my data")[0].text == "This button is not for you."
+    assert bob.press(data=DeleteMeAnswer(confirm=False), owner=ALICE)[0].text == "This button is not for you."
     assert _user(ALICE) is not None and _user(BOB) is not None
     assert _greeting_rows(_user(BOB).id) == 1 and _greeting_rows(_user(ALICE).id) == 1
     with connection_scope():
         assert PdAuditLog.select().where(PdAuditLog.action == "delete_account").count() == 0
     assert texts(alice.press("No, keep my data")) == ["Nothing was deleted."]   # its owner still can
+
+
+def test_mydata_and_deleteme_in_a_group_point_to_a_private_chat(bot_factory, monkeypatch, backend) -> None:
+    """Personal data and the erase confirmation are never posted where the group reads them."""
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    _with_nickname(bot, ALICE, "Neo")
+    group = bot.user(ALICE, first_name="Alice", username="alice").in_chat(-777)
+    for command in ("mydata", "deleteme"):
+        replies = group.send(f"/{command}")
+        assert [(r.method, r.chat_id) for r in replies] == [("send_message", -777)]
+        assert replies[0].buttons == []
+        assert replies[0].text == (f"For your privacy, /{command} works only in a private chat with me: "
+                                   f"open https://t.me/{bot.app.bot_username} and send /{command} there.")
+        assert "Neo" not in replies[0].text and "alice" not in replies[0].text
+    assert texts(bot.user(ALICE, language_code="ru").in_chat(-777, kind="supergroup").send("/mydata@"
+                 + bot.app.bot_username))[0].startswith("Ради вашей приватности /mydata работает только")
+    with connection_scope():
+        assert PdAuditLog.select().where(PdAuditLog.action == "export_data").count() == 0
+    assert _user(ALICE) is not None
+    [document] = bot.user(ALICE).send("/mydata")  # in private it works as before
+    assert document.method == "send_document" and document.chat_id == ALICE
 
 
 def test_deleteme_yes_erases_and_anonymises(bot_factory, monkeypatch, backend) -> None:

@@ -36,7 +36,7 @@ def test_the_breaker_never_pauses_a_builtin(bot_factory, monkeypatch) -> None:
         raise RuntimeError("help broke")
 
     monkeypatch.setattr(core, "help_", broken_help)
-    bot = bot_factory(config={"circuit_breaker": {"errors": 2}})
+    bot = bot_factory(config={"circuit_breaker": {"users": 1, "user_errors": 1}})  # would pause or hold a plugin
     user = bot.user(5)
     sorry = bot.app.i18n.t("core", "error", "en")
     for _ in range(4):

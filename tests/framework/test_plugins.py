@@ -285,21 +285,22 @@ def test_raising_handler_is_isolated(bot_factory) -> None:
     assert bot.app.plugins.plugins["flaky"].status == "enabled"
 
 
-def test_circuit_breaker_pauses_a_plugin_after_five_errors(bot_factory, tmp_path: Path) -> None:
+def test_circuit_breaker_pauses_a_plugin_when_three_users_fail_in_it(bot_factory, tmp_path: Path) -> None:
     bot = bot_factory({"flaky": section_of("flaky"), "hello": HELLO}, admins=(ADMIN,))
-    user = bot.user(1)
-    for attempt in range(4):
-        assert user.send("/boom")[0].text == "Something went wrong, sorry. Please try again.", attempt
+    users = [bot.user(n) for n in (1, 2, 3)]
+    for user in users[:2]:
+        assert user.send("/boom")[0].text == "Something went wrong, sorry. Please try again."
         assert bot.app.plugins.plugins["flaky"].status == "enabled"
-    fifth = user.send("/boom")
-    assert [r.text for r in fifth if r.chat_id == user.id] == ["Something went wrong, sorry. Please try again."]
-    to_admin = [r for r in fifth if r.chat_id == ADMIN]
+    third = users[2].send("/boom")
+    assert [r.text for r in third if r.chat_id == users[2].id] == ["Something went wrong, sorry. Please try again."]
+    to_admin = [r for r in third if r.chat_id == ADMIN]
     assert len(to_admin) == 1
     assert to_admin[0].text.startswith("⚠️ Plugin flaky was paused after repeated errors.")
     assert "ValueError: the flaky plugin broke" in to_admin[0].text
     assert bot.app.plugins.plugins["flaky"].status == "paused"
 
     # the user gets the paused notice for every command of the plugin, other plugins work on
+    user = users[0]
     assert user.send("/fine")[0].text == "This feature is paused for now, please try again later."
     assert user.send("/boom")[0].text == "This feature is paused for now, please try again later."
     assert user.send("/hello")[0].text.startswith("👋 Hello")
@@ -357,14 +358,14 @@ def test_circuit_breaker_counts_errors_inside_its_configured_window_and_pause_en
     now = [1000.0]
     monkeypatch.setattr(framework.plugins.time, "monotonic", lambda: now[0])
     bot = bot_factory({"flaky": section_of("flaky")},
-                      config={"circuit_breaker": {"errors": 2, "window_seconds": 60, "pause_seconds": 600}})
+                      config={"circuit_breaker": {"users": 2, "window_seconds": 60, "pause_seconds": 600}})
     user = bot.user(1)
     user.send("/boom")
     now[0] += 61  # the first error left the window
-    user.send("/boom")
+    bot.user(2).send("/boom")
     assert bot.app.plugins.plugins["flaky"].status == "enabled"
     now[0] += 30
-    user.send("/boom")  # two errors within 60 s
+    bot.user(3).send("/boom")  # two users' errors within 60 s
     assert bot.app.plugins.plugins["flaky"].status == "paused"
     assert user.send("/fine")[0].text == "This feature is paused for now, please try again later."
     now[0] += 601

@@ -41,6 +41,10 @@ NUMBERS = ("0", "-5", "-0", "0.001", "5", "12.50", "8,90", "1e309", "NaN", "inf"
 INJECTIONS = ("'; DROP TABLE expenses; --", "1' OR '1'='1", "\"; DELETE FROM users; --", "%s %(x)s ? :1 $1",
               "Robert'); DROP TABLE users;--", "{0} {{}} ${x}", "<script>alert(1)</script>", "\\'\\\"",
               "admin'--", "' UNION SELECT telegram_id FROM users --")
+# Arguments that once crashed a handler (each crash counted against the plugin): dates near year 1,
+# a timezone that is a directory of the database or too long to be a file name, a lone surrogate.
+HOSTILE = ("0001-01-01", "0001-01-01..0001-12-31", "0001", "9999-12", "10000-01-01", "timezone Europe",
+           "timezone " + "A" * 300, "tz ../../etc/passwd", "\ud800", "coffee \udfff 5", "$5 0001-01-01")
 # Valid traffic mixed in, so the hostile updates meet users with expenses, dialogues and buttons.
 PLAUSIBLE = ("coffee 5", "lunch 12.50", "taxi 7", "/add", "/add 9.99", "12", "Food", "Transport", "a note",
              "/list", "/undo", "/stats", "/stats week", "/cancel", "/budget 500", "/settings", "/categories",
@@ -54,13 +58,13 @@ Maker = Callable[[Any, Any], dict[str, Any]]
 unicode_text = st.text(max_size=60)
 texts = st.one_of(
     unicode_text,
-    st.sampled_from(("", " ", "\n", "\t\t", "\u200b", "\u0000", "🙂" * 3, "\U0001F600" * 2100, "x" * 4097)),
+    st.sampled_from(("", " ", "\n", "\t\t", "\u200b", "\u0000", "\ud800", "coffee $5 0001-01-01", "lunch \udc00 $7", "🙂" * 3, "\U0001F600" * 2100, "x" * 4097)),
     st.builds(lambda s, n: (s or "ab") * n, st.text(max_size=8), st.integers(300, 3000)),   # huge
     st.builds(lambda w, n: f"{w} {n}", st.one_of(st.sampled_from(SPEND_WORDS), unicode_text),
               st.one_of(st.sampled_from(NUMBERS), st.integers().map(str),
                         st.floats(allow_nan=True, allow_infinity=True).map(str))),           # quick-add-like
     st.builds(lambda c, a: f"{c} {a}", st.sampled_from(COMMANDS), st.one_of(unicode_text, st.sampled_from(NUMBERS),
-                                                                              st.sampled_from(INJECTIONS))),
+                                                                              st.sampled_from(INJECTIONS + HOSTILE))),
     st.sampled_from(COMMANDS),
     st.sampled_from(PLAUSIBLE), st.sampled_from(PLAUSIBLE),
     st.builds(lambda w, i, n: f"{w} {i} {n}", st.sampled_from(SPEND_WORDS), st.sampled_from(INJECTIONS),

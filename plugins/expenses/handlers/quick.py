@@ -18,6 +18,7 @@ from .. import (
     ledger,
     money,
     nlp,
+    periods,
     service,
     views,
 )
@@ -49,6 +50,9 @@ def quick_add(ctx: Context) -> Any:
                                known_words=book.learned_words())
     if parsed is None:
         return SKIP
+    if not periods.FIRST_YEAR <= parsed.date.year <= periods.LAST_YEAR:  # the rule of every date typed
+        ctx.reply(ctx.t("error.period.range"))
+        return None
     try:
         amount = money.validate_amount(parsed.amount, parsed.currency)
     except money.AmountError as error:

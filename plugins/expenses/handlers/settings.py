@@ -68,9 +68,9 @@ def settings_(ctx: Context, key: str | None, value: str | None) -> None:
 def _change(ctx: Context, prefs: ExpenseSettings, key: str, value: str) -> str | None:
     """Apply one setting; the message that explains why not, or None when it was saved."""
     if key == "timezone":
-        name = value.strip()
-        if not periods.is_valid_timezone(name):
-            return ctx.t("settings.error.bad_timezone", value=name[:64])
+        name = periods.timezone_name(value.strip())  # any letter case; a directory or a path is unknown
+        if name is None:
+            return ctx.t("settings.error.bad_timezone", value=value.strip()[:64])
         ctx.users.change_settings(ctx.user, actor=ctx.user, timezone=name)
         ctx.user.timezone = name  # this update goes on in the new timezone
         return None

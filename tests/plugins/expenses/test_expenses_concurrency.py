@@ -4,9 +4,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from expenses_helpers import START, amounts, audit
+from expenses_helpers import START, amounts, audit, rows
 
 from framework import connection_scope
+from framework.models import AuditLog
+from plugins.expenses.models import Expense
 
 USERS = 40
 EACH = 10
@@ -76,3 +78,43 @@ def test_two_currency_changes_at_once_never_mix_one_currency_with_the_others_bud
             row = ExpenseSettings.get(ExpenseSettings.user == user_id)
             assert (row.currency, Decimal(row.monthly_budget)) in {("EUR", Decimal("27.00")),
                                                                    ("RUB", Decimal("2700.00"))}
+
+
+def test_parallel_undos_of_one_user_in_two_chats_each_remove_a_different_expense(bot_factory: Any,
+                                                                                  database: str) -> None:
+    """/undo reads "the user's last expense" under a lock (SELECT ... FOR UPDATE on PostgreSQL, the
+    writer lock on SQLite): two undos at once never report and delete the same row."""
+    bot = bot_factory(plugins={"expenses": {"charts": False}}, database=database, redis=database == "postgres",
+                      config={"workers": 8, "ratelimit": {"messages_per_minute": 100_000}})
+    bot.set_time(START)
+    user = bot.user(7001, first_name="Ann")
+    group = user.in_chat(-7001)
+    for round_ in range(3):
+        bot.telegram.calls.clear()
+        base = round_ * 20
+        # twenty quick adds in private, racing undos in the group; then undos in both chats at once
+        for n in range(20):
+            bot.app.feed(user.message_update(f"coffee ${base + n + 1}"))
+            if n % 4 == 0:
+                bot.app.feed(group.message_update("/undo"))
+        assert bot.app.join(timeout=120)
+        for _ in range(8):
+            bot.app.feed(user.message_update("/undo"))
+            bot.app.feed(group.message_update("/undo"))
+        assert bot.app.join(timeout=120)
+
+        undo_replies = [r.text for r in bot.telegram.calls
+                        if r.method == "send_message" and r.text.startswith(("🗑 Deleted", "There is no expense"))]
+        assert len(undo_replies) == 5 + 16
+        named = [r.split("\n")[0] for r in undo_replies if r.startswith("🗑")]
+        assert len(named) == len(set(named)), sorted(named)  # each undo removed and named its own row
+        with connection_scope():
+            deleted = [e for e in rows(7001, include_deleted=True) if e.is_deleted]
+            assert len(deleted) == len(named)
+            assert sorted(f"🗑 Deleted: ${e.amount:.2f}" for e in deleted) == sorted(
+                line.split(" · ")[0] for line in named)
+            assert len(audit("expense_deleted")) == len(named)
+        # start the next round from a clean ledger
+        with connection_scope():
+            Expense.delete().execute()
+            AuditLog.delete().execute()
