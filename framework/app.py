@@ -29,7 +29,7 @@ from .plugin import Plugin
 from .plugins import LoadedPlugin, PluginManager
 from .ratelimit import DbRateBackend, RateLimiter, make_rate_backend
 from .redisconn import connect_redis
-from .registry import Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
+from .registry import CliRegistry, Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
 from .scheduler import DbJobStatsStore, Scheduler
 from .sender import Sender, SendError, TelebotApi
 from .sessions import make_session_store
@@ -114,6 +114,7 @@ class Application:
         self._register_each("plugbot_register_handlers",
                             lambda loaded: HandlerRegistry(self.routes, loaded.handle, builtin=loaded.builtin))
         self._register_each("plugbot_register_jobs", lambda loaded: JobRegistry(self.routes, loaded.handle))
+        self._register_each("plugbot_register_cli", lambda loaded: CliRegistry(self.routes, loaded.handle))
         for name in self.plugins.order:
             self._migration_sources.extend((name, d) for d in self.plugins.plugins[name].migrations)
 
@@ -135,6 +136,12 @@ class Application:
         self._migration_sources = [(p, d) for p, d in self._migration_sources if p != name]
 
     # -- lifecycle ---------------------------------------------------------------------
+    def run_cli(self, plugin: str, name: str, args: list[str]) -> int:
+        """Run a plugin's command-line command (``plugbot_register_cli``) in a database connection."""
+        command = self.routes.cli[(plugin, name)]
+        with dbmod.connection_scope():
+            return int(command.fn(self.plugins.plugins[plugin].handle, list(args)) or 0)
+
     def migrate(self) -> dict[str, list[str]]:
         with dbmod.connection_scope():
             return migrate(self.db, self._migration_sources)

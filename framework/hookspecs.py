@@ -184,5 +184,14 @@ def plugbot_archive_user_data(user: Any, plugin: Any) -> None:
 
 
 @hookspec
+def plugbot_register_cli(register: Any) -> None:
+    """Add commands to the command line: ``register(name, fn, help="...")`` makes
+    ``python -m framework <plugin> <name> [args...]`` call ``fn(plugin, args)`` with the plugin's
+    handle and the remaining arguments (a list of strings), inside a database connection, and exit
+    with the integer it returns. The database is the configured one, not migrated by the call.
+    """
+
+
+@hookspec
 def plugbot_stats(plugin: Any) -> dict[str, Any] | None:
     """Return counters this plugin contributes to the admin's ``/plugins`` (name → number)."""

@@ -88,6 +88,16 @@ class Job:
 
 
 @dataclass
+class CliCommand:
+    """A plugin's command-line command: ``python -m framework <plugin> <name> [args...]``."""
+
+    plugin: str
+    name: str
+    fn: Callable[[Any, list[str]], int]
+    help: str = ""
+
+
+@dataclass
 class Routes:
     """Everything registered, across plugins."""
 
@@ -100,6 +110,7 @@ class Routes:
     successful_payment: list[Route] = field(default_factory=list)
     middleware: dict[str, list[Middleware]] = field(default_factory=dict)  # plugin → outermost first
     jobs: dict[str, Job] = field(default_factory=dict)
+    cli: dict[tuple[str, str], CliCommand] = field(default_factory=dict)  # (plugin, name) → command
 
     def drop(self, plugin: str) -> None:
         """Forget everything ``plugin`` registered: a plugin taken out (its startup failed)
@@ -113,6 +124,7 @@ class Routes:
         self.successful_payment = [r for r in self.successful_payment if r.plugin != plugin]
         self.middleware.pop(plugin, None)
         self.jobs = {k: j for k, j in self.jobs.items() if j.plugin != plugin}
+        self.cli = {k: c for k, c in self.cli.items() if c.plugin != plugin}
 
     def sorted_texts(self) -> list[TextHandler]:
         return sorted(self.texts, key=lambda h: -h.priority)
@@ -289,3 +301,20 @@ class JobRegistry:
         if job.id in self._routes.jobs:
             raise RegistrationError(f"job {job.id!r} registered twice")
         self._routes.jobs[job.id] = job
+
+
+class CliRegistry:
+    """The ``register`` callable handed to ``plugbot_register_cli`` (``.plugin``: the handle)."""
+
+    def __init__(self, routes: Routes, plugin: Plugin):
+        self._routes = routes
+        self.plugin = plugin
+        self.name = plugin.name
+
+    def __call__(self, name: str, fn: Callable[[Any, list[str]], int], *, help: str = "") -> None:
+        if not _COMMAND.match(name.replace("-", "_")):
+            raise RegistrationError(f"{self.name}: command-line command {name!r} must be 1-32 of a-z, 0-9, _, -")
+        if (self.name, name) in self._routes.cli:
+            raise RegistrationError(f"{self.name}: command-line command {name!r} registered twice")
+        _check_takes(fn, 2, f"{self.name}: command-line command {name!r}", "(plugin, args)")
+        self._routes.cli[(self.name, name)] = CliCommand(self.name, name, fn, help)
