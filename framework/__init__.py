@@ -31,6 +31,7 @@ from .plugins import API_VERSION, PluginInfo, hookimpl
 from .ratelimit import RateDecision, RateLimiter
 from .redisconn import ServiceUnavailable
 from .scheduler import JobStats, Scheduler
+from .sender import SendError
 from .sessions import Session, SessionStore
 from .users import UserService
 
@@ -40,7 +41,7 @@ __all__ = [
     "API_VERSION", "SKIP", "AccessControl", "Application", "Arg", "AuditService", "BadArgument", "BaseModel", "Button",
     "Cache", "CallbackData", "ConfigError", "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext",
     "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
-    "Scheduler", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",
+    "Scheduler", "SendError", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",
     "UserSettings", "UtcDateTimeField", "arg", "connection_scope", "create_app", "database", "hookimpl", "load_config",
     "utcnow",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -36,6 +37,8 @@ from .sessions import make_session_store
 from .users import UserService
 
 log = logging.getLogger("plugbot.app")
+
+FAST_WORKERS = 2  # threads that answer pre-checkout queries (see Application.feed)
 
 
 def create_app(config: dict[str, Any] | str | None = None, *, api: Any = None,
@@ -74,6 +77,9 @@ class Application:
                              max_retries=sender_cfg["max_retries"])
         self.pipeline = Pipeline(self)
         self.dispatcher = ChatDispatcher(self.pipeline.process, workers=config["workers"])
+        # Telegram cancels a payment whose pre-checkout query is not answered within 10 seconds:
+        # those queries get workers of their own instead of waiting behind a busy chat's updates.
+        self.fast_dispatcher = ChatDispatcher(self.pipeline.process, workers=FAST_WORKERS, name="plugbot-fast")
         self._migration_sources: list[tuple[str, str]] = []
         self._collect()
 
@@ -207,6 +213,7 @@ class Application:
 
     def stop(self) -> None:
         self.dispatcher.stop()
+        self.fast_dispatcher.stop()
         self.scheduler.shutdown(wait=False)
         self.plugins.call_each("plugbot_shutdown")
         if hasattr(self.db, "close_all"):
@@ -219,10 +226,17 @@ class Application:
     # -- updates -----------------------------------------------------------------------
     def feed(self, update: dict[str, Any]) -> None:
         """Queue an update; updates of one chat run in order, chats in parallel."""
+        if isinstance(update, dict) and isinstance(update.get("pre_checkout_query"), dict):
+            self.fast_dispatcher.submit(("fast", update.get("update_id")), update)
+            return
         self.dispatcher.submit(_queue_key(update), update)
 
     def join(self, timeout: float | None = None) -> bool:
-        return self.dispatcher.join(timeout)
+        """Wait until every update fed so far is handled (False if ``timeout`` expired first)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.dispatcher.join(timeout):
+            return False
+        return self.fast_dispatcher.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def process_update(self, update: dict[str, Any]) -> None:
         """Run one update synchronously (console mode and tests)."""

@@ -102,7 +102,8 @@ def plugbot_register_handlers(register: Any) -> None:
     ``register.text(fn, priority=0, groups=False)`` → ``fn(ctx)``;
     ``register.callback(DataClass, fn)`` → ``fn(ctx, data)`` with the parsed :class:`framework.CallbackData`;
     ``register.conversation(conv)`` (its states, entry command and callback classes);
-    ``register.content(["photo"], fn)`` and ``register.payment(pre_checkout=fn, successful=fn)`` → ``fn(ctx)``;
+    ``register.content(["photo"], fn)`` and ``register.payment(pre_checkout=fn, successful=fn, refunded=fn)``
+    → ``fn(ctx)``;
     ``register.middleware(fn)``.
 
     A handler that returns normally has handled its update; ``return SKIP`` (or ``raise Skip``)

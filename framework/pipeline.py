@@ -196,6 +196,9 @@ class Pipeline:
         if message.successful_payment is not None:
             self._fan_out(ctx, self.app.routes.successful_payment)
             return
+        if ctx.refunded_payment is not None:
+            self._fan_out(ctx, self.app.routes.refunded_payment)
+            return
         if message.content_type != "text":
             if self._first_to_handle(ctx, self.app.routes.content.get(message.content_type, [])):
                 return

@@ -108,6 +108,7 @@ class Routes:
     conversations: dict[tuple[str, str], Any] = field(default_factory=dict)
     pre_checkout: list[Route] = field(default_factory=list)
     successful_payment: list[Route] = field(default_factory=list)
+    refunded_payment: list[Route] = field(default_factory=list)
     middleware: dict[str, list[Middleware]] = field(default_factory=dict)  # plugin → outermost first
     jobs: dict[str, Job] = field(default_factory=dict)
     cli: dict[tuple[str, str], CliCommand] = field(default_factory=dict)  # (plugin, name) → command
@@ -122,6 +123,7 @@ class Routes:
         self.conversations = {k: c for k, c in self.conversations.items() if k[0] != plugin}
         self.pre_checkout = [r for r in self.pre_checkout if r.plugin != plugin]
         self.successful_payment = [r for r in self.successful_payment if r.plugin != plugin]
+        self.refunded_payment = [r for r in self.refunded_payment if r.plugin != plugin]
         self.middleware.pop(plugin, None)
         self.jobs = {k: j for k, j in self.jobs.items() if j.plugin != plugin}
         self.cli = {k: c for k, c in self.cli.items() if c.plugin != plugin}
@@ -268,12 +270,18 @@ class HandlerRegistry:
         for kind in types:
             self._routes.content.setdefault(kind, []).append(Route(self.name, fn))
 
-    def payment(self, *, pre_checkout: Handler | None = None, successful: Handler | None = None) -> None:
-        """Receive Telegram Payments: the pre-checkout query and the successful payment message."""
+    def payment(self, *, pre_checkout: Handler | None = None, successful: Handler | None = None,
+                refunded: Handler | None = None) -> None:
+        """Receive Telegram Payments: the pre-checkout query (answer it with
+        ``ctx.answer_pre_checkout``), the successful payment message (``ctx.message.successful_payment``)
+        and the refunded payment message (``ctx.refunded_payment``, a dict). Every plugin's handler
+        sees each of them: check that the payload is yours."""
         if pre_checkout is not None:
             self._routes.pre_checkout.append(Route(self.name, pre_checkout))
         if successful is not None:
             self._routes.successful_payment.append(Route(self.name, successful))
+        if refunded is not None:
+            self._routes.refunded_payment.append(Route(self.name, refunded))
 
 
 def _check_takes(fn: Handler, count: int, what: str, shape: str) -> None:
