@@ -189,6 +189,15 @@ class _Sending:
                    provider_token=provider_token, currency=currency,
                    prices=[types.LabeledPrice(label or title, amount)], **extra)
 
+    def create_invoice_link(self, *, title: str, description: str, payload: str, amount: int,
+                            label: str | None = None, currency: str = "XTR", provider_token: str = "",
+                            **extra: Any) -> str:
+        """An invoice link with one price, made *now* (the handler sends it on): for Stars
+        subscriptions pass ``subscription_period=2592000``. Raises ``framework.SendError``."""
+        return self.call_api("create_invoice_link", title=title, description=description, payload=payload,
+                             provider_token=provider_token, currency=currency,
+                             prices=[types.LabeledPrice(label or title, amount)], **extra)
+
     def call_api(self, method: str, **params: Any) -> Any:
         """Call the Bot API *now* and return its result (``create_invoice_link``,
         ``refund_star_payment``, ``get_star_transactions``...): for the calls whose answer the

@@ -54,7 +54,10 @@ def test_a_refunded_payment_reaches_its_handler_from_the_raw_update(bot: Any) ->
 def test_refunds_and_links_through_the_fake_bot_api(bot: Any) -> None:
     user = bot.user(7)
     url = user.send("/link")[-1].text
-    assert bot.telegram.links[url].params["subscription_period"] == 2592000
+    link = bot.telegram.links[url]
+    assert (link.params["subscription_period"], link.params["currency"], link.params["provider_token"]) == (
+        2592000, "XTR", "")
+    assert [(p.label, p.amount) for p in link.params["prices"]] == [("Monthly star", 25)]
     assert user.send("/refund ch-1")[-1].text == "refunded"
     assert user.send("/refund ch-1")[-1].text == "refused: Bad Request: CHARGE_ALREADY_REFUNDED"
     bot.telegram.refund_failures["ch-2"] = "BALANCE_TOO_LOW"

@@ -21,9 +21,8 @@ def buy(ctx: Any) -> None:
 
 
 def link(ctx: Any) -> None:
-    url = ctx.call_api("create_invoice_link", title="Monthly star", description="A star a month",
-                       payload=f"sub:{ctx.telegram_id}", provider_token="", currency="XTR",
-                       prices=[{"label": "month", "amount": PRICE}], subscription_period=2592000)
+    url = ctx.create_invoice_link(title="Monthly star", description="A star a month", payload=f"sub:{ctx.telegram_id}",
+                                  amount=PRICE, subscription_period=2592000)
     ctx.reply(url)
 
 
