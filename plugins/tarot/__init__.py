@@ -1,17 +1,18 @@
 """The tarot plugin: readings paid with credits, a ledger that always balances, Telegram Stars.
 
 This module only wires hooks; the work lives in the modules it names (``ledger``, ``deck``,
-``spreads``, ``interpretation``, the handlers and the jobs).
+``spreads``, ``interpretation``, ``reading``, ``handlers``, ``payments``, ``admin``, ``jobs``).
 """
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from framework import PluginInfo, hookimpl
+from framework import Plugin, PluginInfo, User, hookimpl
 
-from . import admin_cli, spreads
-from .models import MODELS
+from . import admin, admin_cli, handlers, jobs, payments, reading, spreads, userdata
+from .buttons import BuyMenu, SubscriptionMenu
+from .models import MODELS, TIERS
 
 HERE = os.path.dirname(__file__)
 
@@ -27,8 +28,13 @@ def plugbot_plugin_info() -> PluginInfo:
 def plugbot_config_defaults() -> dict[str, Any]:
     return {
         "spreads": {name: dict(values) for name, values in spreads.DEFAULT_SETTINGS.items()},
-        "reversal_probability": 0.3,  # chance that a drawn card is reversed
-        "welcome_bonus": 3,           # credits given once per person, ever
+        "packs": {"small": {"credits": 10, "stars": 50}, "medium": {"credits": 30, "stars": 125},
+                  "large": {"credits": 100, "stars": 350}},
+        "subscriptions": {"premium": {"credits": 20, "stars": 250}, "professional": {"credits": 60, "stars": 600}},
+        "reversal_probability": 0.3,    # chance that a drawn card is reversed
+        "welcome_bonus": 3,             # credits given once per person, ever
+        "session_timeout_minutes": 15,  # a reading conversation quiet this long is interrupted (free)
+        "support_contact": "",          # shown by /paysupport, e.g. @your_support
     }
 
 
@@ -39,6 +45,17 @@ def plugbot_validate_config(settings: dict[str, Any]) -> list[str]:
         problems.append("reversal_probability: must be between 0 and 1")
     if int(settings["welcome_bonus"]) < 0:
         problems.append("welcome_bonus: must be 0 or more")
+    for section in ("packs", "subscriptions"):
+        for name, entry in settings[section].items():
+            if not isinstance(entry, dict) or set(entry) != {"credits", "stars"}:
+                problems.append(f"{section}.{name}: needs credits and stars")
+            elif int(entry["credits"]) < 1 or int(entry["stars"]) < 1:
+                problems.append(f"{section}.{name}: credits and stars must be at least 1")
+            if ":" in str(name):
+                problems.append(f"{section}.{name}: a name cannot contain ':'")
+    for tier in settings["subscriptions"]:
+        if tier not in TIERS[1:]:
+            problems.append(f"subscriptions.{tier}: must be one of {', '.join(TIERS[1:])}")
     return problems
 
 
@@ -59,5 +76,56 @@ def plugbot_register_locales(register: Any) -> None:
 
 
 @hookimpl
+def plugbot_register_handlers(register: Any) -> None:
+    register.middleware(handlers.welcome_middleware)
+    register.conversation(reading.reading_conversation)  # /reading, its steps and its buttons
+    register.command("tarot", reading.start, help="help.tarot", args=reading.ARGS, allow_restricted=False,
+                     rate_limit="30/minute")
+    register.command("card", handlers.card, help="help.card")
+    register.command("balance", handlers.balance, help="help.balance")
+    register.command("history", handlers.history, help="help.history")
+    register.command("buy", payments.buy, help="help.buy")
+    register.command("subscription", payments.subscription, help="help.subscription")
+    register.command("paysupport", handlers.paysupport, help="help.paysupport")
+    register.command("terms", handlers.terms, help="help.terms")
+    register.command("tarot_grant", admin.grant, help="help.tarot_grant", args=admin.GRANT_ARGS,
+                     permission="manage_users")
+    register.command("tarot_ledger", admin.show_ledger, help="help.tarot_ledger", args=admin.LEDGER_ARGS,
+                     permission="view_stats")
+    register.command("tarot_refund", admin.refund, help="help.tarot_refund", args=admin.REFUND_ARGS,
+                     permission="manage_users")
+    register.callback(handlers.HistoryPage, handlers.history_page)
+    register.callback(handlers.HistoryOpen, handlers.history_open)
+    register.callback(BuyMenu, payments.buy_menu)
+    register.callback(SubscriptionMenu, payments.subscription_menu)
+    register.callback(payments.BuyPack, payments.buy_pack)
+    register.callback(payments.Subscribe, payments.subscribe)
+    register.callback(payments.CancelSubscription, payments.cancel)
+    register.payment(pre_checkout=payments.pre_checkout, successful=payments.successful, refunded=payments.refunded)
+
+
+@hookimpl
+def plugbot_register_jobs(register: Any) -> None:
+    register("sessions", jobs.expire_sessions, trigger="interval", minutes=5)
+    register("subscriptions", jobs.subscriptions, trigger="cron", hour=9, minute=0)
+    register("reconcile", jobs.reconcile, trigger="cron", hour=3, minute=30)
+
+
+@hookimpl
 def plugbot_register_cli(register: Any) -> None:
     register("verify-ledger", admin_cli.verify_ledger, help="check every balance against its transactions")
+
+
+@hookimpl
+def plugbot_export_user_data(user: User) -> dict[str, Any] | None:
+    return userdata.export(user)
+
+
+@hookimpl
+def plugbot_delete_user_data(user: User, plugin: Plugin) -> None:
+    userdata.delete(user, plugin.cache)
+
+
+@hookimpl
+def plugbot_stats() -> dict[str, Any]:
+    return userdata.counters()

@@ -140,7 +140,8 @@ def history_open(ctx: Any, data: HistoryOpen) -> Any:
 
 
 def paysupport(ctx: Any) -> None:
-    ctx.reply(ctx.t("paysupport"))
+    contact = ctx.settings["support_contact"] or ctx.t("paysupport_here")
+    ctx.reply(ctx.t("paysupport", contact=contact))
 
 
 def terms(ctx: Any) -> None:

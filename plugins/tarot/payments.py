@@ -25,7 +25,7 @@ ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
 
 
 class BuyPack(CallbackData, prefix="tarot_pack"):
-    pack: str
+    item: str  # the pack's name (a field called "pack" would hide CallbackData.pack)
 
 
 class Subscribe(CallbackData, prefix="tarot_sub"):
@@ -67,7 +67,7 @@ def price_of(settings: dict[str, Any], payload: Payload) -> tuple[int, int] | No
 # -- /buy -----------------------------------------------------------------------------------------
 
 def buy(ctx: Any) -> None:
-    rows = [[Button(ctx.t("buy.pack_button", credits=entry["credits"], stars=entry["stars"]), BuyPack(pack=name))]
+    rows = [[Button(ctx.t("buy.pack_button", credits=entry["credits"], stars=entry["stars"]), BuyPack(item=name))]
             for name, entry in ctx.settings["packs"].items()]
     rows.append([Button(ctx.t("subscription.button"), SubscriptionMenu())])
     ctx.reply(ctx.t("buy.menu", balance=wallet.balance(ctx)), buttons=rows)
@@ -78,10 +78,10 @@ def buy_menu(ctx: Any, data: Any) -> None:
 
 
 def buy_pack(ctx: Any, data: BuyPack) -> Any:
-    entry = ctx.settings["packs"].get(data.pack)
+    entry = ctx.settings["packs"].get(data.item)
     if entry is None:
         return SKIP  # a pack that does not exist (a forged or outdated button)
-    payload = Payload("p", data.pack, int(entry["credits"]), ctx.telegram_id)
+    payload = Payload("p", data.item, int(entry["credits"]), ctx.telegram_id)
     ctx.send_invoice(ctx.chat_id, title=ctx.t("buy.invoice_title", credits=entry["credits"]),
                      description=ctx.t("buy.invoice_description", credits=entry["credits"]),
                      payload=str(payload), amount=int(entry["stars"]))

@@ -51,6 +51,8 @@ reading_conversation = Conversation("reading", states={
 @reading_conversation.entry
 def start(ctx: Any, spread: str | None = None, question: str | None = None) -> None:
     interrupt_open_sessions(ctx)
+    if ctx.session.state is not None:
+        ctx.session.end()  # /reading again midway starts afresh
     if spread is not None:
         chosen = spreads.get(ctx.settings, spread)
         if _refused(ctx, chosen):
