@@ -417,6 +417,18 @@ class TestBot:
     def next_update_id(self) -> int:
         return next(self._update_ids)
 
+    def continue_update_ids(self) -> None:
+        """Number new updates after the last one the database processed, as Telegram does for a
+        restarted bot (a bot built on an existing database would otherwise have its updates skipped
+        as already processed)."""
+        from .db import connection_scope
+        from .models import ProcessedUpdate
+
+        with connection_scope():
+            last = ProcessedUpdate.select(ProcessedUpdate.update_id).order_by(ProcessedUpdate.update_id.desc()).scalar()
+        if last:
+            self._update_ids = itertools.count(last + 1)
+
     def next_message_id(self) -> int:
         return next(self._message_ids)
 
@@ -461,6 +473,8 @@ def bot_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
         if start:
             app.start(scheduler=False)
         bot = TestBot(app, telegram, clock)
+        if start:
+            bot.continue_update_ids()
         built.append(bot)
         return bot
 
