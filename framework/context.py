@@ -384,6 +384,11 @@ class JobContext(_Sending):
     def settings(self) -> dict[str, Any]:
         return self.app.plugin_settings(self.plugin)
 
+    @property
+    def cache(self) -> Any:
+        """The plugin's own cache, as ``ctx.cache`` in its handlers."""
+        return self.app.plugin_cache(self.plugin)
+
     def now(self) -> dt.datetime:
         return self.app.now()
 

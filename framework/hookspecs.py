@@ -103,7 +103,8 @@ def plugbot_register_handlers(register: Any) -> None:
     ``register.callback(DataClass, fn)`` → ``fn(ctx, data)`` with the parsed :class:`framework.CallbackData`;
     ``register.conversation(conv)`` (its states, entry command and callback classes);
     ``register.content(["photo"], fn)`` and ``register.payment(pre_checkout=fn, successful=fn, refunded=fn)``
-    → ``fn(ctx)``;
+    → ``fn(ctx)`` (answer with ``ctx.answer_pre_checkout(ok, error)``; ``ctx.message.successful_payment``;
+    ``ctx.refunded_payment``, a dict);
     ``register.middleware(fn)``.
 
     Every handler gets a :class:`framework.Context` first: ``ctx.user``, ``ctx.args`` (the raw

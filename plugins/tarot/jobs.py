@@ -8,7 +8,7 @@ from typing import Any
 
 from framework import SendError, User
 
-from . import ledger
+from . import ledger, wallet
 from .models import Reading, Subscription, Transaction, UserSession
 from .payments import Payload
 
@@ -95,5 +95,7 @@ def _missing(job: Any, item: Any) -> str | None:
                                   kind="subscription" if payload.kind == "s" else "purchase",
                                   metadata={"item": payload.item, "stars": item.amount, "reconciled": True})
     if created:
-        job.after_commit_forget(user)
+        # Dropped inside the job's transaction (jobs have no after-commit step): a parallel update
+        # reading the balance in the instant before the commit could cache the old one for 5 minutes.
+        wallet.forget(job.cache, user)
     return f"{charge_id}: {item.amount} Stars from {source.user.id} had no transaction; credited {payload.credits}"
