@@ -79,8 +79,7 @@ def plugbot_register_locales(register: Any) -> None:
 def plugbot_register_handlers(register: Any) -> None:
     register.middleware(handlers.welcome_middleware)
     register.conversation(reading.reading_conversation)  # /reading, its steps and its buttons
-    register.command("tarot", reading.start, help="help.tarot", args=reading.ARGS, allow_restricted=False,
-                     rate_limit="30/minute")
+    register.command("tarot", reading.start, help="help.tarot", args=reading.ARGS, allow_restricted=False)
     register.command("card", handlers.card, help="help.card")
     register.command("balance", handlers.balance, help="help.balance")
     register.command("history", handlers.history, help="help.history")

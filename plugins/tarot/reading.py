@@ -44,7 +44,7 @@ reading_conversation = Conversation("reading", states={
     "CHOOSING": ["QUESTION"],
     "QUESTION": ["QUESTIONNAIRE"],
     "QUESTIONNAIRE": ["QUESTIONNAIRE"],
-}, command="reading", help="help.reading", args=ARGS, allow_restricted=False, rate_limit="30/minute",
+}, command="reading", help="help.reading", args=ARGS, allow_restricted=False,
     callbacks=[SpreadChoice, SkipQuestion, Answer])
 
 
