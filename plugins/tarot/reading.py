@@ -184,7 +184,7 @@ def _refused(ctx: Any, chosen: spreads.Spread) -> bool:
 
 
 def _not_enough(ctx: Any, cost: int) -> None:
-    ctx.reply(ctx.t("reading.not_enough", cost=cost, balance=ledger.balance_of(ctx.user)),
+    ctx.reply(ctx.tn("reading.not_enough", cost, balance=ledger.balance_of(ctx.user)),
               buttons=[[Button(ctx.t("buy.button"), BuyMenu())]])
 
 
@@ -213,7 +213,7 @@ def perform(ctx: Any, reading: Reading, chosen: spreads.Spread) -> bool:
         reading.status, reading.error_message = "error", f"{exc.__class__.__name__}: {exc}"[:500]
         reading.completed_at = ctx.now()
         reading.save()
-        ctx.reply(ctx.t("reading.failed", cost=chosen.cost))
+        ctx.reply(ctx.tn("reading.failed", chosen.cost))
         return False
     reading.interpretation = text
     reading.status = "completed"

@@ -86,6 +86,12 @@ def test_the_local_reading_names_every_card_and_position_in_paragraphs(spread: s
     assert paragraphs[-1].startswith(t("synthesis.heading"))
 
 
+def test_every_text_exists_in_english_and_russian_through_the_kit() -> None:
+    from framework.testing import assert_locales_complete
+
+    assert_locales_complete("tarot")
+
+
 def test_every_text_exists_in_english_and_russian() -> None:
     en, ru = _catalog("en"), _catalog("ru")
 

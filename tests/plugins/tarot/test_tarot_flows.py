@@ -42,7 +42,7 @@ def test_fifty_parallel_readings_with_ten_credits_charge_exactly_ten(bot_factory
         assert charged.count() == 10 and all(t.credits_after >= 0 for t in charged)
         assert Reading.select().where(Reading.status == "completed").count() == 10
         assert ledger.verify() == []
-    refusals = [r for r in bot.telegram.calls if (r.text or "").startswith("🙏 This reading costs 1 credits")]
+    refusals = [r for r in bot.telegram.calls if (r.text or "").startswith("🙏 This reading costs 1 credit and you have 0.")]
     assert len(refusals) == 40
     assert alice.send("/balance")[0].text.startswith("💳 You have 0 credits.")
 

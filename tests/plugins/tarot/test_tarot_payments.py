@@ -3,6 +3,7 @@ parallel and after a restart), refunds by an admin and by Telegram, subscription
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 from framework import connection_scope
@@ -58,9 +59,20 @@ def test_the_same_payment_twice_in_parallel_and_after_a_restart_is_credited_once
     bot.set_time(START)
     alice = bot.user(1)
     invoice = _invoice(bot, alice)
-    for _ in range(6):  # Telegram could deliver one payment under several update ids
-        bot.app.feed(alice.payment_update(invoice, "ch-twice"))
-    assert bot.app.join(timeout=60)
+    # One payment under several update ids, each on its own thread straight into the pipeline (the
+    # dispatcher would queue one chat's updates one after another).
+    copies = [alice.payment_update(invoice, "ch-twice") for _ in range(6)]
+    start = threading.Barrier(len(copies))
+
+    def deliver(update: dict[str, Any]) -> None:
+        start.wait()
+        bot.app.process_update(update)
+
+    threads = [threading.Thread(target=deliver, args=(update,)) for update in copies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert _purchases() == [("purchase", 10, "completed", "ch-twice")]
     url = bot.app.config["database"]["url"]
     bot.app.stop()
