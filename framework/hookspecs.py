@@ -150,7 +150,8 @@ def plugbot_register_jobs(register: Any) -> None:
     The job id is ``<plugin>.<name>``; ``fn(job)`` receives a :class:`framework.JobContext`:
     ``job.settings``, ``job.now()``, ``job.t(key, lang, **params)``, ``job.tn(key, n, lang,
     **params)``, ``job.language_of(user)`` (the user's /language choice, else Telegram's),
-    ``job.notify(telegram_id, text)`` and ``job.audit(action, user=...)``. A job runs in a
+    ``job.notify(telegram_id, text)``, ``job.audit(action, user=...)``, ``job.cache`` (the plugin's cache)
+    and ``job.call_api(method, ...)``. A job runs in a
     transaction; what it sends leaves after the commit. Registering a job name twice is a
     RegistrationError.
     """
