@@ -34,7 +34,7 @@ def test_a_russian_speaker_reads_in_russian(bot: Any) -> None:
     bot.set_time(START)
     ivan = bot.user(7, language_code="ru")
     replies = ivan.send("/reading three Что меня ждёт?")
-    assert replies[0].text == "🎁 Добро пожаловать! У вас 3 бесплатных кредита для первых раскладов."
+    assert replies[0].text == "🎁 Добро пожаловать! Бесплатные кредиты для первых раскладов: 3."
     assert replies[1].text.startswith("🔮 Прошлое · Настоящее · Будущее (−2)\n\n1. Прошлое — ")
     body = "\n\n".join(r.text for r in replies[2:])
     assert "Вы спросили: «Что меня ждёт?»" in body and "В целом:" in body
