@@ -128,3 +128,23 @@ def test_mydata_exports_and_deleteme_anonymises_the_ledger(bot: Any) -> None:
     replies = alice.send("/balance")
     assert replies[0].text.startswith("💳 You have 0 credits.")
     assert not any("Welcome" in (r.text or "") for r in replies)
+
+
+def test_the_benchmark_mix_of_readings_and_purchases_leaves_the_books_balanced(bot_factory: Any,
+                                                                              database: str) -> None:
+    from benchmarks.workloads import generate
+
+    bot = bot_factory(plugins={"tarot": {"welcome_bonus": 5}}, database=database, redis=database == "postgres",
+                      config={"workers": 8, "ratelimit": {"messages_per_minute": 100_000}})
+    work = generate("tarot", 400, users=12)
+    for update in work.updates:
+        bot.app.feed(update)
+    assert bot.app.join(timeout=180)
+    paid = sum(1 for kind in work.kinds.values() if kind == "purchase")
+    with connection_scope():
+        assert Transaction.select().where(Transaction.type == "purchase").count() == paid
+        readings = Transaction.select().where(Transaction.type == "reading").count()
+        assert Reading.select().where(Reading.status == "completed").count() == readings
+        assert ledger.verify() == []
+    answers = [r for r in bot.telegram.calls if r.method == "answer_pre_checkout_query"]
+    assert len(answers) == paid and all(r.params["ok"] for r in answers)
