@@ -42,18 +42,16 @@ def subscriptions(job: Any) -> None:
     for sub in ended:
         sub.status = "expired"
         sub.save()
-        lang = job.language_of(sub.user)
-        job.notify(sub.user.telegram_id, job.t("subscription.expired", lang, tier=job.t(f"tier.{sub.tier}", lang)))
+        job.notify(sub.user, "subscription.expired", tier=job.t(f"tier.{sub.tier}", lang=job.language_of(sub.user)))
     due = list(Subscription.select(Subscription, User).join(User)
                .where(Subscription.status.in_(("active", "cancelled")) & (Subscription.expires_at > now)
                       & (Subscription.expires_at <= now + REMIND_BEFORE) & Subscription.reminded_at.is_null()))
     for sub in due:
         sub.reminded_at = now
         sub.save()
-        lang = job.language_of(sub.user)
         key = "subscription.reminder_renews" if sub.status == "active" else "subscription.reminder_ends"
-        job.notify(sub.user.telegram_id, job.t(key, lang, tier=job.t(f"tier.{sub.tier}", lang),
-                                               expires=sub.expires_at.date().isoformat()))
+        job.notify(sub.user, key, tier=job.t(f"tier.{sub.tier}", lang=job.language_of(sub.user)),
+                   expires=sub.expires_at.date().isoformat())
 
 
 def reconcile(job: Any) -> None:

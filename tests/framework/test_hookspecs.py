@@ -296,7 +296,9 @@ def test_hook_plugbot_register_cli(bot_factory, tmp_path: Path, capsys: Any, mon
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     url = f"sqlite:///{tmp_path}/bot.db"
-    bot_factory({"clitool": {"module": "plugins_for_tests.clitool"}}, db_url=url).user(1).send("/start")
+    bot = bot_factory({"clitool": {"module": "plugins_for_tests.clitool"}}, db_url=url)
+    bot.user(1).send("/start")
+    bot.app.stop()  # one live application per process: the command builds its own
     config = tmp_path / "config.yaml"
     config.write_text(f"database:\n  url: {url}\nplugins:\n  tool:\n    module: plugins_for_tests.clitool\n")
     assert main(["--config", str(config), "tool", "echo", "a", "b"]) == 0

@@ -139,6 +139,7 @@ def test_verify_ledger_on_the_command_line(bot: Any, tmp_path: Path, capsys: Any
     user = _user(7)
     _in_tx(ledger.credit, user, 4, "bonus", NOW)
     config = _config_file(tmp_path, url)
+    bot.app.stop()  # one live application per process: the command builds its own
     assert cli(["--config", config, "tarot", "verify-ledger"]) == 0
     assert "ledger OK" in capsys.readouterr().out
     with connection_scope():
