@@ -75,6 +75,10 @@ def reconcile(job: Any) -> None:
     for line in found:
         log.warning("reconciliation: %s", line)
         job.audit("tarot_reconciled", details={"payment": line})
+    if found:
+        report = job.t("reconcile.report", count=len(found), payments="\n".join(found))
+        for admin in sorted(job.access.admins):
+            job.send_message(admin, report)
 
 
 def _missing(job: Any, item: Any) -> str | None:

@@ -167,7 +167,8 @@ def test_a_subscription_is_bought_renewed_reminded_cancelled_and_expires(bot: An
     assert _purchases() == [("subscription", 20, "completed", "sub-1"), ("subscription", 20, "completed", "sub-2")]
 
 
-def test_reconciliation_credits_a_payment_that_never_arrived(bot: Any) -> None:
+def test_reconciliation_credits_a_payment_that_never_arrived(bot_factory: Any, database: str) -> None:
+    bot = bot_factory(plugins={"tarot": {}}, database=database, admins=(ADMIN,))
     bot.set_time(START)
     alice = bot.user(1)
     invoice = _invoice(bot, alice)
@@ -180,8 +181,10 @@ def test_reconciliation_credits_a_payment_that_never_arrived(bot: Any) -> None:
         {"id": "other", "amount": 7, "date": int(START.timestamp()),
          "source": {"type": "user", "user": {"id": 1, "is_bot": False, "first_name": "A"},
                     "invoice_payload": "another-bot"}}]
-    bot.run_job("tarot.reconcile")
-    bot.run_job("tarot.reconcile")
+    report = [r.text for r in bot.run_job("tarot.reconcile") if r.chat_id == ADMIN]
+    assert report == ["🧾 Reconciliation: 1 Stars payment(s) had no transaction and were credited now:\n"
+                      "ch-lost: 50 Stars from 1 had no transaction; credited 10"]
+    assert [r for r in bot.run_job("tarot.reconcile") if r.method == "send_message"] == []
     assert [t[3] for t in _purchases()] == ["ch-seen", "ch-lost"]
     assert alice.send("/balance")[0].text.startswith("💳 You have 23 credits.")
     with connection_scope():
