@@ -167,8 +167,9 @@ def _finish(ctx: Any, reading: Reading, chosen: spreads.Spread) -> None:
         reading.save()
         _close_session(session_id, ctx, "completed", {"step": "refused", "reading": reading.id})
         return
-    ok = perform(ctx, reading, chosen)
-    _close_session(session_id, ctx, "completed" if ok else "error", {"step": "read", "reading": reading.id})
+    outcome = perform(ctx, reading, chosen)
+    _close_session(session_id, ctx, "error" if outcome == "failed" else "completed",
+                   {"step": outcome, "reading": reading.id})
 
 
 def _refused(ctx: Any, chosen: spreads.Spread) -> bool:
@@ -188,8 +189,9 @@ def _not_enough(ctx: Any, cost: int) -> None:
               buttons=[[Button(ctx.t("buy.button"), BuyMenu())]])
 
 
-def perform(ctx: Any, reading: Reading, chosen: spreads.Spread) -> bool:
-    """Debit, draw, interpret and send the reading; refund if it cannot be written. True if read."""
+def perform(ctx: Any, reading: Reading, chosen: spreads.Spread) -> str:
+    """Debit, draw, interpret and send the reading; refund if it cannot be written.
+    Returns ``"read"``, ``"refused"`` (not enough credits) or ``"failed"`` (refunded)."""
     started = time.monotonic()
     try:
         charge = ledger.debit(ctx.user, chosen.cost, "reading", ctx.now(),
@@ -200,7 +202,7 @@ def perform(ctx: Any, reading: Reading, chosen: spreads.Spread) -> bool:
         reading.save()
         _not_enough(ctx, chosen.cost)
         wallet.changed(ctx)
-        return False
+        return "refused"
     wallet.changed(ctx)
     reading.transaction = charge.id
     cards = deck.draw(chosen.size, float(ctx.settings["reversal_probability"]))
@@ -214,14 +216,14 @@ def perform(ctx: Any, reading: Reading, chosen: spreads.Spread) -> bool:
         reading.completed_at = ctx.now()
         reading.save()
         ctx.reply(ctx.tn("reading.failed", chosen.cost))
-        return False
+        return "failed"
     reading.interpretation = text
     reading.status = "completed"
     reading.completed_at = ctx.now()
     reading.duration_seconds = int(time.monotonic() - started)
     reading.save()
     send(ctx, reading, chosen, cards, text)
-    return True
+    return "read"
 
 
 def interpret(ctx: Any, chosen: spreads.Spread, cards: list[deck.Drawn], question: str | None,
