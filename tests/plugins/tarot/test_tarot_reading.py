@@ -122,3 +122,29 @@ def test_forged_spread_and_answer_buttons_are_refused(bot: Any) -> None:
     assert alice.press(data=Answer(reading=1, question=0, option=99))[-1].text == "This button is no longer valid."
     assert alice.press(data=Answer(reading=999, question=0, option=0))[-1].text == "This button is no longer valid."
     assert bot.user(2).press(data=SpreadChoice(spread="single"), owner=1)[-1].text == "This button is not for you."
+
+
+def test_the_llm_reading_is_asked_with_spread_cards_question_and_answers_and_split(bot: Any, monkeypatch: Any) -> None:
+    from framework import LLMResult
+
+    bot.set_time(START)
+    asked: list[list[dict[str, Any]]] = []
+    long_text = "\n\n".join(f"Paragraph {n}: " + "the cards speak " * 60 for n in range(10))
+
+    def complete(messages: list[dict[str, Any]], **kwargs: Any) -> LLMResult:
+        asked.append(messages)
+        return LLMResult(long_text, "openai", 900, cached=False, fell_back=False)
+
+    monkeypatch.setattr(bot.app.llm, "complete", complete)
+    alice = bot.user(1)
+    replies = alice.send("/reading three Should I move?")
+    prompt = asked[0][-1]["content"]
+    assert "Question: Should I move?" in prompt
+    with connection_scope():
+        row = Reading.get()
+        for drawn, position in zip(row.cards, ("Past", "Present", "Future"), strict=True):
+            assert f"{drawn['position'] + 1}. {position}: " in prompt
+        assert row.interpretation == long_text
+    assert "English" in asked[0][0]["content"]
+    parts = [r.text for r in replies[2:]]  # after the welcome and the cards
+    assert len(parts) >= 3 and all(len(p) <= 3500 for p in parts) and "\n\n".join(parts) == long_text
