@@ -149,3 +149,25 @@ def test_verify_ledger_on_the_command_line(bot: Any, tmp_path: Path, capsys: Any
     out = capsys.readouterr().out
     assert "balance 9 but its transactions sum to 4" in out
     assert "starts at 1, the previous one ended at 0" in out and "violation(s)" in out
+
+
+def test_the_seed_indexes_exist_partial_ones_included(bot: Any, database: str) -> None:
+    with connection_scope():
+        if database == "postgres":
+            rows = dict(database_obj().execute_sql(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE %s", ("tarot_%",)).fetchall())
+        else:
+            rows = dict(database_obj().execute_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE ?", ("tarot_%",)).fetchall())
+    assert "WHERE" in rows["tarot_transactions_pending"] and "pending" in rows["tarot_transactions_pending"]
+    assert "WHERE" in rows["tarot_subscriptions_active"] and "active" in rows["tarot_subscriptions_active"]
+    names = " ".join(rows)
+    for columns in ("transaction_user_id_type_created_at", "transaction_account_id_id", "transaction_payment_reference",
+                    "transaction_created_at", "reading_user_id_created_at", "reading_spread_type", "reading_created_at",
+                    "credits_user_id", "subscription_user_id", "usersession_user_id"):
+        assert columns in names, columns
+    assert "UNIQUE" in rows["transaction_payment_reference"].upper() and "UNIQUE" in rows["credits_user_id"].upper()
+
+
+def database_obj() -> Any:
+    return database.obj

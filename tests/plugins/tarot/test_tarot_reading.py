@@ -124,7 +124,7 @@ def test_forged_spread_and_answer_buttons_are_refused(bot: Any) -> None:
     assert bot.user(2).press(data=SpreadChoice(spread="single"), owner=1)[-1].text == "This button is not for you."
 
 
-def test_the_llm_reading_is_asked_with_spread_cards_question_and_answers_and_split(bot: Any, monkeypatch: Any) -> None:
+def test_the_llm_reading_is_asked_with_spread_positions_cards_and_question_and_split(bot: Any, monkeypatch: Any) -> None:
     from framework import LLMResult
 
     bot.set_time(START)
