@@ -148,3 +148,35 @@ def test_the_benchmark_mix_of_readings_and_purchases_leaves_the_books_balanced(b
         assert ledger.verify() == []
     answers = [r for r in bot.telegram.calls if r.method == "answer_pre_checkout_query"]
     assert len(answers) == paid and all(r.params["ok"] for r in answers)
+
+
+def test_a_balance_cached_by_a_parallel_update_before_the_commit_is_dropped_after_it(
+        bot_factory: Any, database: str, monkeypatch: Any) -> None:
+    import threading
+
+    from plugins.tarot import reading
+
+    bot = bot_factory(plugins={"tarot": {}}, database=database, redis=database == "postgres")
+    bot.set_time(START)
+    alice = bot.user(1)
+    alice.send("/balance")
+    cache = bot.app.plugin_cache("tarot")
+    original = reading.interpret
+    key = f"balance:{_user_id(1)}"
+
+    def a_parallel_read_then_interpret(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        # The debit is written and its cache entry dropped, but not committed: another update of
+        # the user now reads the committed (old) balance and caches it.
+        def other_update() -> None:
+            with connection_scope():
+                cache.set(key, ledger.balance_of(ctx.user))
+
+        thread = threading.Thread(target=other_update)
+        thread.start()
+        thread.join()
+        assert cache.get(key) == 3
+        return original(ctx, *args, **kwargs)
+
+    monkeypatch.setattr(reading, "interpret", a_parallel_read_then_interpret)
+    alice.send("/reading single")
+    assert alice.send("/balance")[-1].text.startswith("💳 You have 2 credits.")  # dropped after the commit
