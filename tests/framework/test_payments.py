@@ -10,6 +10,7 @@ import plugins_for_tests
 import pytest
 from plugins_for_tests import shop
 
+from framework import User, connection_scope
 from framework.testing import eventually
 
 HERE = Path(__file__).parent
@@ -83,3 +84,21 @@ def test_a_pre_checkout_query_is_answered_while_the_chat_is_busy(bot_factory: An
     finally:
         shop.busy.set()
     assert bot.app.join(timeout=10)
+
+
+def test_payments_are_never_rate_limited_and_a_settled_payment_passes_every_gate(bot_factory: Any) -> None:
+    bot = bot_factory({"shop": {"module": "plugins_for_tests.shop"}}, config={"ratelimit": {"messages_per_minute": 2}})
+    user = bot.user(7)
+    user.send("/buy")
+    invoice = bot.telegram.invoices[-1]
+    user.send("/buy")
+    user.send("/buy")
+    assert len(bot.telegram.invoices) == 2  # the third /buy was over the limit
+    assert user.pre_checkout(invoice) == (True, None)
+    assert [r.text for r in bot.process(user.payment_update(invoice, "ch-limited"))] == ["paid 25 XTR: ch-limited"]
+    with connection_scope():
+        target = User.get(User.telegram_id == 7)
+    bot.app.access.ban(target, by=1, reason="test")
+    assert [r.text for r in bot.process(user.payment_update(invoice, "ch-banned"))] == ["paid 25 XTR: ch-banned"]
+    assert [r.text for r in user.refunded_payment(invoice, "ch-banned")] == ["refunded ch-banned"]
+    assert [r.text for r in user.send("/buy")] == ["You are blocked from using this bot."]  # the rest is gated
