@@ -2,10 +2,10 @@
 
 One question, one function: :meth:`AccessControl.can` answers "may this
 user do X" for every admin command. Superadmins come from ``admins`` in the
-config; ``admin_users`` rows (seed 003) grant finer roles.
+config; ``admin_users`` rows grant finer roles (manage users, view stats, manage keys).
 
 Restrictions carry their own ``expires_at``: an expired ban stops applying at
-once, without a job having to flip ``is_active``. Two kinds (seed 004): a
+once, without a job having to flip ``is_active``. Two kinds: a
 ``ban`` drops every update of the user; a ``restrict`` keeps them served but
 at ``access.restricted_messages_per_minute`` and without the commands a
 plugin registered with ``allow_restricted=False`` (costly ones: readings, LLM
@@ -177,7 +177,7 @@ class AccessControl:
         return Verdict(True)
 
     def consent_text(self, ctx: Context) -> str:
-        """The consent text the admin set in ``app_settings`` (seed 003), else the default."""
+        """The consent text an admin set in ``app_settings`` (it changes without a deploy), else the default."""
         text = self.cache.get_or_set("consent_text", lambda: _settings_row().consent_text or "",
                                      ttl=CACHE_TTL)
         return text or ctx.t("core.consent.prompt")

@@ -451,7 +451,7 @@ class Application:
         raise LookupError(f"plugin {plugin!r} registered no conversation with state {state!r}")
 
     def settings_row(self) -> AppSettings:
-        """The single ``app_settings`` row (seed 003), created by the core migration."""
+        """The single ``app_settings`` row (settings admins change at runtime), created by the core migration."""
         return AppSettings.get_or_none(AppSettings.id == 1) or AppSettings(id=1)
 
 

@@ -45,7 +45,7 @@ class AuditService:
         return changed
 
     def prune(self, retention_days: int) -> int:
-        """Delete audit rows older than the retention period (seed 000: 12 months)."""
+        """Delete audit rows older than the retention period (a year by default: what the privacy policy promises)."""
         cutoff = self.clock() - dt.timedelta(days=retention_days)
         removed = AuditLog.delete().where(AuditLog.created_at < cutoff).execute()
         removed += PdAuditLog.delete().where(PdAuditLog.created_at < cutoff).execute()
