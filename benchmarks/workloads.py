@@ -178,7 +178,38 @@ def mix(n: int, users: int = 1000, seed: int = 4, first_update_id: int = 1, user
     return work
 
 
-GENERATORS = {"echo": echo, "quick_add": quick_add, "mix": mix, "stats": stats}
+# The tarot plugin's mix: a paid reading, a Stars purchase (its pre-checkout query and its
+# successful payment), the balance and the free card of the day.
+TAROT_SHARES = {"reading": 0.40, "purchase": 0.20, "balance": 0.20, "card": 0.20}
+
+
+def tarot(n: int, users: int = 1000, seed: int = 5, first_update_id: int = 1, user_base: int = USER_BASE) -> Workload:
+    """(d) the tarot plugin: 40 % /reading single, 20 % purchases (pre-checkout + payment), 20 %
+    /balance, 20 % /card. Each purchase is a new charge id, so each credits 10 credits once."""
+    rng = random.Random(seed)
+    factory = UpdateFactory(first_update_id, user_base)
+    work = Workload("tarot")
+    kinds = list(TAROT_SHARES)
+    while len(work.updates) < n:
+        user = rng.randrange(users)
+        kind = rng.choices(kinds, [TAROT_SHARES[k] for k in kinds])[0]
+        sender = factory.user(user)
+        payment = {"currency": "XTR", "total_amount": 50, "invoice_payload": f"tarot:p:small:10:{sender['id']}"}
+        if kind == "purchase":
+            uid = next(factory._update_ids)
+            query = {"update_id": uid, "pre_checkout_query": {"id": f"q{uid}", "from": sender, **payment}}
+            work.updates.append(query)
+            work.kinds[uid] = "pre_checkout"
+            update = factory.message(user, None, successful_payment={
+                **payment, "telegram_payment_charge_id": f"bench-{uid}", "provider_payment_charge_id": ""})
+        else:
+            update = factory.message(user, {"reading": "/reading single", "balance": "/balance", "card": "/card"}[kind])
+        work.updates.append(update)
+        work.kinds[update["update_id"]] = kind
+    return work
+
+
+GENERATORS = {"echo": echo, "quick_add": quick_add, "mix": mix, "stats": stats, "tarot": tarot}
 
 
 def generate(name: str, n: int, users: int = 1000, seed: int | None = None, **kwargs: Any) -> Workload:

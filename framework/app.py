@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable
 from typing import Any
 from urllib.parse import urlparse
@@ -36,7 +37,7 @@ from .plugins import LoadedPlugin, PluginManager
 from .ratelimit import DbRateBackend, RateLimiter, make_rate_backend
 from .redaction import error_text, redact, register_config
 from .redisconn import connect_redis
-from .registry import Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
+from .registry import CliRegistry, Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
 from .runtime import RuntimeSettings
 from .scheduler import DbJobStatsStore, Scheduler
 from .sender import Sender, SendError, TelebotApi
@@ -44,6 +45,8 @@ from .sessions import make_session_store
 from .users import UserService
 
 log = logging.getLogger("plugbot.app")
+
+FAST_WORKERS = 2  # threads that answer pre-checkout queries (see Application.feed)
 
 
 class ApplicationLiveError(RuntimeError):
@@ -133,15 +136,19 @@ class Application:
         self.outbox = Outbox(lambda items: self.sender.deliver(items), self.clock)
         self.pipeline = Pipeline(self)
         self.dispatcher = ChatDispatcher(self.pipeline.process, workers=config["workers"])
+        # Telegram cancels a payment whose pre-checkout query is not answered within 10 seconds:
+        # those queries get workers of their own instead of waiting behind a busy chat's updates.
+        self.fast_dispatcher = ChatDispatcher(self.pipeline.process, workers=FAST_WORKERS, name="plugbot-fast")
         self._migration_sources: list[tuple[str, str]] = []
         self._collect()
 
     def _abandon(self) -> None:
         """A constructor that failed half way gives back what it took, so the next application can live."""
         try:
-            dispatcher = getattr(self, "dispatcher", None)
-            if dispatcher is not None:
-                dispatcher.stop()
+            for name in ("dispatcher", "fast_dispatcher"):
+                dispatcher = getattr(self, name, None)
+                if dispatcher is not None:
+                    dispatcher.stop()
             if getattr(self, "db", None) is not None:
                 self._close_connections()
         finally:
@@ -208,6 +215,7 @@ class Application:
         self._register_each("plugbot_register_handlers",
                             lambda loaded: HandlerRegistry(self.routes, loaded.handle, builtin=loaded.builtin))
         self._register_each("plugbot_register_jobs", lambda loaded: JobRegistry(self.routes, loaded.handle))
+        self._register_each("plugbot_register_cli", lambda loaded: CliRegistry(self.routes, loaded.handle))
         for name in self.plugins.order:
             self._migration_sources.extend((name, d) for d in self.plugins.plugins[name].migrations)
 
@@ -234,6 +242,12 @@ class Application:
         self._migration_sources = [(p, d) for p, d in self._migration_sources if p != name]
 
     # -- lifecycle ---------------------------------------------------------------------
+    def run_cli(self, plugin: str, name: str, args: list[str]) -> int:
+        """Run a plugin's command-line command (``plugbot_register_cli``) in a database connection."""
+        command = self.routes.cli[(plugin, name)]
+        with dbmod.connection_scope():
+            return int(command.fn(self.plugins.plugins[plugin].handle, list(args)) or 0)
+
     def migrate(self) -> dict[str, list[str]]:
         with dbmod.connection_scope():
             return migrate(self.db, self._migration_sources)
@@ -349,6 +363,7 @@ class Application:
         self._stopped = True
         try:
             self.dispatcher.stop()
+            self.fast_dispatcher.stop()
             self.scheduler.shutdown(wait=False)
             self.outbox.stop()  # what was sent is marked so, before the database closes
             if self._started:
@@ -388,10 +403,17 @@ class Application:
     def feed(self, update: dict[str, Any]) -> None:
         """Queue an update; updates of one chat run in order, chats in parallel."""
         self._require_live()
+        if isinstance(update, dict) and isinstance(update.get("pre_checkout_query"), dict):
+            self.fast_dispatcher.submit(("fast", update.get("update_id")), update)
+            return
         self.dispatcher.submit(_queue_key(update), update)
 
     def join(self, timeout: float | None = None) -> bool:
-        return self.dispatcher.join(timeout)
+        """Wait until every update fed so far is handled (False if ``timeout`` expired first)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.dispatcher.join(timeout):
+            return False
+        return self.fast_dispatcher.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def process_update(self, update: dict[str, Any]) -> None:
         """Run one update synchronously (console mode and tests)."""

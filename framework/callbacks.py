@@ -84,6 +84,9 @@ class CallbackData:
             raise ValueError(f"{cls.__name__}: prefix {prefix!r} must be 1-16 of A-Z a-z 0-9 _ . - (no ':')")
         cls.__prefix__ = prefix
         cls.__owner__ = bool(owner)
+        hidden = sorted(name for name in cls.__dict__.get("__annotations__", {}) if hasattr(CallbackData, name))
+        if hidden:  # a field named "pack" would replace the method and fail only when the button is sent
+            raise TypeError(f"{cls.__name__}: field name(s) {', '.join(hidden)} hide CallbackData's own; rename them")
         dataclasses.dataclass(frozen=True)(cls)
         # A class declared inside a function names types local to it: look there too.
         hints = typing.get_type_hints(cls, localns=dict(sys._getframe(1).f_locals))

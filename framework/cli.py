@@ -1,5 +1,7 @@
 """Command line: ``python -m framework run | console | migrate | check-config | health |
-plugins | webhook set|delete | backup | restore | clear-redis`` (also installed as ``plugbot``).
+plugins | webhook set|delete | backup | restore | clear-redis`` (also installed as ``plugbot``),
+and ``python -m framework <plugin> <command> [args...]`` for the commands plugins add
+(``plugbot_register_cli``).
 
 Operator mistakes (a broken config, a bad database URL) print one line per
 problem and exit with status 2, never a traceback. An operation that was
@@ -35,8 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Whatever a command prints, and any traceback nobody caught, goes out without a secret.
     redacting_streams()
     install_excepthooks()
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    plugin_command = _plugin_command(parser, argv)
     try:
+        if plugin_command is not None:
+            return cmd_plugin(*plugin_command)
+        args = parser.parse_args(argv)
         return args.func(args)
     except ConfigError as exc:
         for line in exc.errors:
@@ -116,6 +123,36 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("--force", action="store_true", help="replace a database that has tables (they are dropped)")
     add("clear-redis", cmd_clear_redis, "drop the bot's cache, sessions and rate limits in Redis (bot stopped)")
     return parser
+
+
+def _plugin_command(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[str | None, list[str]] | None:
+    """``[--config PATH] <plugin> <command> [args...]`` → (config path, the rest); None for a built-in
+    command (or no command), which argparse then handles."""
+    config, rest = None, list(argv)
+    if rest[:1] == ["--config"] and len(rest) > 1:
+        config, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--config="):
+        config, rest = rest[0].partition("=")[2], rest[1:]
+    builtins = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    if not rest or rest[0].startswith("-") or rest[0] in builtins:
+        return None
+    return config, rest
+
+
+def cmd_plugin(config_path: str | None, rest: list[str]) -> int:
+    """Run ``<plugin> <command> [args...]``; a name no plugin registered lists what there is (exit 2)."""
+    config = _config(argparse.Namespace(config=config_path))
+    app = _app(config)
+    try:
+        plugin, name = rest[0], (rest[1] if len(rest) > 1 else "")
+        if (plugin, name) not in app.routes.cli:
+            known = sorted(f"{p} {n}" + (f": {c.help}" if c.help else "") for (p, n), c in app.routes.cli.items())
+            print(f"plugbot: unknown command {' '.join(rest[:2])!r}; plugins offer: "
+                  + ("; ".join(known) if known else "nothing"), file=sys.stderr)
+            return 2
+        return app.run_cli(plugin, name, rest[2:])
+    finally:
+        app.stop()  # never started: no shutdown hooks run, the pool closes, the process may build another
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:

@@ -189,6 +189,32 @@ class _Sending:
         self._send("send_message", chat_id=chat_id, text=text, reply_markup=self._markup(buttons, chat_id),
                    parse_mode=parse_mode)
 
+    def send_invoice(self, chat_id: int, *, title: str, description: str, payload: str, amount: int,
+                     label: str | None = None, currency: str = "XTR", provider_token: str = "",
+                     **extra: Any) -> None:
+        """Send an invoice with one price (queued like a reply). The defaults sell digital goods for
+        Telegram Stars: currency ``XTR``, an empty provider token, ``amount`` in Stars."""
+        self._send("send_invoice", chat_id=chat_id, title=title, description=description, invoice_payload=payload,
+                   provider_token=provider_token, currency=currency,
+                   prices=[types.LabeledPrice(label or title, amount)], **extra)
+
+    def create_invoice_link(self, *, title: str, description: str, payload: str, amount: int,
+                            label: str | None = None, currency: str = "XTR", provider_token: str = "",
+                            **extra: Any) -> str:
+        """An invoice link with one price, made *now* (the handler sends it on): for Stars
+        subscriptions pass ``subscription_period=2592000``. Raises ``framework.SendError``."""
+        return self.call_api("create_invoice_link", title=title, description=description, payload=payload,
+                             provider_token=provider_token, currency=currency,
+                             prices=[types.LabeledPrice(label or title, amount)], **extra)
+
+    def call_api(self, method: str, **params: Any) -> Any:
+        """Call the Bot API *now* and return its result (``create_invoice_link``,
+        ``refund_star_payment``, ``get_star_transactions``...): for the calls whose answer the
+        handler needs, and the ones that must happen even if the update later fails. Raises
+        ``framework.SendError`` when Telegram refuses (``.description`` says why). Replies go
+        through ``reply``, which waits for the commit."""
+        return self.app.sender.call(method, **params)
+
 
 class _AppService:
     """A context attribute that is the application's service of the same name (``ctx.users`` is ``app.users``)."""
@@ -339,6 +365,24 @@ class Context(_PluginScope):
     @property
     def data(self) -> str | None:
         return self.callback.data if self.callback is not None else None
+
+    @property
+    def refunded_payment(self) -> dict[str, Any] | None:
+        """A ``refunded_payment`` message's payment, as Telegram sent it (``telegram_payment_charge_id``,
+        ``total_amount``, ``invoice_payload``...), read from the raw message: pyTelegramBotAPI sets no
+        content type for it."""
+        raw = getattr(self.message, "json", None) if self.message is not None else None
+        payment = raw.get("refunded_payment") if isinstance(raw, dict) else None
+        return payment if isinstance(payment, dict) else None
+
+    def answer_pre_checkout(self, ok: bool, error: str | None = None) -> None:
+        """Answer the pre-checkout query of this update: ``ok=False`` with ``error``, the reason the
+        user reads. Telegram cancels the payment when no answer comes within 10 seconds."""
+        query = self.update.pre_checkout_query
+        if query is None:
+            raise RuntimeError("answer_pre_checkout: this update is not a pre-checkout query")
+        self._send("answer_pre_checkout_query", pre_checkout_query_id=query.id, ok=ok,
+                   error_message=None if ok else error)
 
     # -- services ------------------------------------------------------------
     def can(self, permission: str) -> bool:

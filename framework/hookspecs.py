@@ -102,7 +102,9 @@ def plugbot_register_handlers(register: Any) -> None:
     ``register.text(fn, priority=0, groups=False)`` → ``fn(ctx)``;
     ``register.callback(DataClass, fn)`` → ``fn(ctx, data)`` with the parsed :class:`framework.CallbackData`;
     ``register.conversation(conv)`` (its states, entry command and callback classes);
-    ``register.content(["photo"], fn)`` and ``register.payment(pre_checkout=fn, successful=fn)`` → ``fn(ctx)``;
+    ``register.content(["photo"], fn)`` and ``register.payment(pre_checkout=fn, successful=fn, refunded=fn)``
+    → ``fn(ctx)`` (answer with ``ctx.answer_pre_checkout(ok, error)``; ``ctx.message.successful_payment``;
+    ``ctx.refunded_payment``, a dict);
     ``register.middleware(fn)``.
 
     Every handler gets a :class:`framework.Context` first: ``ctx.user``, ``ctx.args`` (the raw
@@ -150,7 +152,8 @@ def plugbot_register_jobs(register: Any) -> None:
     lang=None, **params)`` (the default language unless ``lang=`` says otherwise),
     ``job.language_of(user)`` (the user's /language choice, else Telegram's), ``job.notify(user,
     key, *, buttons=None, **params)`` (``key`` of the plugin's catalog in ``user``'s language) and
-    ``job.audit(action, user=...)``. A job runs in a transaction; what it sends leaves after the
+    ``job.audit(action, user=...)``; ``job.cache`` (the plugin's cache) and ``job.call_api(method, ...)``.
+    A job runs in a transaction; what it sends leaves after the
     commit. Registering a job name twice is a RegistrationError.
     """
 
@@ -216,6 +219,15 @@ def plugbot_user_info(user: Any, plugin: Any) -> dict[str, Any] | None:
     """What this plugin knows about ``user`` (a core ``User`` row), for the admins' ``/user`` profile:
     a few short facts, label → value (``{"expenses": 42, "last expense": "2025-03-01"}``), or None
     when it stores nothing about them. Called inside the admin's update; keep it to a query or two."""
+
+
+@hookspec
+def plugbot_register_cli(register: Any) -> None:
+    """Add commands to the command line: ``register(name, fn, help="...")`` makes
+    ``python -m framework <plugin> <name> [args...]`` call ``fn(plugin, args)`` with the plugin's
+    handle and the remaining arguments (a list of strings), inside a database connection, and exit
+    with the integer it returns. The database is the configured one, not migrated by the call.
+    """
 
 
 @hookspec

@@ -163,6 +163,10 @@ class Pipeline:
 
     # -- gates ----------------------------------------------------------------------
     def _admitted(self, ctx: Context) -> bool:
+        payment = _payment_kind(ctx)
+        if payment == "settled":
+            # Telegram already moved the money: the plugin must hear of it whatever the gates say.
+            return True
         verdict = self.app.access.check(ctx)
         if not verdict.allowed:
             if verdict.notice:
@@ -172,6 +176,8 @@ class Pipeline:
         if self.app.access.is_admin(ctx.user):
             return True
         ctx.restricted = self.app.access.is_restricted(ctx.user)
+        if payment is not None:
+            return True  # an unanswered pre-checkout query cancels the payment: never rate-limited
         if ctx.restricted:
             limit, notice = self.app.config["access"]["restricted_messages_per_minute"], "core.restricted_slow_down"
         else:
@@ -200,6 +206,9 @@ class Pipeline:
         message = ctx.message
         if message.successful_payment is not None:
             self._fan_out(ctx, self.app.routes.successful_payment)
+            return
+        if ctx.refunded_payment is not None:
+            self._fan_out(ctx, self.app.routes.refunded_payment)
             return
         if message.content_type != "text":
             if self._first_to_handle(ctx, self.app.routes.content.get(message.content_type, [])):
@@ -486,6 +495,16 @@ def _with_arguments(command: Command) -> Any:
         return command.fn(ctx, **values)
 
     return bound(functools.update_wrapper(parse_then_call, command.fn))
+
+
+def _payment_kind(ctx: Context) -> str | None:
+    """``"query"`` for a pre-checkout query, ``"settled"`` for a successful or refunded payment, else None."""
+    if ctx.update.pre_checkout_query is not None:
+        return "query"
+    message = ctx.message
+    if message is not None and (message.successful_payment is not None or ctx.refunded_payment is not None):
+        return "settled"
+    return None
 
 
 def _mistyped_field(update: types.Update) -> str | None:

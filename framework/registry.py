@@ -88,6 +88,16 @@ class Job:
 
 
 @dataclass
+class CliCommand:
+    """A plugin's command-line command: ``python -m framework <plugin> <name> [args...]``."""
+
+    plugin: str
+    name: str
+    fn: Callable[[Any, list[str]], int]
+    help: str = ""
+
+
+@dataclass
 class Routes:
     """Everything registered, across plugins."""
 
@@ -98,8 +108,10 @@ class Routes:
     conversations: dict[tuple[str, str], Any] = field(default_factory=dict)
     pre_checkout: list[Route] = field(default_factory=list)
     successful_payment: list[Route] = field(default_factory=list)
+    refunded_payment: list[Route] = field(default_factory=list)
     middleware: dict[str, list[Middleware]] = field(default_factory=dict)  # plugin → outermost first
     jobs: dict[str, Job] = field(default_factory=dict)
+    cli: dict[tuple[str, str], CliCommand] = field(default_factory=dict)  # (plugin, name) → command
 
     def drop(self, plugin: str) -> None:
         """Forget everything ``plugin`` registered: a plugin taken out (its startup failed)
@@ -111,8 +123,10 @@ class Routes:
         self.conversations = {k: c for k, c in self.conversations.items() if k[0] != plugin}
         self.pre_checkout = [r for r in self.pre_checkout if r.plugin != plugin]
         self.successful_payment = [r for r in self.successful_payment if r.plugin != plugin]
+        self.refunded_payment = [r for r in self.refunded_payment if r.plugin != plugin]
         self.middleware.pop(plugin, None)
         self.jobs = {k: j for k, j in self.jobs.items() if j.plugin != plugin}
+        self.cli = {k: c for k, c in self.cli.items() if c.plugin != plugin}
 
     def sorted_texts(self) -> list[TextHandler]:
         return sorted(self.texts, key=lambda h: -h.priority)
@@ -256,12 +270,18 @@ class HandlerRegistry:
         for kind in types:
             self._routes.content.setdefault(kind, []).append(Route(self.name, fn))
 
-    def payment(self, *, pre_checkout: Handler | None = None, successful: Handler | None = None) -> None:
-        """Receive Telegram Payments: the pre-checkout query and the successful payment message."""
+    def payment(self, *, pre_checkout: Handler | None = None, successful: Handler | None = None,
+                refunded: Handler | None = None) -> None:
+        """Receive Telegram Payments: the pre-checkout query (answer it with
+        ``ctx.answer_pre_checkout``), the successful payment message (``ctx.message.successful_payment``)
+        and the refunded payment message (``ctx.refunded_payment``, a dict). Every plugin's handler
+        sees each of them: check that the payload is yours."""
         if pre_checkout is not None:
             self._routes.pre_checkout.append(Route(self.name, pre_checkout))
         if successful is not None:
             self._routes.successful_payment.append(Route(self.name, successful))
+        if refunded is not None:
+            self._routes.refunded_payment.append(Route(self.name, refunded))
 
 
 def _check_takes(fn: Handler, count: int, what: str, shape: str) -> None:
@@ -289,3 +309,20 @@ class JobRegistry:
         if job.id in self._routes.jobs:
             raise RegistrationError(f"job {job.id!r} registered twice")
         self._routes.jobs[job.id] = job
+
+
+class CliRegistry:
+    """The ``register`` callable handed to ``plugbot_register_cli`` (``.plugin``: the handle)."""
+
+    def __init__(self, routes: Routes, plugin: Plugin):
+        self._routes = routes
+        self.plugin = plugin
+        self.name = plugin.name
+
+    def __call__(self, name: str, fn: Callable[[Any, list[str]], int], *, help: str = "") -> None:
+        if not _COMMAND.match(name.replace("-", "_")):
+            raise RegistrationError(f"{self.name}: command-line command {name!r} must be 1-32 of a-z, 0-9, _, -")
+        if (self.name, name) in self._routes.cli:
+            raise RegistrationError(f"{self.name}: command-line command {name!r} registered twice")
+        _check_takes(fn, 2, f"{self.name}: command-line command {name!r}", "(plugin, args)")
+        self._routes.cli[(self.name, name)] = CliCommand(self.name, name, fn, help)

@@ -97,7 +97,7 @@ import threading  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
-from telebot import types  # noqa: E402
+from telebot import apihelper, types  # noqa: E402
 
 BOT_USERNAME = "plugbot_test_bot"
 
@@ -139,7 +139,16 @@ def _buttons(markup: Any) -> list[list[tuple[str, str]]]:
 
 
 class FakeTelegram:
-    """A Bot API that records every call instead of sending it (thread-safe)."""
+    """A Bot API that records every call instead of sending it (thread-safe).
+
+    Payments for Telegram Stars work without Telegram: ``invoices`` lists what ``send_invoice``
+    and ``create_invoice_link`` were asked for (the link is ``links[url]``),
+    ``pre_checkout_answers`` maps a query id to ``(ok, error_message)``, ``refund_star_payment``
+    refunds a charge once (again: ``CHARGE_ALREADY_REFUNDED``, as Telegram answers; a charge
+    listed in ``refund_failures`` fails with that description), ``edit_user_star_subscription``
+    records ``subscriptions[(user_id, charge_id)] = is_canceled``, and ``get_star_transactions``
+    answers with ``star_transactions`` (dicts in the Bot API's ``StarTransaction`` shape).
+    """
 
     def __init__(self, username: str = BOT_USERNAME):
         self.username = username
@@ -147,6 +156,13 @@ class FakeTelegram:
         self.messages: dict[tuple[int, int], Reply] = {}
         # The command menus set with set_my_commands: None is everyone's, a chat id a chat's own.
         self.menus: dict[int | None, list[str]] = {}
+        self.invoices: list[Reply] = []
+        self.links: dict[str, Reply] = {}
+        self.pre_checkout_answers: dict[str, tuple[bool, str | None]] = {}
+        self.refunded: set[str] = set()
+        self.refund_failures: dict[str, str] = {}
+        self.subscriptions: dict[tuple[int, str], bool] = {}
+        self.star_transactions: list[dict[str, Any]] = []
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
 
@@ -164,6 +180,9 @@ class FakeTelegram:
             return True
         if method in ("delete_webhook", "set_webhook", "send_chat_action"):
             return True
+        if method in _PAYMENT_METHODS:
+            with self._lock:
+                return self._payment(method, params)
         with self._lock:
             reply = self._record(method, params)
         if reply.message_id is not None and method.startswith("send_"):
@@ -182,6 +201,8 @@ class FakeTelegram:
         if method.startswith("send_"):
             reply.message_id = next(self._ids)
             self.messages[(reply.chat_id, reply.message_id)] = reply
+        if method == "send_invoice":
+            self.invoices.append(reply)
         elif method in ("edit_message_text", "edit_message_reply_markup"):
             reply.message_id = params.get("message_id")
             original = self.messages.get((reply.chat_id, reply.message_id))
@@ -191,6 +212,36 @@ class FakeTelegram:
                 original.buttons = reply.buttons
         self.calls.append(reply)
         return reply
+
+
+    def _payment(self, method: str, params: dict[str, Any]) -> Any:
+        reply = self._record(method, params)
+        if method == "create_invoice_link":
+            self.invoices.append(reply)
+            link = f"https://t.me/$fake-invoice-{next(self._ids)}"
+            self.links[link] = reply
+            return link
+        if method == "answer_pre_checkout_query":
+            self.pre_checkout_answers[params["pre_checkout_query_id"]] = (params["ok"], params.get("error_message"))
+            return True
+        if method == "refund_star_payment":
+            charge = params["telegram_payment_charge_id"]
+            failure = self.refund_failures.get(charge) or ("CHARGE_ALREADY_REFUNDED" if charge in self.refunded else None)
+            if failure:
+                raise apihelper.ApiTelegramException(method, None, {"ok": False, "error_code": 400,
+                                                                    "description": f"Bad Request: {failure}"})
+            self.refunded.add(charge)
+            return True
+        if method == "edit_user_star_subscription":
+            self.subscriptions[(params["user_id"], params["telegram_payment_charge_id"])] = params["is_canceled"]
+            return True
+        # get_star_transactions
+        offset, limit = params.get("offset") or 0, params.get("limit") or 100
+        return types.StarTransactions.de_json({"transactions": self.star_transactions[offset:offset + limit]})
+
+
+_PAYMENT_METHODS = ("create_invoice_link", "answer_pre_checkout_query", "refund_star_payment",
+                    "edit_user_star_subscription", "get_star_transactions")
 
 
 def _bytes(value: Any) -> bytes | None:
@@ -285,6 +336,52 @@ class TestUser:
     def last(self) -> Reply | None:
         return self.bot.latest(self.chat["id"])
 
+    # -- payments ----------------------------------------------------------------------------
+    def pre_checkout(self, invoice: Reply, *, amount: int | None = None, payload: str | None = None,
+                     currency: str | None = None) -> tuple[bool, str | None]:
+        """Telegram asking whether to go ahead with paying ``invoice`` (change ``amount``/``payload``
+        to forge one); returns the bot's answer ``(ok, error_message)``."""
+        fields = _invoice_fields(invoice, amount, payload, currency)
+        query_id = f"pcq-{self.bot.next_update_id()}"
+        query = {"id": query_id, "from": self.profile, **fields}
+        self.bot.process({"update_id": self.bot.next_update_id(), "pre_checkout_query": query})
+        return self.bot.telegram.pre_checkout_answers.get(query_id, (False, "no answer"))
+
+    def payment_update(self, invoice: Reply, charge_id: str, *, amount: int | None = None,
+                       payload: str | None = None, recurring: bool = False,
+                       expires: int | None = None) -> dict[str, Any]:
+        """The ``successful_payment`` message of ``invoice`` paid with ``charge_id``, not yet sent."""
+        payment = {**_invoice_fields(invoice, amount, payload, None), "telegram_payment_charge_id": charge_id,
+                   "provider_payment_charge_id": ""}
+        if recurring or expires is not None:
+            payment["is_recurring"] = recurring
+            payment["subscription_expiration_date"] = expires
+        if recurring:
+            payment["is_first_recurring"] = False
+        return self._wrap({"successful_payment": payment})
+
+    def pay(self, invoice: Reply, charge_id: str | None = None, **fields: Any) -> list[Reply]:
+        """Pay ``invoice`` as Telegram does: the pre-checkout query, then (if the bot said yes) the
+        ``successful_payment`` message. Returns what the bot sent after the payment."""
+        ok, error = self.pre_checkout(invoice)
+        if not ok:
+            raise AssertionError(f"the bot refused the pre-checkout query: {error}")
+        charge_id = charge_id or f"charge-{self.bot.next_update_id()}"
+        return self.bot.process(self.payment_update(invoice, charge_id, **fields))
+
+    def refunded_payment(self, invoice: Reply, charge_id: str) -> list[Reply]:
+        """Telegram's ``refunded_payment`` message: the payment ``charge_id`` of ``invoice`` was refunded."""
+        payment = {**_invoice_fields(invoice, None, None, None), "telegram_payment_charge_id": charge_id}
+        return self.send_message({"refunded_payment": payment})
+
+
+def _invoice_fields(invoice: Reply, amount: int | None, payload: str | None, currency: str | None) -> dict[str, Any]:
+    params = invoice.params
+    prices = params.get("prices") or []
+    total = sum(p.amount if hasattr(p, "amount") else p["amount"] for p in prices)
+    return {"currency": currency or params.get("currency", "XTR"), "total_amount": total if amount is None else amount,
+            "invoice_payload": payload if payload is not None else params.get("invoice_payload", params.get("payload"))}
+
 
 class TestBot:
     """An application wired to :class:`FakeTelegram`, driven synchronously by tests."""
@@ -338,6 +435,18 @@ class TestBot:
     def next_update_id(self) -> int:
         return next(self._update_ids)
 
+    def continue_update_ids(self) -> None:
+        """Number new updates after the last one the database processed, as Telegram does for a
+        restarted bot (a bot built on an existing database would otherwise have its updates skipped
+        as already processed)."""
+        from .db import connection_scope
+        from .models import ProcessedUpdate
+
+        with connection_scope():
+            last = ProcessedUpdate.select(ProcessedUpdate.update_id).order_by(ProcessedUpdate.update_id.desc()).scalar()
+        if last:
+            self._update_ids = itertools.count(last + 1)
+
     def next_message_id(self) -> int:
         return next(self._message_ids)
 
@@ -389,6 +498,8 @@ def bot_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
                 app.stop()  # a bot that failed to start must not stay live for the next test's
                 raise
         bot = TestBot(app, telegram, clock)
+        if start:
+            bot.continue_update_ids()
         built.append(bot)
         return bot
 

@@ -165,3 +165,11 @@ def test_register_callback_takes_a_class_and_a_two_argument_handler(bot_factory,
         monkeypatch.setattr(typed, "plugbot_register_handlers", typed.hookimpl(register_more))
         with pytest.raises(RegistrationError, match=message):
             bot_factory(TYPED)
+
+
+def test_a_field_named_like_a_method_is_refused_where_the_class_is_declared() -> None:
+    from framework import CallbackData
+
+    with pytest.raises(TypeError, match="field name\\(s\\) pack hide CallbackData's own"):
+        class Shop(CallbackData, prefix="shopx"):  # noqa: F841 - declaring it is the test
+            pack: str

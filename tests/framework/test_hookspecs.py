@@ -292,6 +292,25 @@ def test_hook_plugbot_archive_user_data_via_the_retention_job(bot_factory) -> No
 # -- admin --------------------------------------------------------------------------------------------------
 
 
+def test_hook_plugbot_register_cli(bot_factory, tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    from framework.cli import main
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    url = f"sqlite:///{tmp_path}/bot.db"
+    bot = bot_factory({"clitool": {"module": "plugins_for_tests.clitool"}}, db_url=url)
+    bot.user(1).send("/start")
+    bot.app.stop()  # one live application per process: the command builds its own
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database:\n  url: {url}\nplugins:\n  tool:\n    module: plugins_for_tests.clitool\n")
+    assert main(["--config", str(config), "tool", "echo", "a", "b"]) == 0
+    assert capsys.readouterr().out == "tool: a b; users=1\n"  # the runtime name, in a database connection
+    assert main(["--config", str(config), "tool", "echo", "fail"]) == 3
+    capsys.readouterr()
+    assert main(["--config", str(config), "tool", "nope"]) == 2
+    assert "unknown command 'tool nope'; plugins offer: tool echo: print the arguments" in capsys.readouterr().err
+    assert main(["--config", str(config), "check-config"]) == 0  # built-in commands are untouched
+
+
 def test_hook_plugbot_stats(bot_factory) -> None:
     bot = bot_factory({"hello": HELLO})
     assert bot.app.plugins.call_each("plugbot_stats") == [("hello", {"hello_users": 0})]

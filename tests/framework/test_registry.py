@@ -11,7 +11,7 @@ import pytest
 
 from framework import CallbackData, ConfigError, Conversation
 from framework.plugin import Plugin
-from framework.registry import HandlerRegistry, JobRegistry, RegistrationError, Routes
+from framework.registry import CliRegistry, HandlerRegistry, JobRegistry, RegistrationError, Routes
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[1] / "examples" / "hello"
@@ -136,9 +136,10 @@ def _register_everything(app: Any, routes: Routes, name: str) -> None:
     conversation.state("ONLY")(lambda ctx: None)
     register.conversation(conversation)
     register.content(["photo"], lambda ctx: None)
-    register.payment(pre_checkout=lambda ctx: None, successful=lambda ctx: None)
+    register.payment(pre_checkout=lambda ctx: None, successful=lambda ctx: None, refunded=lambda ctx: None)
     register.middleware(lambda ctx, call_next: call_next())
     JobRegistry(routes, handle)("tick", lambda job: None, trigger="interval", minutes=5)
+    CliRegistry(routes, handle)("check", lambda plugin, args: 0)
 
 
 def test_drop_forgets_every_kind_of_route_of_one_plugin_only(bot_factory) -> None:
@@ -149,7 +150,7 @@ def test_drop_forgets_every_kind_of_route_of_one_plugin_only(bot_factory) -> Non
     routes.drop("a")
     kept = {"commands": ["cmd_b"], "texts": ["b"], "callbacks": ["cbb", "conv_b"], "content": {"photo": ["b"]},
             "conversations": [("b", "conv_b")], "pre_checkout": ["b"], "successful_payment": ["b"],
-            "middleware": ["b"], "jobs": ["b.tick"]}
+            "refunded_payment": ["b"], "middleware": ["b"], "jobs": ["b.tick"], "cli": [("b", "check")]}
     # A new kind of route must be dropped too: this test names every field of Routes.
     assert sorted(kept) == sorted(f.name for f in fields(Routes))
     assert list(routes.commands) == kept["commands"]
@@ -159,8 +160,10 @@ def test_drop_forgets_every_kind_of_route_of_one_plugin_only(bot_factory) -> Non
     assert list(routes.conversations) == kept["conversations"]
     assert [r.plugin for r in routes.pre_checkout] == kept["pre_checkout"]
     assert [r.plugin for r in routes.successful_payment] == kept["successful_payment"]
+    assert [r.plugin for r in routes.refunded_payment] == kept["refunded_payment"]
     assert list(routes.middleware) == kept["middleware"]
     assert list(routes.jobs) == kept["jobs"]
+    assert list(routes.cli) == kept["cli"]
 
 
 def test_register_objects_carry_the_plugins_handle(bot_factory) -> None:
