@@ -51,13 +51,20 @@ class UserService:
         self.on_unarchive: Callable[[User], Any] = lambda user: None
 
     def upsert(self, tg_user: types.User) -> tuple[User, str]:
-        """The core ``User`` row for this Telegram user, and the language to answer in."""
+        """The core ``User`` row for this Telegram user, and the language to answer in.
+
+        A user met for the first time is inserted by the caller's transaction, so their profile is
+        not cached then: a parallel update of the same user (another chat, a payment query on its
+        own worker) must never take the id of a row that is not there for it yet. Their next
+        update reads the committed row and caches it.
+        """
         now = self.clock()
         key = f"user:{tg_user.id}"
         profile = self.cache.get(key)
         if profile is None or not self._fresh(profile, tg_user, now):
             profile = self._write(tg_user, now)
-            self.cache.set(key, profile, ttl=self.profile_ttl)
+            if not profile.pop("_inserted"):
+                self.cache.set(key, profile, ttl=self.profile_ttl)
         return self._user(profile), self._language(profile)
 
     def invalidate(self, telegram_id: int) -> None:
@@ -174,6 +181,7 @@ class UserService:
         assert profile is not None
         if profile["_archived"]:  # back after the retention archived their data
             self._unarchive(profile)
+        profile["_inserted"] = existing is None
         return profile
 
     def _unarchive(self, profile: dict[str, Any]) -> None:

@@ -169,7 +169,8 @@ def test_a_known_user_costs_the_database_two_statements_per_update(bot_factory, 
     and sent rows are deleted in batches, later."""
     bot = bot_factory({"flaky": {"module": "plugins_for_tests.flaky"}}, database=database)
     user = bot.user(7)
-    user.send("/fine")  # first contact: the user row is written and cached
+    user.send("/fine")  # first contact: the user row is written (cached only once it is committed)
+    user.send("/fine")  # the committed row is read and cached
     with record_sql() as recorded:
         assert [r.text for r in user.send("/fine")] == ["fine"]
     statements = [s for s in recorded if not s.startswith('DELETE FROM "outbox"')]  # the batched flush

@@ -69,3 +69,15 @@ def test_a_language_set_by_an_admin_applies_to_the_next_reply(bot_factory, monke
             bot.app.users.change_settings(_user(ALICE), actor=_user(ALICE), language="xx")
     assert changed == {"language": [None, "ru"]}
     assert texts(alice.send("/cancel")) == ["Отменять нечего."]
+
+
+def test_a_new_users_profile_is_cached_only_once_their_row_is_committed(bot_factory, monkeypatch) -> None:
+    """A user's first update inserts their row in its own transaction: caching that profile at once
+    would hand a parallel update of the same user (a payment query on its own worker) the id of a
+    row it cannot see yet, and its writes would fail on the foreign key."""
+    bot = build(bot_factory, "memory", monkeypatch, PROBE)
+    cache = bot.app.cache("users")
+    bot.user(ALICE).send("/whois 1")
+    assert cache.get(f"user:{ALICE}") is None              # inserted by that update: not cached
+    bot.user(ALICE).send("/whois 1")
+    assert cache.get(f"user:{ALICE}")["id"] == _user(ALICE).id  # committed: the next update caches it

@@ -12,9 +12,9 @@ PAUSED = "⚠️ Plugin flaky was paused after repeated errors. Last error: Valu
 
 
 def _pause(bot) -> None:
-    alice = person(bot, ALICE)
-    for _ in range(bot.app.config["circuit_breaker"]["errors"]):
-        alice.send("/boom")
+    # A plugin is paused for failures of distinct users: one user alone would only be held off it.
+    for n in range(bot.app.config["circuit_breaker"]["users"]):
+        bot.user(ALICE + 100 + n).send("/boom")
     assert bot.app.runtime.plugin_statuses()["flaky"] == "paused"
 
 

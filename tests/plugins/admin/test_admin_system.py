@@ -70,8 +70,8 @@ def test_plugin_command_refuses_built_ins_unknown_and_config_disabled_plugins(bo
 
 def test_a_paused_plugin_is_resumed_by_command(bot: Any) -> None:
     plugins = bot.app.plugins
-    for _ in range(plugins._breaker.errors):   # what the circuit breaker does after repeated failures
-        plugins.record_failure("hello", "ValueError: broken")
+    for user in range(plugins._breaker.users):   # what the breaker does after failures of several users
+        plugins.record_failure("hello", "ValueError: broken", 5000 + user)
     assert plugins.plugins["hello"].status == "paused"
     assert texts(person(bot, ALICE).send("/hello")) == ["This feature is paused for now, please try again later."]
     replies = person(bot, SUPER).send("/plugin resume hello")

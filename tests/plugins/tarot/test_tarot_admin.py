@@ -17,8 +17,8 @@ def test_admins_grant_credits_and_read_a_ledger_others_cannot(bot_factory: Any, 
     bot.set_time(START)
     alice, admin = bot.user(1), bot.user(ADMIN)
     alice.send("/balance")
-    assert alice.send("/tarot_grant 1 5")[-1].text == "You are not allowed to do that."
-    assert alice.send("/tarot_ledger 1")[-1].text == "You are not allowed to do that."
+    assert alice.send("/tarot_grant 1 5")[-1].text == "I don't know /tarot_grant. See /help."  # no reveal
+    assert alice.send("/tarot_ledger 1")[-1].text == "I don't know /tarot_ledger. See /help."
     assert admin.send("/tarot_grant 1 5 goodwill")[-1].text == "Granted 5 credits to 1. Their balance: 8."
     assert alice.send("/balance")[0].text.startswith("💳 You have 8 credits.")
     lines = admin.send("/tarot_ledger 1")[-1].text.splitlines()
