@@ -19,7 +19,7 @@ from .audit import AuditService
 from .cache import Cache
 from .callbacks import CallbackData
 from .config import REQUIRED, ConfigError, load_config
-from .context import Button, Context, JobContext
+from .context import Button, Context, JobContext, SentMessage
 from .conversations import Conversation, InvalidTransition
 from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, database, utcnow
 from .handling import SKIP, Skip
@@ -40,7 +40,7 @@ __all__ = [
     "API_VERSION", "SKIP", "AccessControl", "Application", "Arg", "AuditService", "BadArgument", "BaseModel", "Button",
     "Cache", "CallbackData", "ConfigError", "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext",
     "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
-    "Scheduler", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",
+    "Scheduler", "SentMessage", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",
     "UserSettings", "UtcDateTimeField", "arg", "connection_scope", "create_app", "database", "hookimpl", "load_config",
     "utcnow",
 ]

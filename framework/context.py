@@ -245,6 +245,18 @@ class Context(_Sending):
         return chat.type if chat is not None else "private"
 
     @property
+    def thread_id(self) -> int | None:
+        """The forum topic the update belongs to (``message_thread_id``), None outside a topic.
+
+        Replies (``reply``, ``send_photo``, ``send_document``) go to this topic.
+        """
+        message = self.message if self.message is not None else getattr(self.callback, "message", None)
+        if message is None or not getattr(message, "is_topic_message", False):
+            return None
+        thread = getattr(message, "message_thread_id", None)
+        return thread if isinstance(thread, int) else None
+
+    @property
     def text(self) -> str:
         if self.message is None:
             return ""
@@ -300,8 +312,9 @@ class Context(_Sending):
         return self.user.telegram_id
 
     def reply(self, text: str, buttons: Any = None, parse_mode: str | None = None) -> None:
-        """Send ``text`` to the chat this update came from (split if longer than 4,096)."""
-        self.send_message(self.chat_id, text, buttons, parse_mode)
+        """Send ``text`` to the chat (and forum topic) this update came from (split if longer than 4,096)."""
+        self._send("send_message", chat_id=self.chat_id, text=text, reply_markup=self._markup(buttons, self.chat_id),
+                   parse_mode=parse_mode, message_thread_id=self.thread_id)
 
     def edit(self, text: str, buttons: Any = None, parse_mode: str | None = None) -> None:
         """Replace the message whose button was pressed; a plain reply otherwise."""
@@ -321,11 +334,12 @@ class Context(_Sending):
         self._send("answer_callback_query", callback_query_id=self.callback.id, text=text, show_alert=alert)
 
     def send_photo(self, photo: bytes, caption: str | None = None) -> None:
-        self._send("send_photo", chat_id=self.chat_id, photo=photo, caption=caption)
+        self._send("send_photo", chat_id=self.chat_id, photo=photo, caption=caption,
+                   message_thread_id=self.thread_id)
 
     def send_document(self, data: bytes, filename: str, caption: str | None = None) -> None:
         self._send("send_document", chat_id=self.chat_id, document=data, visible_file_name=filename,
-                   caption=caption)
+                   caption=caption, message_thread_id=self.thread_id)
 
 
 class JobContext(_Sending):
@@ -363,3 +377,41 @@ class JobContext(_Sending):
               entity_id: int | None = None, details: dict[str, Any] | None = None) -> None:
         self.app.audit.log(action, user=user, plugin=self.plugin, entity_type=entity_type,
                            entity_id=entity_id, details=details)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message Telegram accepted from the bot, as ``plugbot_message_sent`` reports it."""
+
+    method: str                        # the Bot API call: send_message, send_photo, edit_message_text...
+    chat_id: int | str
+    message_id: int
+    text: str                          # the text or caption ("" for media without one)
+    content_type: str                  # text, photo, document... as Telegram names a message's content
+    date: dt.datetime | None = None    # when Telegram says it was sent (None if it did not say)
+    reply_to_message_id: int | None = None
+    thread_id: int | None = None       # the forum topic it went to
+    edited: bool = False               # an edit of a message the bot sent before
+
+
+def sent_message(method: str, params: dict[str, Any], result: Any) -> SentMessage | None:
+    """What a successful call sent, or None when Telegram's answer names no message."""
+    message_id = getattr(result, "message_id", None)
+    if not isinstance(message_id, int):
+        message_id = params.get("message_id")
+    chat_id = params.get("chat_id")
+    if not isinstance(message_id, int) or chat_id is None:
+        return None
+    if method.startswith("send_"):
+        content_type = method[len("send_"):]
+    else:
+        content_type = getattr(result, "content_type", None) or "text"
+    reply = params.get("reply_to_message_id")
+    reply_parameters = params.get("reply_parameters")
+    if reply is None and reply_parameters is not None:
+        reply = getattr(reply_parameters, "message_id", None)
+    stamp = getattr(result, "date", None)
+    date = dt.datetime.fromtimestamp(stamp, dt.UTC) if isinstance(stamp, int) else None
+    text = params.get("text", params.get("caption")) or ""
+    return SentMessage(method, chat_id, message_id, text, content_type, date, reply,
+                       params.get("message_thread_id"), edited=method.startswith("edit_"))

@@ -130,6 +130,16 @@ def plugbot_update_done(ctx: Any, error: BaseException | None, plugin: Any) -> N
     others still run."""
 
 
+@hookspec
+def plugbot_message_sent(message: Any, plugin: Any) -> None:
+    """A message the bot sent (or whose text it edited) was accepted by Telegram: ``message`` is a
+    :class:`framework.SentMessage` (chat_id, message_id, text, content_type, reply_to_message_id,
+    thread_id, edited, method). Called once per message, chunks of a long text each on their
+    own, whoever sent it (a reply, a job, an admin notice). Runs after the update's or job's
+    commit, on the sending thread, in a transaction of its own; one that raises is logged and
+    rolled back, and the other plugins still get the message."""
+
+
 # --------------------------------------------------------------------------
 # Time: jobs, startup and shutdown
 # --------------------------------------------------------------------------
