@@ -9,7 +9,7 @@ from typing import Any
 
 from framework import Plugin, PluginInfo, SentMessage, User, hookimpl
 
-from . import recorder
+from . import memory_commands, recorder
 from .models import MODELS
 
 HERE = os.path.dirname(__file__)
@@ -79,6 +79,11 @@ def plugbot_register_locales(register: Any) -> None:
 @hookimpl
 def plugbot_register_handlers(register: Any) -> None:
     register.observer(recorder.observe, updates=["message", "edited_message", "my_chat_member"])
+    register.command("remember", memory_commands.remember, help="help.remember", args=memory_commands.REMEMBER_ARGS)
+    register.command("memories", memory_commands.memories, help="help.memories")
+    register.command("forget", memory_commands.forget, help="help.forget", args=memory_commands.FORGET_ARGS,
+                     usage="memory.forget_usage")
+    register.command("pronouns", memory_commands.pronouns, help="help.pronouns", args=memory_commands.PRONOUNS_ARGS)
 
 
 @hookimpl
