@@ -306,6 +306,28 @@ class Context(_Sending):
     def llm(self) -> Any:
         return self.app.llm
 
+    def chat_status(self, telegram_id: int | None = None) -> str | None:
+        """Telegram's word for a user's standing in this chat, asked now (``getChatMember``):
+        ``creator``, ``administrator``, ``member``, ``restricted``, ``left`` or ``kicked``; the
+        sender by default. None when Telegram could not tell (the bot is not in the chat, the
+        network failed): treat that as "not allowed"."""
+        from .sender import SendError
+
+        try:
+            member = self.app.sender.call("get_chat_member", chat_id=self.chat_id,
+                                          user_id=telegram_id if telegram_id is not None else self.telegram_id)
+        except SendError:
+            return None
+        status = getattr(member, "status", None)
+        return status if isinstance(status, str) else None
+
+    def is_chat_admin(self, telegram_id: int | None = None) -> bool:
+        """Is the user (the sender by default) an administrator or the creator of this chat, by
+        Telegram's word now? Always True in a private chat, which is the user's own."""
+        if self.chat_type == "private":
+            return True
+        return self.chat_status(telegram_id) in ("creator", "administrator")
+
     # -- answering -------------------------------------------------------------
     def _button_owner(self, chat_id: int) -> int | None:
         """Buttons of an answer belong to the user who sent the update, in a group too."""

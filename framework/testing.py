@@ -140,12 +140,22 @@ class FakeTelegram:
         self.messages: dict[tuple[int, int], Reply] = {}
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
+        self.chat_members: dict[tuple[int, int], str] = {}  # (chat, user) → status getChatMember answers
+
+    def set_member(self, chat_id: int, telegram_id: int, status: str) -> None:
+        """What ``getChatMember`` says of ``telegram_id`` in ``chat_id`` (default: ``member``)."""
+        self.chat_members[(chat_id, telegram_id)] = status
 
     def call(self, method: str, **params: Any) -> Any:
         if method == "get_me":
             return types.User(id=1, is_bot=True, first_name="plugbot", username=self.username)
         if method in ("set_my_commands", "delete_webhook", "set_webhook", "send_chat_action"):
             return True
+        if method == "get_chat_member":
+            status = self.chat_members.get((params.get("chat_id"), params.get("user_id")), "member")
+            user = {"id": params.get("user_id"), "is_bot": False, "first_name": "member"}
+            return types.ChatMember.de_json({"status": status, "user": user, **_ADMIN_RIGHTS} if status ==
+                                            "administrator" else {"status": status, "user": user})
         with self._lock:
             reply = self._record(method, params)
         if reply.message_id is not None and method.startswith("send_"):
@@ -173,6 +183,12 @@ class FakeTelegram:
                 original.buttons = reply.buttons
         self.calls.append(reply)
         return reply
+
+
+_ADMIN_RIGHTS = {right: False for right in (
+    "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+    "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
+    "can_edit_stories", "can_delete_stories")}
 
 
 def _bytes(value: Any) -> bytes | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from framework import Plugin, PluginInfo, SentMessage, User, hookimpl
 
-from . import memory_commands, recorder
+from . import jobs, memory_commands, privacy_commands, recorder, summary_commands, userdata
 from .models import MODELS
 
 HERE = os.path.dirname(__file__)
@@ -84,8 +84,36 @@ def plugbot_register_handlers(register: Any) -> None:
     register.command("forget", memory_commands.forget, help="help.forget", args=memory_commands.FORGET_ARGS,
                      usage="memory.forget_usage")
     register.command("pronouns", memory_commands.pronouns, help="help.pronouns", args=memory_commands.PRONOUNS_ARGS)
+    register.command("summary", summary_commands.summary, help="help.summary", args=summary_commands.SUMMARY_ARGS,
+                     rate_limit="20/hour")
+    register.command("context", summary_commands.context, help="help.context")
+    register.command("memory", privacy_commands.memory, help="help.memory", args=privacy_commands.MEMORY_ARGS)
+    register.command("forgetme", privacy_commands.forgetme, help="help.forgetme")
+    register.command("nostore", privacy_commands.nostore, help="help.nostore")
+
+
+@hookimpl
+def plugbot_register_jobs(register: Any) -> None:
+    hour = int(register.plugin.settings["summary_hour"])
+    register("nightly", jobs.nightly, trigger="cron", hour=hour, minute=0)
+    register("retention", jobs.retention, trigger="cron", hour=hour, minute=30)
 
 
 @hookimpl
 def plugbot_message_sent(message: SentMessage, plugin: Plugin) -> None:
     recorder.sent(message, plugin)
+
+
+@hookimpl
+def plugbot_export_user_data(user: User) -> dict[str, Any]:
+    return userdata.export(user)
+
+
+@hookimpl
+def plugbot_delete_user_data(user: User) -> None:
+    userdata.delete(user)
+
+
+@hookimpl
+def plugbot_stats() -> dict[str, Any]:
+    return userdata.counters()
