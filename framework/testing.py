@@ -153,9 +153,8 @@ class FakeTelegram:
             return True
         if method == "get_chat_member":
             status = self.chat_members.get((params.get("chat_id"), params.get("user_id")), "member")
-            user = {"id": params.get("user_id"), "is_bot": False, "first_name": "member"}
-            return types.ChatMember.de_json({"status": status, "user": user, **_ADMIN_RIGHTS} if status ==
-                                            "administrator" else {"status": status, "user": user})
+            user = types.User(params.get("user_id"), False, "member")
+            return types.ChatMember(user, status)
         with self._lock:
             reply = self._record(method, params)
         if reply.message_id is not None and method.startswith("send_"):
@@ -183,12 +182,6 @@ class FakeTelegram:
                 original.buttons = reply.buttons
         self.calls.append(reply)
         return reply
-
-
-_ADMIN_RIGHTS = {right: False for right in (
-    "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
-    "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
-    "can_edit_stories", "can_delete_stories")}
 
 
 def _bytes(value: Any) -> bytes | None:

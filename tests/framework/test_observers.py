@@ -165,3 +165,16 @@ def test_an_observer_must_ask_for_known_kinds(bot_factory) -> None:
         register.observer(lambda ctx: None, updates=["channel_post"])
     with pytest.raises(RegistrationError, match=r"\(ctx\)"):
         register.observer(lambda: None)
+
+
+def test_chat_status_and_is_chat_admin_ask_telegram(bot_factory) -> None:
+    bot = bot_factory(WATCHER)
+    group = bot.user(7).in_chat(GROUP)
+    assert group.send("/amiadmin")[0].text == "member False"
+    bot.telegram.set_member(GROUP, 7, "administrator")
+    assert group.send("/amiadmin")[0].text == "administrator True"
+    bot.telegram.set_member(GROUP, 7, "creator")
+    assert group.send("/amiadmin")[0].text == "creator True"
+    assert bot.user(7).send("/amiadmin")[0].text.endswith("True")  # a private chat is the user's own
+    calls = [c for c in bot.telegram.calls if c.method == "get_chat_member"]
+    assert calls[0].params == {"chat_id": GROUP, "user_id": 7}
