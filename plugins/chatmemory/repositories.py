@@ -157,13 +157,17 @@ class MessageRepository:
         return query.execute()
 
     def delete_older_than(self, cutoff: dt.datetime, batch: int = 5000) -> int:
-        """Hard-delete messages created before ``cutoff``, ``batch`` rows per statement."""
+        """Hard-delete messages created before ``cutoff``, chat by chat (each through the
+        (chat_id, created_at) index rather than a scan of the whole table), ``batch`` rows a statement."""
         total = 0
-        while True:
-            ids = [row.id for row in Message.select(Message.id).where(Message.created_at < cutoff).limit(batch)]
-            if not ids:
-                return total
-            total += Message.delete().where(Message.id.in_(ids)).execute()
+        for (chat_id,) in Chat.select(Chat.id).tuples():
+            while True:
+                ids = [row.id for row in Message.select(Message.id)
+                       .where(Message.chat == chat_id, Message.created_at < cutoff).limit(batch)]
+                if not ids:
+                    break
+                total += Message.delete().where(Message.id.in_(ids)).execute()
+        return total
 
     def of_user(self, user_id: int) -> list[Message]:
         return list(Message.select().where(Message.user == user_id).order_by(Message.created_at, Message.id))
