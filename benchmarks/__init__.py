@@ -1,4 +1,4 @@
-"""End-to-end and in-process benchmarks of plugbot (issue 5); results in docs/performance.md.
+"""End-to-end and in-process benchmarks of plugbot; results in docs/performance.md.
 
 Run ``python -m benchmarks --help``. The pieces are small modules so the
 reliability suite (``tests/reliability``) can reuse them:

@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: the benchmark matrix of issue 5, printed as tables (and saved as JSON).
+"""``python -m benchmarks``: the benchmark matrix (modes × workloads × backends), printed as tables (and saved as JSON).
 
     python -m benchmarks                         # everything at N=20,000 (takes a while)
     python -m benchmarks --n 2000 --workers 4    # a quick look

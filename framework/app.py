@@ -24,6 +24,7 @@ from .logs import register_secret
 from .migrations import migrate, rollback, status
 from .models import AppSettings
 from .origin import origin
+from .outbox import Outbox
 from .pipeline import Pipeline
 from .plugin import Plugin
 from .plugins import LoadedPlugin, PluginManager
@@ -73,6 +74,8 @@ class Application:
                              group_per_minute=sender_cfg["group_per_minute"] or None,
                              max_retries=sender_cfg["max_retries"])
         self.sender.on_sent(self._message_sent)
+        # Through the attribute, so a sender replaced later (tests, console mode) is the one used.
+        self.outbox = Outbox(lambda items: self.sender.deliver(items), self.clock)
         self.pipeline = Pipeline(self)
         self.dispatcher = ChatDispatcher(self.pipeline.process, workers=config["workers"])
         self._migration_sources: list[tuple[str, str]] = []
@@ -177,6 +180,7 @@ class Application:
             self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
                                    **job.trigger_args)
         self.save_plugin_states()
+        self.outbox.recover(at_start=True)  # replies a killed process committed and never sent go first
         if scheduler:
             self.scheduler.start()
         if telegram:
@@ -202,6 +206,7 @@ class Application:
     def stop(self) -> None:
         self.dispatcher.stop()
         self.scheduler.shutdown(wait=False)
+        self.outbox.stop()  # what was sent is marked so, before the database closes
         self.plugins.call_each("plugbot_shutdown")
         if hasattr(self.db, "close_all"):
             self.db.close_all()
@@ -269,7 +274,8 @@ class Application:
             context = JobContext(self, job.plugin)
             with dbmod.connection_scope(), dbmod.database.atomic():
                 job.fn(context)
-            self.sender.deliver(context.outbox)
+                row = self.outbox.store(context.outbox)
+            self.outbox.send(row, context.outbox)
 
         run.__qualname__ = job.id
         return run

@@ -18,6 +18,9 @@ from urllib.parse import unquote, urlparse
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
+DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (peewee.OperationalError, peewee.InterfaceError)
+"""How a lost database connection (a restart, a failover, a killed backend) surfaces."""
+
 database = peewee.DatabaseProxy()
 
 UTC = dt.UTC

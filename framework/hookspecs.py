@@ -105,6 +105,11 @@ def plugbot_register_handlers(register: Any) -> None:
     ``register.content(["photo"], fn)`` and ``register.payment(pre_checkout=fn, successful=fn)`` → ``fn(ctx)``;
     ``register.middleware(fn)``.
 
+    Every handler gets a :class:`framework.Context` first: ``ctx.user``, ``ctx.args`` (the raw
+    text after the command), ``ctx.text``, ``ctx.callback_data`` (a pressed button's parsed
+    data), ``ctx.chat_id``, ``ctx.settings``, ``ctx.session``, ``ctx.t(key, **params)``,
+    ``ctx.tn(key, n, **params)`` (plural), and ``ctx.reply(text, buttons=...)`` to answer.
+
     A handler that returns normally has handled its update; ``return SKIP`` (or ``raise Skip``)
     passes it on: a text handler's text to the next text handler, a conversation state's text to
     the text handlers, a content handler's message to the next content handler (then its caption to
@@ -147,9 +152,15 @@ def plugbot_message_sent(message: Any, plugin: Any) -> None:
 
 @hookspec
 def plugbot_register_jobs(register: Any) -> None:
-    """Call ``register(name, fn, trigger="cron"|"interval", **trigger_args)`` per job.
+    """Call ``register(name, fn, trigger="cron"|"interval"|"date", **trigger_args)`` per job
+    (``trigger_args`` are APScheduler's: ``minutes=15``, ``hour=9``, ``run_date=...``).
 
-    The job id is ``<plugin>.<name>``; ``fn(job)`` receives a :class:`framework.JobContext`.
+    The job id is ``<plugin>.<name>``; ``fn(job)`` receives a :class:`framework.JobContext`:
+    ``job.settings``, ``job.now()``, ``job.t(key, lang, **params)``, ``job.tn(key, n, lang,
+    **params)``, ``job.language_of(user)`` (the user's /language choice, else Telegram's),
+    ``job.notify(telegram_id, text)`` and ``job.audit(action, user=...)``. A job runs in a
+    transaction; what it sends leaves after the commit. Registering a job name twice is a
+    RegistrationError.
     """
 
 

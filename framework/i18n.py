@@ -127,6 +127,19 @@ def plural_category(n: float, lang: str) -> str:
     return "many"
 
 
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+
+
+def plural_forms(lang: str) -> tuple[str, ...]:
+    """The plural sub-keys a catalog in ``lang`` needs for every plural key:
+    ``one``/``few``/``many`` for Russian-like languages, ``one``/``other`` otherwise."""
+    return ("one", "few", "many") if base_language(normalize_language(lang)) in _EAST_SLAVIC else ("one", "other")
+
+
+def _plural_form(key: str) -> bool:
+    return "." in key and key.rsplit(".", 1)[1] in PLURAL_CATEGORIES
+
+
 def plural(n: float, lang: str, forms: Mapping[str, str] | Sequence[str]) -> str:
     """Pick the form of a word for ``n``.
 
@@ -233,19 +246,31 @@ class Translator:
         translation, keys English has and it does not; for ``'en'`` itself,
         keys some translation has that English does not (usually a renamed or
         mistyped key). Owners and languages without gaps are omitted.
+
+        Plural keys (English has both ``x.one`` and ``x.other``) are compared by the
+        forms each language needs: English
+        ``days.one``/``days.other`` is matched in Russian by ``days.one``,
+        ``days.few`` and ``days.many`` (``days.other``, for fractions, may be
+        there too), so a complete Russian catalog reports nothing.
         """
         report: dict[str, dict[str, list[str]]] = {}
         for owner, catalog in sorted(self._catalogs.items()):
             reference = set(catalog.get(self.default_language, {}))
+            plural_bases = {key[:-len(".one")] for key in reference
+                            if key.endswith(".one") and key[:-len(".one")] + ".other" in reference}
             gaps: dict[str, list[str]] = {}
             extra_in_others: set[str] = set()
             for lang, texts in sorted(catalog.items()):
                 if lang == self.default_language:
                     continue
-                missing = sorted(reference - set(texts))
+                expected = {key for key in reference if not _plural_form(key) or
+                            key.rsplit(".", 1)[0] not in plural_bases}
+                expected |= {f"{base}.{form}" for base in plural_bases for form in plural_forms(lang)}
+                missing = sorted(expected - set(texts))
                 if missing:
                     gaps[lang] = missing
-                extra_in_others |= set(texts) - reference
+                extra_in_others |= {key for key in set(texts) - reference
+                                    if not (_plural_form(key) and key.rsplit(".", 1)[0] in plural_bases)}
             if extra_in_others:
                 gaps[self.default_language] = sorted(extra_in_others)
             if gaps:

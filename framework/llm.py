@@ -1,4 +1,4 @@
-"""LLM provider service (seed 003): one ``complete()`` call, whichever vendor the admin picked.
+"""LLM provider service: one ``complete()`` call, whichever vendor the admin picked.
 
 The admin chooses the active vendor and its model in the ``app_settings``
 row, at runtime; API keys come only from the process environment (or the

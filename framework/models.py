@@ -14,7 +14,7 @@ USER_STATUSES = ("active", "suspended", "deleted")
 
 
 class User(BaseModel):
-    """A Telegram user (seeds 000 + 003; status check from seed 002)."""
+    """A Telegram user: profile, language and timezone, consent, and the status an admin set."""
 
     telegram_id = peewee.BigIntegerField(unique=True)
     username = peewee.CharField(max_length=255, null=True)
@@ -247,7 +247,20 @@ class BotProcess(BaseModel):
         table_name = "bot_processes"
 
 
+class OutboxMessage(BaseModel):
+    """What one update or job queued to send, written in its transaction and deleted once sent
+    (core migration 0004), so a process killed between commit and delivery loses no reply."""
+
+    instance = peewee.CharField(max_length=255, index=True)  # '{host}:{pid}' of the process sending it
+    created_at = UtcDateTimeField(default=utcnow)
+    calls = peewee.TextField()  # JSON: [{"method": ..., "params": {...}}, ...] in sending order
+
+    class Meta:
+        table_name = "outbox"
+
+
 CORE_MODELS = [
     User, UserSettings, AuditLog, PdAuditLog, UserRestriction, AccessList, RateLimit,
     AppSettings, AdminUser, LlmCache, UsageStats, ProcessedUpdate, PluginState, JobRun, BotProcess,
+    OutboxMessage,
 ]

@@ -1,11 +1,11 @@
 """The update pipeline, one update at a time on a worker thread:
 
     exactly-once guard → user upsert → access control → incoming rate limit
-    → session → plugin middleware → plugin handler → commit → save session
-    → send replies → update observers
+    → session → plugin middleware → plugin handler → outbox row → commit
+    → save session → send replies, mark them sent → update observers
 
-Everything an update writes (including its audit rows and the update-id
-marker) is one transaction. A handler that raises has its writes rolled back,
+Everything an update writes (including its audit rows, the update-id marker
+and its replies, in the outbox: ``framework.outbox``) is one transaction. A handler that raises has its writes rolled back,
 its replies dropped, and the user gets a short localized apology; the update
 is still marked processed so a redelivery does not run it again.
 
@@ -25,7 +25,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import peewee
 from telebot import types
 
 from .arguments import BadArgument
@@ -33,7 +32,7 @@ from .arguments import parse as parse_arguments
 from .arguments import usage as usage_line
 from .callbacks import CallbackDataError
 from .context import Context
-from .db import connection_scope, database
+from .db import DB_CONNECTION_ERRORS, connection_scope, database
 from .handling import bound, handled
 from .logs import log_context
 from .models import ProcessedUpdate
@@ -46,10 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("plugbot.pipeline")
 
-# A lost database connection (a restart, a failover, a killed backend) surfaces as one of these.
-# The update's transaction is then rolled back and nothing was sent yet, so the whole update is
-# run again on a fresh pooled connection instead of being dropped (or blamed on the plugin).
-DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (peewee.OperationalError, peewee.InterfaceError)
+# A lost database connection (framework.db.DB_CONNECTION_ERRORS) rolls the update's transaction
+# back before anything was sent, so the whole update is run again on a fresh pooled connection
+# instead of being dropped (or blamed on the plugin).
 DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # ~16 s: a restart, not an outage
 
 # The kinds of update plugbot's handlers serve. Edits and member changes are served only when an
@@ -132,6 +130,7 @@ class Pipeline:
                         return
                     if self._admitted(ctx):
                         self._handle(ctx)
+                    row = self.app.outbox.store(ctx.outbox)
             except _HandlerFailed as failed:
                 self._forget_user(tg_user)  # the profile may name a user row that was rolled back
                 with database.atomic():
@@ -143,7 +142,8 @@ class Pipeline:
                     ctx.user, ctx.lang = fresh.user, fresh.lang
                     with log_context(plugin=failed.plugin, handler=failed.handler):
                         self._handler_failed(ctx, failed.plugin, failed.handler, failed.error)
-            self._after_commit(ctx)
+                    row = self.app.outbox.store(ctx.outbox)
+            self._after_commit(ctx, row)
             self._observe(ctx)
 
     def _begin(self, update: types.Update, tg_user: types.User) -> Context | None:
@@ -415,7 +415,7 @@ class Pipeline:
                                          error=f"{exc.__class__.__name__}: {exc}"[:300]))
 
     # -- after the transaction -----------------------------------------------------------
-    def _after_commit(self, ctx: Context) -> None:
+    def _after_commit(self, ctx: Context, outbox_row: int | None) -> None:
         pending = ctx.session.pending
         if pending is not None:
             op, state, data = pending
@@ -429,7 +429,7 @@ class Pipeline:
                 callback()
             except Exception:  # noqa: BLE001 - the update is committed; its replies must still go
                 log.exception("after-commit callback %r failed", callback)
-        self.app.sender.deliver(ctx.outbox)
+        self.app.outbox.send(outbox_row, ctx.outbox)
 
     def _observe(self, ctx: Context) -> None:
         """``plugbot_update_done``: every observer, once per update, after the commit and outside

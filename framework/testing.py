@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
@@ -103,7 +104,13 @@ BOT_USERNAME = "plugbot_test_bot"
 
 @dataclass
 class Reply:
-    """One outgoing Bot API call the bot made, in a shape tests can assert on."""
+    """One outgoing Bot API call the bot made, in a shape tests can assert on.
+
+    ``method`` is the Bot API method (``send_message``, ``edit_message_text``,
+    ``answer_callback_query``...), ``text`` the text or caption, ``buttons`` the inline
+    keyboard as rows of ``(label, data)``, ``photo``/``document`` the bytes sent,
+    ``params`` every argument of the call.
+    """
 
     method: str
     chat_id: int | None
@@ -398,17 +405,26 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 import contextlib  # noqa: E402
 
 
+class Statements(list[str]):
+    """The SQL statements :func:`record_sql` saw, in order."""
+
+    def touching(self, table: str) -> list[str]:
+        """The statements naming ``table`` (quoted, as peewee writes it)."""
+        return [sql for sql in self if f'"{table}"' in sql]
+
+
 @contextlib.contextmanager
-def record_sql() -> Iterator[list[str]]:
+def record_sql() -> Iterator[Statements]:
     """Every SQL statement peewee sends inside the block, in order (all threads).
 
     For tests that pin how many statements a path costs: ``BEGIN``/``COMMIT``
     issued by the driver itself are not statements peewee sends and are not listed.
+    ``statements.touching("users")`` keeps those naming one table.
     """
     from .db import database
 
     real = database.obj
-    statements: list[str] = []
+    statements = Statements()
     lock = threading.Lock()
     original = real.execute_sql
 
@@ -444,3 +460,53 @@ def eventually(condition: Callable[[], bool], timeout: float = 10, interval: flo
             return False
         time.sleep(interval)
     return True
+
+
+# ---------------------------------------------------------------------------
+# Translations: every language has every text
+# ---------------------------------------------------------------------------
+
+def assert_locales_complete(plugin: str, *, module: str | None = None,
+                            languages: tuple[str, ...] = ("en", "ru")) -> None:
+    """Fail unless the plugin's catalogs cover ``languages`` with every key and no blank text.
+
+    ``plugin`` is the plugin's name (``"core"`` for the built-in texts). Its module is
+    ``module`` if given, else the ``plugbot.plugins`` entry point of that name, else
+    ``plugins.<plugin>``; its folders are the ones its ``plugbot_register_locales`` hook
+    registers. Plural keys are compared by the forms each language needs
+    (:meth:`framework.i18n.Translator.missing_keys`): ``x.one``/``x.other`` in English is
+    matched by ``x.one``/``x.few``/``x.many`` in Russian.
+    """
+    from .i18n import CORE_LOCALES, Translator, load_catalog_file
+
+    folders = [Path(CORE_LOCALES)] if plugin == "core" else _locale_folders(plugin, module)
+    assert folders, f"{plugin}: plugbot_register_locales registers no folder"
+    translator = Translator()
+    for folder in folders:
+        assert folder.is_dir(), f"{plugin}: no locales folder at {folder}"
+        translator.add_catalog(plugin, folder)
+    absent = sorted(set(languages) - set(translator.languages(plugin)))
+    assert not absent, f"{plugin}: no catalog for {absent} (has {translator.languages(plugin)})"
+    gaps = translator.missing_keys().get(plugin, {})
+    problems = [f"{lang} lacks {', '.join(keys)}" if lang != translator.default_language
+                else f"{lang} lacks {', '.join(keys)} (a key only a translation has: renamed or mistyped?)"
+                for lang, keys in sorted(gaps.items())]
+    for folder in folders:
+        for lang in languages:
+            path = folder / f"{lang}.yaml"
+            if path.exists():
+                blank = sorted(key for key, text in load_catalog_file(path).items() if not text.strip())
+                if blank:
+                    problems.append(f"{lang} has blank texts {', '.join(blank)}")
+    assert not problems, f"{plugin}: incomplete translations: " + "; ".join(problems)
+
+
+def _locale_folders(plugin: str, module: str | None) -> list[Path]:
+    from .plugins import PluginManager
+
+    loaded = PluginManager._resolve_module(plugin, module)
+    folders: list[Path] = []
+    hook = getattr(loaded, "plugbot_register_locales", None)
+    if hook is not None:
+        hook(register=lambda folder: folders.append(Path(folder)))
+    return folders

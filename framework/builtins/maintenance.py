@@ -22,10 +22,11 @@ def plugbot_register_jobs(register: Any) -> None:
     register("prune_updates", prune_updates, trigger="interval", hours=1)
     register("prune_llm_cache", prune_llm_cache, trigger="interval", hours=1)
     register("prune_rate_limits", prune_rate_limits, trigger="interval", hours=1)
+    register("resend_outbox", resend_outbox, trigger="interval", minutes=1)
 
 
 def audit_retention(job: JobContext) -> None:
-    """Delete audit rows older than ``audit.retention_days`` (seed 000: 12 months)."""
+    """Delete audit rows older than ``audit.retention_days`` (365 by default)."""
     job.app.audit.prune(job.app.config["audit"]["retention_days"])
 
 
@@ -42,3 +43,9 @@ def prune_llm_cache(job: JobContext) -> None:
 def prune_rate_limits(job: JobContext) -> None:
     """DB rate-limit windows older than a day can no longer limit anything."""
     RateLimit.delete().where(RateLimit.window_start < job.now() - dt.timedelta(days=1)).execute()
+
+
+def resend_outbox(job: JobContext) -> None:
+    """Send the replies of a process that died after committing them (another machine's, say):
+    the start of a process only finds those of processes already gone by then."""
+    job.app.outbox.recover()

@@ -1,4 +1,4 @@
-"""The /add conversation: seed 000's state machine, exactly.
+"""The /add conversation: amount, category, an optional note, then confirm.
 
     IDLE → /add → AWAITING_AMOUNT → AWAITING_CATEGORY → AWAITING_NOTE (or Skip)
          → AWAITING_CONFIRMATION → Confirm → IDLE (saved)

@@ -1,10 +1,9 @@
-"""Tables of the expenses plugin (seed 000 ``categories``/``expenses``/``user_settings``, seed 003 rates).
+"""Tables of the expenses plugin: ``categories``, ``expenses``, ``user_settings`` and exchange rates.
 
 The schema itself is created by ``migrations/0001_initial.py``; these models are
 the application's view of it and must be kept in step with the migrations.
 
-Where the seeds and the issue disagree, the stricter rule wins:
-``expenses.amount`` is NUMERIC(12,2) (seed: 10,2) so the 1e9 maximum fits, and
+``expenses.amount`` is NUMERIC(12,2), not (10,2), so the largest amount accepted (1e9) fits, and
 ``user_id`` cascades on delete everywhere so /deleteme leaves nothing behind.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every period is a pair of inclusive local dates plus the period just before it,
 for "compared with last week". Expenses are stored with the user's *local*
 ``expense_date``, so a Sunday 23:30 coffee in Moscow belongs to Sunday even
 though it is still Sunday 20:30 in UTC, and the week it falls in depends on the
-user's ``week_start`` (0 = Sunday, 1 = Monday, as in seed 000).
+user's ``week_start`` (0 = Sunday, 1 = Monday).
 """
 from __future__ import annotations
 

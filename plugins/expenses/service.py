@@ -1,8 +1,8 @@
 """The few steps every way of adding or changing an expense shares.
 
 Quick add, the /add conversation, list buttons and the recurring job all save
-through here, so every change gets the same audit entry (seed 000:
-``{amount, category, source, original_message}``) and the same budget check.
+through here, so every change gets the same audit entry
+(``{amount, category, source, original_message}``) and the same budget check.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pb_testplugins import BACKENDS
+from plugins_for_tests import BACKENDS
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,11 +1,11 @@
-"""Access control through the real update pipeline, on both backends (issue 3, item 5)."""
+"""Access control through the real update pipeline, on both backends."""
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from pb_testplugins import HELLO, PROBE, build, texts
-from pb_testplugins.probe import events
+from plugins_for_tests import HELLO, PROBE, build, texts
+from plugins_for_tests.probe import events
 
 from framework import User, connection_scope
 from framework.models import UserRestriction

@@ -1,12 +1,12 @@
 """``ctx.after_commit``: callbacks run once the update's changes are visible to everyone, and
-never for changes that were rolled back (issue 2, update pipeline)."""
+never for changes that were rolled back."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from pb_testplugins import PROBE, build, texts
-from pb_testplugins.probe import AFTER_COMMIT
+from plugins_for_tests import PROBE, build, texts
+from plugins_for_tests.probe import AFTER_COMMIT
 
 ALICE = 802
 FAILED = ["Something went wrong, sorry. Please try again."]

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from pb_testplugins import HELLO, build
+from plugins_for_tests import HELLO, build
 
 from framework import arg
 from framework.registry import RegistrationError

@@ -1,11 +1,11 @@
-"""Audit trails through the real update pipeline, on both backends (issue 3, item 4)."""
+"""Audit trails through the real update pipeline, on both backends."""
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from pb_testplugins import HELLO, PROBE, build, texts
-from pb_testplugins.probe import events
+from plugins_for_tests import HELLO, PROBE, build, texts
+from plugins_for_tests.probe import events
 
 from framework import User, connection_scope
 from framework.builtins.datarights import DeleteMeAnswer
@@ -98,7 +98,7 @@ def test_personal_data_operations_are_written_to_pd_audit_log(bot_factory, monke
 def test_audit_retention_job_deletes_only_rows_past_retention(bot_factory, monkeypatch, backend, configured) -> None:
     config = {"audit": {"retention_days": configured}} if configured else {}
     bot = build(bot_factory, backend, monkeypatch, PROBE, config=config)
-    days = configured or 365                                 # seed 000: twelve months by default
+    days = configured or 365                                 # 365 unless configured
     assert bot.app.config["audit"]["retention_days"] == days
     alice = bot.user(ALICE)
     bot.set_time(T0)

@@ -11,6 +11,7 @@ from pathlib import Path
 import plugins_for_tests
 import pytest
 
+import framework.builtins
 from framework import cli
 from framework.config import ENV_OVERRIDES
 
@@ -18,6 +19,8 @@ HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[1] / "examples" / "hello"
 PYTHON = "/work/venv/bin/python" if os.path.exists("/work/venv/bin/python") else sys.executable
 HELLO_YAML = "  hello:\n    module: plugbot_hello\n"
+
+CORE = sorted(p.stem for p in (Path(framework.builtins.__file__).parent / "migrations").glob("0*.py"))
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +36,7 @@ def plugbot(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | N
             ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m framework ARGS`` in ``tmp_path``, the way an operator would."""
     environ = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PLUGBOT_")}
-    environ["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), str(HERE)])
+    environ["PYTHONPATH"] = os.pathsep.join([str(HERE.parents[1]), str(EXAMPLES), str(HERE)])  # this checkout
     environ.update(env or {})
     return subprocess.run([PYTHON, "-m", "framework", *args], cwd=tmp_path, input=stdin, env=environ,
                           capture_output=True, text=True, timeout=120)
@@ -165,7 +168,7 @@ def test_plugins_lists_status_version_schema_commands_models_jobs_and_errors(tmp
     blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in
               _blocks(plugbot(tmp_path, "plugins", "--config", path).stdout)}
     assert blocks["hello 1.0.0 [enabled]"][0] == "  schema:   0001_initial (1 applied)"
-    assert blocks["core 1.0.0 [enabled] (built-in)"][0] == "  schema:   0003_bot_processes (3 applied)"
+    assert blocks["core 1.0.0 [enabled] (built-in)"][0] == f"  schema:   {CORE[-1]} ({len(CORE)} applied)"
 
 
 def _blocks(text: str) -> list[str]:
@@ -180,8 +183,8 @@ def _blocks(text: str) -> list[str]:
 
 def test_plugins_shows_each_jobs_last_run_duration_outcome_and_counts(bot_factory, tmp_path: Path) -> None:
     """The bot's job statistics reach ``plugbot plugins``, a process of its own, through the database."""
-    path = config_file(tmp_path, "plugins:\n  probe:\n    module: pb_testplugins.probe\n")
-    bot = bot_factory({"probe": {"module": "pb_testplugins.probe"}}, db_url=f"sqlite:///{tmp_path}/bot.db")
+    path = config_file(tmp_path, "plugins:\n  probe:\n    module: plugins_for_tests.probe\n")
+    bot = bot_factory({"probe": {"module": "plugins_for_tests.probe"}}, db_url=f"sqlite:///{tmp_path}/bot.db")
     bot.run_job("probe.tick")
     bot.run_job("probe.explode")
     bot.run_job("probe.explode")
@@ -260,15 +263,13 @@ def test_migrate_needs_no_token_and_is_idempotent(tmp_path: Path) -> None:
     path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}")
     first = plugbot(tmp_path, "migrate", "--config", path)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines() == ["applied core: 0001_core", "applied core: 0002_job_runs",
-                                         "applied core: 0003_bot_processes", "applied hello: 0001_initial",
-                                         "4 migration(s) applied"]
+    assert first.stdout.splitlines() == [*(f"applied core: {name}" for name in CORE), "applied hello: 0001_initial",
+                                         f"{len(CORE) + 1} migration(s) applied"]
     second = plugbot(tmp_path, "migrate", "--config", path)
     assert (second.returncode, second.stdout) == (0, "nothing to do: the database is up to date\n")
     listing = plugbot(tmp_path, "migrate", "--list", "--config", path)
     assert [line.split()[:3] for line in listing.stdout.splitlines()] == [
-        ["[x]", "core", "0001_core"], ["[x]", "core", "0002_job_runs"], ["[x]", "core", "0003_bot_processes"],
-        ["[x]", "hello", "0001_initial"]]
+        *(["[x]", "core", name] for name in CORE), ["[x]", "hello", "0001_initial"]]
 
 
 # -- run without a token -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""The consent gate through the real update pipeline, on both backends (issue 3, item 9)."""
+"""The consent gate through the real update pipeline, on both backends."""
 from __future__ import annotations
 
-from pb_testplugins import HELLO, build, texts
+from plugins_for_tests import HELLO, build, texts
 
 from framework import User, connection_scope
 from framework.models import PdAuditLog, UserSettings

@@ -1,4 +1,4 @@
-"""Sessions and conversations through the real update pipeline, on both backends (issue 3, item 1).
+"""Sessions and conversations through the real update pipeline, on both backends.
 
 The hello example's /nickname dialogue: IDLE → AWAITING_NICKNAME → AWAITING_CONFIRMATION (Yes/No).
 """
@@ -9,7 +9,7 @@ import logging
 import time
 
 import pytest
-from pb_testplugins import HELLO, NOTES, build, restart, texts
+from plugins_for_tests import HELLO, NOTES, build, restart, texts
 
 from framework import connection_scope
 
@@ -207,7 +207,7 @@ def test_group_chatter_is_not_taken_as_a_private_conversations_answer(bot_factor
 
 # -- a handler asking for a transition its state does not declare ----------------------------------
 
-WIZARD = {"wizard": {"module": "pb_testplugins.wizard"}}
+WIZARD = {"wizard": {"module": "plugins_for_tests.wizard"}}
 
 
 def _audit_actions() -> list[str]:
@@ -235,7 +235,7 @@ def test_an_undeclared_transition_is_apologised_for_logged_and_rolled_back(
     assert record.exc_info[1].__class__.__name__ == error
     trace = logging.Formatter().formatException(record.exc_info)
     assert "conversation 'order' of plugin 'wizard', state ASK_CONFIRM" in trace
-    assert "handler pb_testplugins.wizard.on_confirm" in trace
+    assert "handler plugins_for_tests.wizard.on_confirm" in trace
     if answer == "change":
         assert "ASK_CONFIRM → ASK_SIZE is not a declared transition (declared from ASK_CONFIRM: none)" in trace
     # Nothing the failed handler wrote was committed, and the session is where it was.

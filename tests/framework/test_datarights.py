@@ -1,11 +1,11 @@
-"""/mydata, /deleteme and the retention job through the real pipeline, on both backends (issue 3, item 9)."""
+"""/mydata, /deleteme and the retention job through the real pipeline, on both backends."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 
-from pb_testplugins import HELLO, PROBE, build, texts
-from pb_testplugins.probe import events
+from plugins_for_tests import HELLO, PROBE, build, texts
+from plugins_for_tests.probe import events
 
 from framework import User, connection_scope
 from framework.models import AuditLog, PdAuditLog, UserSettings

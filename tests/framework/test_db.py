@@ -1,4 +1,4 @@
-"""The database a bot is bound to at start (issue 2, item 4): SQLite as the embedded default,
+"""The database a bot is bound to at start: SQLite as the embedded default,
 pooled PostgreSQL in production."""
 from __future__ import annotations
 

@@ -76,15 +76,19 @@ def test_files_named_in_the_walkthrough_exist() -> None:
     assert (EXAMPLES / "pyproject.toml").read_text().count('hello = "plugbot_hello"') == 1
 
 
-def test_the_testing_example_in_the_walkthrough_passes(bot_factory, tmp_path: Path, monkeypatch) -> None:
-    """The example plugin installed (its entry point faked in ``tmp_path``), the doc's test runs as written."""
+TEST_BLOCKS = [block for block in python_blocks((DOCS / "plugins.md").read_text(encoding="utf-8"))
+               if "def test_" in block]
+
+
+@pytest.mark.parametrize("block", TEST_BLOCKS, ids=[re.search(r"def (test_\w+)", b).group(1) for b in TEST_BLOCKS])
+def test_the_testing_examples_in_the_walkthrough_pass(bot_factory, tmp_path: Path, monkeypatch, block: str) -> None:
+    """The example plugin installed (its entry point faked in ``tmp_path``), each of the doc's tests runs as written."""
     dist = tmp_path / "plugbot_hello-1.0.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: plugbot_hello\nVersion: 1.0.0\n")
     (dist / "entry_points.txt").write_text("[plugbot.plugins]\nhello = plugbot_hello\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(EXAMPLES))
-    (block,) = [b for b in python_blocks((DOCS / "plugins.md").read_text(encoding="utf-8")) if "def test_" in b]
     namespace: dict[str, object] = {}
     exec(compile(block, "docs/plugins.md", "exec"), namespace)
     tests = [fn for name, fn in namespace.items() if name.startswith("test_")]

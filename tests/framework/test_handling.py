@@ -2,20 +2,13 @@
 ``return SKIP`` / ``raise Skip`` passes it on, for text, conversation, content and button handlers."""
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from plugins_for_tests import texts
 
 TYPED = {"typed": {"module": "plugins_for_tests.typed"}}
-NOTES = {"notes": {"module": "pb_testplugins.notes"}}
+NOTES = {"notes": {"module": "plugins_for_tests.notes"}}
 STALE = "This button is no longer valid."
 PHOTO = [{"file_id": "p1", "file_unique_id": "u1", "width": 10, "height": 10}]
-
-
-
-
-def texts(replies: list[Any]) -> list[str]:
-    return [r.text for r in replies if r.text]
 
 
 def test_a_text_handler_that_returns_handles_the_text(typed_bot) -> None:

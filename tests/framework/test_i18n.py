@@ -89,6 +89,25 @@ def test_missing_keys_reports_both_directions(tmp_path: Path) -> None:
     assert tr.missing_keys() == {"partial": {"ru": ["b.d"], "en": ["extra"]}}
 
 
+def test_russian_plural_forms_are_not_gaps(tmp_path: Path) -> None:
+    write(tmp_path / "days", "en", "days:\n  one: '{n} day'\n  other: '{n} days'\n")
+    write(tmp_path / "days", "ru", "days:\n  one: '{n} день'\n  few: '{n} дня'\n  many: '{n} дней'\n"
+                                   "  other: '{n} дня'\n")
+    write(tmp_path / "days", "uk", "days:\n  one: '{n} день'\n  few: '{n} дні'\n  many: '{n} днів'\n")
+    tr = Translator()
+    tr.add_catalog("days", tmp_path / "days")
+    assert tr.missing_keys() == {}
+
+
+def test_a_russian_plural_needs_one_few_and_many(tmp_path: Path) -> None:
+    write(tmp_path / "days", "en", "days:\n  one: '{n} day'\n  other: '{n} days'\n")
+    write(tmp_path / "days", "ru", "days:\n  one: '{n} день'\n  other: '{n} дня'\n")
+    write(tmp_path / "days", "de", "days:\n  one: '{n} Tag'\n")
+    tr = Translator()
+    tr.add_catalog("days", tmp_path / "days")
+    assert tr.missing_keys() == {"days": {"ru": ["days.few", "days.many"], "de": ["days.other"]}}
+
+
 def test_reloading_an_owner_replaces_its_catalog(tmp_path: Path) -> None:
     write(tmp_path / "p", "en", "a: first\n")
     tr = Translator()

@@ -1,35 +1,41 @@
-"""Every catalog is complete in English and Russian; /language switches replies (issue 3, item 7)."""
+"""Every shipped catalog is complete in English and Russian, and /language switches the replies."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from pb_testplugins import HELLO, ROOT, build, texts
+from plugins_for_tests import HELLO, HELLO_PATH, ROOT, build, texts
 
-from framework.i18n import CORE_LOCALES, Translator, load_catalog_file
-
-REQUIRED_LANGUAGES = {"en", "ru"}
+from framework.testing import assert_locales_complete
 
 
-def _catalogs() -> list[tuple[str, Path]]:
-    """The core's catalog, the hello example's, and one per plugin package under plugins/."""
-    root = Path(ROOT)
-    found = [("core", CORE_LOCALES), ("hello", root / "examples" / "hello" / "plugbot_hello" / "locales")]
-    for package in sorted((root / "plugins").glob("*/__init__.py")):
-        found.append((package.parent.name, package.parent / "locales"))
+def _plugins() -> list[tuple[str, str]]:
+    """The core, the hello example and every plugin package under plugins/, as (name, module)."""
+    found = [("core", ""), ("hello", "plugbot_hello")]
+    for package in sorted((Path(ROOT) / "plugins").glob("*/__init__.py")):
+        found.append((package.parent.name, f"plugins.{package.parent.name}"))
     return found
 
 
-@pytest.mark.parametrize(("owner", "folder"), _catalogs(), ids=[name for name, _ in _catalogs()])
-def test_every_key_exists_in_english_and_russian(owner: str, folder: Path) -> None:
-    assert folder.is_dir(), f"{owner}: no locales folder at {folder}"
-    translator = Translator()
-    translator.add_catalog(owner, folder)
-    assert REQUIRED_LANGUAGES <= set(translator.languages(owner)), f"{owner}: catalogs {translator.languages(owner)}"
-    assert translator.missing_keys() == {}
-    for lang in sorted(REQUIRED_LANGUAGES):                  # no blank texts hiding behind a present key
-        blank = [key for key, text in load_catalog_file(folder / f"{lang}.yaml").items() if not text.strip()]
-        assert blank == [], f"{owner}/{lang}: blank texts"
+@pytest.mark.parametrize(("owner", "module"), _plugins(), ids=[name for name, _ in _plugins()])
+def test_every_key_exists_in_english_and_russian(owner: str, module: str, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(HELLO_PATH)
+    assert_locales_complete(owner, module=module or None)
+
+
+def test_an_incomplete_catalog_fails_with_what_it_lacks(tmp_path: Path, monkeypatch) -> None:
+    package = tmp_path / "pb_gappy"
+    (package / "locales").mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "import os\n\ndef plugbot_register_locales(register):\n"
+        "    register(os.path.join(os.path.dirname(__file__), 'locales'))\n")
+    (package / "locales" / "en.yaml").write_text("hi: Hi\nbye: Bye\ndays:\n  one: day\n  other: days\n")
+    (package / "locales" / "ru.yaml").write_text("hi: ' '\ndays:\n  one: день\n  other: дня\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AssertionError) as failure:
+        assert_locales_complete("gappy", module="pb_gappy")
+    assert "ru lacks bye, days.few, days.many" in str(failure.value)
+    assert "ru has blank texts hi" in str(failure.value)
 
 
 def test_language_command_switches_replies_to_russian(bot_factory, monkeypatch, backend) -> None:

@@ -1,12 +1,12 @@
-"""Scheduled jobs through the application, on both backends (issue 3, item 6): failures, local time,
+"""Scheduled jobs through the application, on both backends: failures, local time,
 the options every job runs with, and statistics kept across a restart."""
 from __future__ import annotations
 
 import datetime as dt
 import time
 
-from pb_testplugins import HELLO, PROBE, build, restart, texts
-from pb_testplugins.probe import events
+from plugins_for_tests import HELLO, PROBE, build, restart, texts
+from plugins_for_tests.probe import events
 
 from framework import User, connection_scope
 

@@ -1,4 +1,4 @@
-"""The LLM service from a plugin handler, through the real pipeline (issue 3, item 8).
+"""The LLM service from a plugin handler, through the real pipeline.
 
 A local HTTP server imitates the OpenAI API; when it is slower than the
 configured timeout the user still gets the handler's local fallback text.
@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from pb_testplugins import PROBE, build, texts
-from pb_testplugins.probe import FALLBACK_TEXT
+from plugins_for_tests import PROBE, build, texts
+from plugins_for_tests.probe import FALLBACK_TEXT
 
 from framework import User, connection_scope
 from framework.models import AppSettings, UsageStats

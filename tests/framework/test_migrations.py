@@ -7,12 +7,16 @@ from typing import Any
 
 import pytest
 
+import framework.builtins
 from framework import cli, connection_scope
 from framework.config import ENV_OVERRIDES, ConfigError
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[1] / "examples" / "hello"
 HELLO = {"module": "plugbot_hello"}
+
+CORE = sorted(p.stem for p in (Path(framework.builtins.__file__).parent / "migrations").glob("0*.py"))
+"""The core's migrations, oldest first: each new one is listed without editing these tests."""
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +35,7 @@ def applied_rows(app: Any) -> list[tuple[str, str]]:
 def test_migrate_twice_applies_nothing_the_second_time(bot_factory, db_url: str) -> None:
     bot = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
     first = bot.app.migrate()
-    assert first["core"] == ["0001_core", "0002_job_runs", "0003_bot_processes"]
+    assert first["core"] == CORE and CORE[:3] == ["0001_core", "0002_job_runs", "0003_bot_processes"]
     assert first["hello"] == ["0001_initial"]
     rows = applied_rows(bot.app)
     assert ("core", "0001_core") in rows and ("hello", "0001_initial") in rows
@@ -44,8 +48,7 @@ def test_migrate_twice_applies_nothing_the_second_time(bot_factory, db_url: str)
 def test_status_shows_pending_then_applied_per_plugin(bot_factory, db_url: str) -> None:
     bot = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False)
     before = {(row.plugin, row.name): row.applied_at for row in bot.app.migration_status()}
-    assert before == {("core", "0001_core"): None, ("core", "0002_job_runs"): None,
-                      ("core", "0003_bot_processes"): None, ("hello", "0001_initial"): None}
+    assert before == {**{("core", name): None for name in CORE}, ("hello", "0001_initial"): None}
     bot.app.migrate()
     after = {(row.plugin, row.name): row.applied_at for row in bot.app.migration_status()}
     assert set(after) == set(before)
@@ -118,8 +121,8 @@ def test_cli_migrate_then_migrate_again(capsys, tmp_path: Path, db_url: str) -> 
     config = write_config(tmp_path, db_url)
     code, lines = run_cli(capsys, "--config", config, "migrate")
     assert code == 0
-    assert lines == ["applied core: 0001_core", "applied core: 0002_job_runs", "applied core: 0003_bot_processes",
-                     "applied hello: 0001_initial", "4 migration(s) applied"]
+    assert lines == [*(f"applied core: {name}" for name in CORE), "applied hello: 0001_initial",
+                     f"{len(CORE) + 1} migration(s) applied"]
     code, lines = run_cli(capsys, "--config", config, "migrate")
     assert (code, lines) == (0, ["nothing to do: the database is up to date"])
 
@@ -128,15 +131,12 @@ def test_cli_migrate_list_shows_a_row_per_plugin_migration(capsys, tmp_path: Pat
     config = write_config(tmp_path, db_url)
     code, lines = run_cli(capsys, "migrate", "--list", "--config", config)
     assert code == 0
-    assert [line.split() for line in lines] == [["[", "]", "core", "0001_core", "pending"],
-                                                ["[", "]", "core", "0002_job_runs", "pending"],
-                                                ["[", "]", "core", "0003_bot_processes", "pending"],
+    assert [line.split() for line in lines] == [*(["[", "]", "core", name, "pending"] for name in CORE),
                                                 ["[", "]", "hello", "0001_initial", "pending"]]
     run_cli(capsys, "--config", config, "migrate")
     code, lines = run_cli(capsys, "--config", config, "migrate", "--list")
     assert code == 0
-    assert [line.split()[:3] for line in lines] == [["[x]", "core", "0001_core"], ["[x]", "core", "0002_job_runs"],
-                                                    ["[x]", "core", "0003_bot_processes"],
+    assert [line.split()[:3] for line in lines] == [*(["[x]", "core", name] for name in CORE),
                                                     ["[x]", "hello", "0001_initial"]]
     assert all("pending" not in line for line in lines)
 
@@ -161,8 +161,8 @@ def test_migrate_down_runs_down_of_the_target_and_every_later_one_newest_first(
     run_cli(capsys, "--config", config, "migrate")
     code, lines, errors = run_err(capsys, "--config", config, "migrate", "--down", "core/0002")
     assert (code, errors) == (0, [])
-    assert lines == ["rolled back core: 0003_bot_processes", "rolled back core: 0002_job_runs",
-                     "2 migration(s) rolled back; install the code that matches before starting the bot"]
+    assert lines == [*(f"rolled back core: {name}" for name in reversed(CORE[1:])),
+                     f"{len(CORE) - 1} migration(s) rolled back; install the code that matches before starting the bot"]
     app = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False).app
     assert {"job_runs", "bot_processes"}.isdisjoint(tables(app))
     assert {"users", "hello_greetings"} <= tables(app)
@@ -173,12 +173,12 @@ def test_migrate_down_runs_down_of_the_target_and_every_later_one_newest_first(
     assert "hello_greetings" not in tables(app)
 
     code, lines = run_cli(capsys, "--config", config, "migrate")  # and forward again
-    assert (code, lines[-1]) == (0, "3 migration(s) applied")
+    assert (code, lines[-1]) == (0, f"{len(CORE)} migration(s) applied")
     assert {"job_runs", "bot_processes", "hello_greetings"} <= tables(app)
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("core/0009", "core/0009: no such migration (applied: 0001_core, 0002_job_runs, 0003_bot_processes)"),
+    ("core/0999", f"core/0999: no such migration (applied: {', '.join(CORE)})"),
     ("ghost/0001", "ghost: no such plugin with migrations (enabled ones: core, hello)"),
     ("core", "'core': expected PLUGIN/NNNN, e.g. core/0003"),
 ])
@@ -223,10 +223,10 @@ def test_a_rollback_that_would_orphan_another_plugins_table_is_refused(capsys, t
     if db_url.startswith("sqlite"):
         assert errors[0] == ("migrate --down: core: 0001_core: table hello_greetings still points at users; roll "
                              "back the plugin that owns hello_greetings first; already rolled back: "
-                             "0003_bot_processes, 0002_job_runs")
+                             + ", ".join(reversed(CORE[1:])))
         assert applied_rows(app) == [("core", "0001_core"), ("hello", "0001_initial")]
     else:
         assert errors[0] == ("migrate --down: core/0001_core: cannot drop table users because other objects "
                              "depend on it; nothing was rolled back")
         assert {"job_runs", "bot_processes"} <= tables(app)
-        assert len(applied_rows(app)) == 4
+        assert len(applied_rows(app)) == len(CORE) + 1

@@ -312,7 +312,7 @@ def test_circuit_breaker_pauses_a_plugin_after_five_errors(bot_factory, tmp_path
 
 
 def test_plugins_lists_each_plugins_jobs_with_their_last_run(bot_factory) -> None:
-    bot = bot_factory({"probe": {"module": "pb_testplugins.probe"}}, admins=(ADMIN,))
+    bot = bot_factory({"probe": {"module": "plugins_for_tests.probe"}}, admins=(ADMIN,))
     before = bot.user(ADMIN).send("/plugins")[0].text
     assert "   probe.tick: last —, —, —; runs 0, failures 0" in before
 

@@ -1,10 +1,10 @@
-"""Incoming and per-command rate limits through the real update pipeline (issue 3, item 2)."""
+"""Incoming and per-command rate limits through the real update pipeline."""
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from pb_testplugins import HELLO, PROBE, build, restart, texts
+from plugins_for_tests import HELLO, PROBE, build, restart, texts
 
 from framework import connection_scope
 from framework.models import RateLimit

@@ -1,4 +1,4 @@
-"""Personal data seen or changed by an admin, through the pipeline (issue 3, items 4 and 9).
+"""Personal data seen or changed by an admin, through the pipeline.
 
 The core's ``users.profile`` and ``users.change_settings`` write ``pd_audit_log`` themselves,
 so whichever admin command uses them (here the probe plugin's /whois and /usertz) is audited.
@@ -6,7 +6,7 @@ so whichever admin command uses them (here the probe plugin's /whois and /usertz
 from __future__ import annotations
 
 import pytest
-from pb_testplugins import PROBE, build, texts
+from plugins_for_tests import PROBE, build, texts
 
 from framework import User, connection_scope
 from framework.models import PdAuditLog

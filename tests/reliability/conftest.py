@@ -1,4 +1,4 @@
-"""The reliability suite (issue 5): bad input, Redis and PostgreSQL outages, a misbehaving
+"""The reliability suite: bad input, Redis and PostgreSQL outages, a misbehaving
 Telegram, kill -9, security. It asserts outcomes (nothing lost, nothing duplicated, no crash),
 never times.
 

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+pytest.importorskip("hypothesis", reason="property tests need hypothesis (pip install plugbot[dev])")
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import app_invariants, utf16_len

@@ -7,10 +7,12 @@ gets through before the last kill, so at least 2,000 are still pending at every 
 once the process is dead; CI loads 2,000 and kills once (about 1,900 pending). The polling loop
 confirms a getUpdates offset only after the batch was processed and the pipeline drops an
 update_id it already committed, so after the restart every quick-add must be stored exactly
-once: none lost, none twice.
+once: none lost, none twice. Replies go through the outbox, so every stored quick-add's "Saved"
+reply is delivered too, by the restarted process when the killed one committed and never sent it.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -61,27 +63,40 @@ def run_kill9(tmp_path: Any, database_url: str, total: int, kills: int, min_pend
         bot.serve_all(server, timeout=300)
         code = bot.exit_code
         stats = server.stats()
+        replies = [text or "" for method, _chat, text, _t in server.replies() if method == "sendMessage"]
     stored = Counter(stored_amounts(database_url))
+    confirmed = Counter(_saved_amounts(replies))
     want = Counter(f"{Decimal(a):.2f}" for a in expected)
     return {
         "sent": total, "min_pending": min_pending, "pending_at_kill": pending_at_kill,
         "complete": stats["confirmed_all_at"] is not None,
         "lost": sum((want - stored).values()), "duplicates": sum(n - 1 for n in stored.values() if n > 1),
         "extra": sum((stored - want).values()), "replies": stats["reply_count"], "redelivered": stats["redelivered"],
+        # Every stored expense's "Saved" reply was delivered (the outbox), and how many went twice
+        # (a kill between sending and the batched delete of the sent rows).
+        "unanswered": sum((stored - confirmed).values()),
+        "answered_twice": sum(n - 1 for n in confirmed.values() if n > 1),
         "exit_code": code, "log": bot.log(),
     }
+
+
+def _saved_amounts(texts: list[str]) -> list[str]:
+    """The amounts named by "✅ Saved: ..." replies, as "12.34" strings."""
+    return [f"{Decimal(m.group(1)):.2f}" for text in texts if text.startswith("✅ Saved")
+            for m in [re.search(r"\$(\d+\.\d\d)", text)] if m]
 
 
 def _check(result: dict[str, Any], ledger: Any, case: str) -> None:
     failures = int(not result["complete"]) + result["extra"] + int(result["exit_code"] != 0)
     ledger.record(case, sent=result["sent"], failures=failures, lost=result["lost"], duplicates=result["duplicates"],
                   note=f"pending at kill {result['pending_at_kill']}, {result['redelivered']} redelivered, "
-                       f"{result['sent'] - result['replies']} replies not sent")
+                       f"{result['unanswered']} stored without a reply, {result['answered_twice']} replied twice")
     assert all(p >= result["min_pending"] for p in result["pending_at_kill"]), result["pending_at_kill"]
     assert result["complete"], "the restarted bot did not get through the updates"
     assert result["lost"] == 0, f"{result['lost']} quick-adds lost"
     assert result["duplicates"] == 0, f"{result['duplicates']} quick-adds stored twice"
     assert result["extra"] == 0
+    assert result["unanswered"] == 0, f"{result['unanswered']} committed quick-adds never got their reply"
     assert result["exit_code"] == 0
     assert TOKEN not in result["log"] and TOKEN.split(":")[1] not in result["log"], "token in the log"
 

@@ -25,12 +25,14 @@ def data(slices=None) -> charts.ChartData:
 
 
 def test_render_returns_a_png() -> None:
+    pytest.importorskip("matplotlib", reason="charts need matplotlib (pip install plugbot[charts])")
     png = charts.render(data())
     assert png is not None and png.startswith(charts.PNG_SIGNATURE)
     assert len(png) > 1000
 
 
 def test_many_categories_are_folded() -> None:
+    pytest.importorskip("matplotlib", reason="charts need matplotlib (pip install plugbot[charts])")
     many = [(f"Cat {i}", "#123456", Decimal(i + 1)) for i in range(12)]
     folded = charts._fold_small(many, "Other")
     assert len(folded) == charts.MAX_SLICES

@@ -7,13 +7,13 @@ Redis, the production setup, where the cached copy outlives the update in anothe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from expenses_helpers import START, rows, texts
 
 from framework import connection_scope, database
+from framework.testing import record_sql
 
 STALE = "This button is no longer valid."
 PLUGIN_TABLES = frozenset({"expenses", "expense_settings", "categories", "category_memory", "audit_logs",
@@ -34,47 +34,15 @@ def carol(cache_bot: Any) -> Any:
     return cache_bot.user(3003, first_name="Carol", language_code="en")
 
 
-class Statements:
-    """Every SQL statement the application runs while recording (wraps its database's execute_sql)."""
-
-    def __init__(self) -> None:
-        self.sql: list[str] = []
-
-    @property
-    def plugin(self) -> list[tuple[str, str]]:
-        """(verb, table) of each statement that touches a table of the plugin (audit rows included)."""
-        found = []
-        for sql in self.sql:
-            tables = set(re.findall(r'"(\w+)"', sql)) & PLUGIN_TABLES
-            if tables:
-                target = re.search(r'(?:FROM|INTO|UPDATE)\s+"(\w+)"', sql)
-                found.append((sql.split()[0].upper(), target.group(1) if target else sorted(tables)[0]))
-        return found
-
-
-@pytest.fixture
-def statements(cache_bot: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``with statements() as seen:`` records the SQL of the updates sent inside the block."""
-    from contextlib import contextmanager
-
-    db = cache_bot.app.db
-    original = db.execute_sql
-
-    @contextmanager
-    def record() -> Iterator[Statements]:
-        seen = Statements()
-
-        def execute_sql(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-            seen.sql.append(sql)
-            return original(sql, params, *args, **kwargs)
-
-        monkeypatch.setattr(db, "execute_sql", execute_sql)
-        try:
-            yield seen
-        finally:
-            monkeypatch.setattr(db, "execute_sql", original)
-
-    yield record
+def plugin(statements: list[str]) -> list[tuple[str, str]]:
+    """(verb, table) of each statement that touches a table of the plugin (audit rows included)."""
+    found = []
+    for sql in statements:
+        tables = set(re.findall(r'"(\w+)"', sql)) & PLUGIN_TABLES
+        if tables:
+            target = re.search(r'(?:FROM|INTO|UPDATE)\s+"(\w+)"', sql)
+            found.append((sql.split()[0].upper(), target.group(1) if target else sorted(tables)[0]))
+    return found
 
 
 def _quick_add(user: Any, text: str) -> Any:
@@ -86,33 +54,33 @@ def _quick_add(user: Any, text: str) -> Any:
 # -- statements ---------------------------------------------------------------------------
 
 
-def test_steady_state_quick_add_reads_the_settings_row_and_writes_two_rows(carol, statements) -> None:
+def test_steady_state_quick_add_reads_the_settings_row_and_writes_two_rows(carol) -> None:
     _quick_add(carol, "coffee 5")  # creates the settings row and caches the categories
     _quick_add(carol, "coffee 5")
-    with statements() as seen:
+    with record_sql() as seen:
         reply = _quick_add(carol, "coffee 5")
-    assert seen.plugin == STEADY, "\n".join(seen.sql)
+    assert plugin(seen) == STEADY, "\n".join(seen)
     assert "✓ 🍔 Food" in reply.button_texts and "📌 Other" in reply.button_texts
 
 
-def test_a_change_costs_one_reload_then_the_cache_serves_again(carol, statements) -> None:
+def test_a_change_costs_one_reload_then_the_cache_serves_again(carol) -> None:
     _quick_add(carol, "coffee 5")
     carol.send("/categories add Coffee ☕")
-    with statements() as seen:
+    with record_sql() as seen:
         reply = _quick_add(carol, "coffee 4")
-    assert seen.plugin == [("SELECT", "expense_settings"), ("SELECT", "categories"),
+    assert plugin(seen) == [("SELECT", "expense_settings"), ("SELECT", "categories"),
                            ("SELECT", "category_memory"), ("INSERT", "expenses"), ("INSERT", "audit_logs")]
     assert "☕ Coffee" in reply.button_texts
-    with statements() as seen:
+    with record_sql() as seen:
         _quick_add(carol, "coffee 3")
-    assert seen.plugin == STEADY
+    assert plugin(seen) == STEADY
 
 
-def test_chat_text_with_a_number_creates_no_settings_row(carol, statements) -> None:
-    with statements() as seen:
+def test_chat_text_with_a_number_creates_no_settings_row(carol) -> None:
+    with record_sql() as seen:
         assert carol.send("I have 3 cats") == []
-    assert [verb for verb, table in seen.plugin if table == "expense_settings"] == ["SELECT"]
-    assert not any(verb in ("INSERT", "UPDATE", "DELETE") for verb, _ in seen.plugin)
+    assert [verb for verb, table in plugin(seen) if table == "expense_settings"] == ["SELECT"]
+    assert not any(verb in ("INSERT", "UPDATE", "DELETE") for verb, _ in plugin(seen))
 
 
 # -- every change shows in the next quick add ---------------------------------------------

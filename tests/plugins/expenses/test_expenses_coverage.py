@@ -62,6 +62,7 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def test_stats_chart_is_a_structurally_valid_png(alice) -> None:
+    pytest.importorskip("matplotlib", reason="charts need matplotlib (pip install plugbot[charts])")
     add(alice, "coffee $5")
     add(alice, "taxi $30")
     add(alice, "laptop $950")

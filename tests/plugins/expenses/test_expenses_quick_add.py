@@ -140,3 +140,12 @@ def test_non_expense_text_is_passed_to_the_next_handler(bot, alice) -> None:
     alice.send("coffee $5")
     alice.send("hello")
     assert seen == ["I have 3 cats", "hello"]
+
+
+def test_quick_add_off_leaves_plain_text_alone(bot_factory, database: str) -> None:
+    """An operator who sets ``quick_add: false`` wants only /add to record expenses."""
+    bot = bot_factory(plugins={"expenses": {"quick_add": False}}, database=database)
+    bot.set_time(START)
+    alice = bot.user(1001, language_code="en")
+    assert "Saved" not in texts(alice.send("coffee $5"))
+    assert rows(1001) == []

@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 
+import pytest
 from expenses_helpers import rows, texts
 
 from plugins.expenses.charts import PNG_SIGNATURE
@@ -26,6 +27,7 @@ def test_stats_totals_categories_top_and_chart(alice) -> None:
     assert "🛍️ Shopping — $950.00 · 1 · 95.0%" in text
     assert "🍔 Food — $20.00 · 2 · 2.0%" in text
     assert "Top 3:\n1. $950.00" in text and "3. $15.00" in text
+    pytest.importorskip("matplotlib", reason="charts need matplotlib (pip install plugbot[charts])")
     [photo] = [r for r in replies if r.method == "send_photo"]
     assert photo.photo.startswith(PNG_SIGNATURE)
 

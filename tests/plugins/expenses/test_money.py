@@ -4,6 +4,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
+pytest.importorskip("hypothesis", reason="property tests need hypothesis (pip install plugbot[dev])")
+
 from hypothesis import given
 from hypothesis import strategies as st
 

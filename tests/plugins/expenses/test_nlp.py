@@ -5,6 +5,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+
+pytest.importorskip("hypothesis", reason="property tests need hypothesis (pip install plugbot[dev])")
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
