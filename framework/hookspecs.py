@@ -103,12 +103,19 @@ def plugbot_register_handlers(register: Any) -> None:
     ``register.callback(DataClass, fn)`` → ``fn(ctx, data)`` with the parsed :class:`framework.CallbackData`;
     ``register.conversation(conv)`` (its states, entry command and callback classes);
     ``register.content(["photo"], fn)`` and ``register.payment(pre_checkout=fn, successful=fn)`` → ``fn(ctx)``;
-    ``register.middleware(fn)``.
+    ``register.middleware(fn)``;
+    ``register.observer(fn, updates=["message", "edited_message", "my_chat_member", "chat_member",
+    "callback_query"])`` → ``fn(ctx)`` for every update of those kinds in every chat, beside the
+    handlers, under a savepoint of its own (a failing observer changes nothing else).
 
     Every handler gets a :class:`framework.Context` first: ``ctx.user``, ``ctx.args`` (the raw
     text after the command), ``ctx.text``, ``ctx.callback_data`` (a pressed button's parsed
     data), ``ctx.chat_id``, ``ctx.settings``, ``ctx.session``, ``ctx.t(key, **params)``,
-    ``ctx.tn(key, n, **params)`` (plural), and ``ctx.reply(text, buttons=...)`` to answer.
+    ``ctx.tn(key, n, **params)`` (plural), and ``ctx.reply(text, buttons=...)`` to answer
+    (``ctx.send_photo``, ``ctx.send_document`` for files). ``ctx.message`` and ``ctx.update`` are
+    Telegram's objects; ``ctx.thread_id`` is the forum topic replies go to; ``ctx.can(permission)``
+    asks the bot's access rules, ``ctx.chat_status()`` and ``ctx.is_chat_admin()`` ask Telegram
+    about the user's standing in the chat.
 
     A handler that returns normally has handled its update; ``return SKIP`` (or ``raise Skip``)
     passes it on: a text handler's text to the next text handler, a conversation state's text to
