@@ -138,3 +138,13 @@ def test_storing_a_message_is_one_insert_plus_one_cached_lookup(bot, ann) -> Non
         group.send("one more")
     ours = [s for s in statements if "messages" in s or "chats" in s or "optouts" in s]
     assert len(ours) == 1 and ours[0].startswith("INSERT")
+
+
+def test_forum_topic_messages_keep_their_topic_and_replies_go_there(bot, ann) -> None:
+    forum = ann.in_chat(-100555, title="Forum", kind="supergroup")
+    forum.send("in the topic", message_thread_id=77, is_topic_message=True)
+    reply = forum.send("/remember topics are neat", message_thread_id=77, is_topic_message=True)[0]
+    assert reply.params["message_thread_id"] == 77
+    with connection_scope():
+        assert {m.thread_id for m in Message.select()} == {77}
+        assert Message.select().where(Message.is_bot_message).count() == 1
