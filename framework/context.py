@@ -321,6 +321,17 @@ class Context(_Sending):
         status = getattr(member, "status", None)
         return status if isinstance(status, str) else None
 
+    def member_count(self) -> int | None:
+        """How many members this chat has, asked of Telegram now (``getChatMemberCount``); None
+        when Telegram could not tell."""
+        from .sender import SendError
+
+        try:
+            count = self.app.sender.call("get_chat_member_count", chat_id=self.chat_id)
+        except SendError:
+            return None
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
+
     def is_chat_admin(self, telegram_id: int | None = None) -> bool:
         """Is the user (the sender by default) an administrator or the creator of this chat, by
         Telegram's word now? Always True in a private chat, which is the user's own."""

@@ -148,6 +148,7 @@ class FakeTelegram:
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
         self.chat_members: dict[tuple[int, int], str] = {}  # (chat, user) → status getChatMember answers
+        self.member_counts: dict[int, int] = {}  # chat → what getChatMemberCount answers (default 2)
 
     def set_member(self, chat_id: int, telegram_id: int, status: str) -> None:
         """What ``getChatMember`` says of ``telegram_id`` in ``chat_id`` (default: ``member``)."""
@@ -158,6 +159,8 @@ class FakeTelegram:
             return types.User(id=1, is_bot=True, first_name="plugbot", username=self.username)
         if method in ("set_my_commands", "delete_webhook", "set_webhook", "send_chat_action"):
             return True
+        if method == "get_chat_member_count":
+            return self.member_counts.get(params.get("chat_id"), 2)
         if method == "get_chat_member":
             status = self.chat_members.get((params.get("chat_id"), params.get("user_id")), "member")
             user = types.User(params.get("user_id"), False, "member")

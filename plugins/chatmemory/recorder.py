@@ -116,7 +116,12 @@ def _membership(ctx: Context) -> None:
     chat = update.chat
     chats.get_or_create(chat.id, chat_type=chat.type, title=getattr(chat, "title", None), now=now)
     active = update.new_chat_member.status not in ("left", "kicked")
-    chats.update(chat.id, now, is_active=active)
+    fields: dict[str, Any] = {"is_active": active}
+    if active and chat.type != "private":
+        count = ctx.member_count()  # once, when the bot joins; service messages keep it current
+        if count is not None:
+            fields["member_count"] = count
+    chats.update(chat.id, now, **fields)
     ctx.after_commit(lambda: privacy.forget_chat(ctx.cache, chat.id))
 
 

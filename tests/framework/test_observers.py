@@ -167,12 +167,13 @@ def test_an_observer_must_ask_for_known_kinds(bot_factory) -> None:
         register.observer(lambda: None)
 
 
-def test_chat_status_and_is_chat_admin_ask_telegram(bot_factory) -> None:
+def test_chat_status_is_chat_admin_and_member_count_ask_telegram(bot_factory) -> None:
     bot = bot_factory(WATCHER)
     group = bot.user(7).in_chat(GROUP)
-    assert group.send("/amiadmin")[0].text == "member False"
+    assert group.send("/amiadmin")[0].text == "member False 2"
     bot.telegram.set_member(GROUP, 7, "administrator")
-    assert group.send("/amiadmin")[0].text == "administrator True"
+    bot.telegram.member_counts[GROUP] = 40
+    assert group.send("/amiadmin")[0].text == "administrator True 40"
     bot.telegram.set_member(GROUP, 7, "creator")
-    assert group.send("/amiadmin")[0].text == "creator True"
-    assert bot.user(7).send("/amiadmin")[0].text.endswith("True")  # a private chat is the user's own
+    assert group.send("/amiadmin")[0].text == "creator True 40"
+    assert bot.user(7).send("/amiadmin")[0].text.split()[1] == "True"  # a private chat is the user's own

@@ -18,7 +18,7 @@ def plugbot_plugin_info() -> PluginInfo:
 @hookimpl
 def plugbot_register_handlers(register: Any) -> None:
     register.observer(watch, updates=["message", "edited_message", "my_chat_member", "chat_member"])
-    register.command("amiadmin", lambda ctx: ctx.reply(f"{ctx.chat_status()} {ctx.is_chat_admin()}"))
+    register.command("amiadmin", lambda ctx: ctx.reply(f"{ctx.chat_status()} {ctx.is_chat_admin()} {ctx.member_count()}"))
 
 
 def watch(ctx: Context) -> None:

@@ -98,6 +98,15 @@ def test_disabled_and_not_enabled_chats_are_never_recorded(make_bot) -> None:
 
 def test_title_changes_members_and_leaving_follow_the_chat(bot, ann) -> None:
     group = ann.in_chat(GROUP, title="Team")
+    bot.telegram.member_counts[GROUP] = 12
+    bot.process({"update_id": 899, "my_chat_member": {
+        "chat": group.chat, "from": group.profile, "date": bot.timestamp(),
+        "old_chat_member": {"status": "left", "user": BOT}, "new_chat_member": {"status": "member", "user": BOT}}})
+    assert (chat_row(GROUP).member_count, chat_row(GROUP).is_active) == (12, True)
+    group.send_message({"new_chat_members": [{"id": 5, "is_bot": False, "first_name": "Eve"},
+                                             {"id": 6, "is_bot": False, "first_name": "Dan"}]})
+    group.send_message({"left_chat_member": {"id": 5, "is_bot": False, "first_name": "Eve"}})
+    assert chat_row(GROUP).member_count == 13
     group.send("hi")
     group.send_message({"new_chat_title": "Renamed"})
     assert chat_row(GROUP).title == "Renamed"
