@@ -124,10 +124,11 @@ PLUGINS = {
     # /stats answers in text: a matplotlib chart costs ~0.1-0.3 s of CPU and would measure matplotlib.
     "expenses": {"expenses": {"charts": False}},
     "expenses_charts": {"expenses": {"charts": True}},
+    "chatmemory": {"chatmemory": {}},
 }
 
 
 def plugins_for(workload: str, charts: bool = False) -> dict[str, Any]:
-    if workload == "echo":
-        return PLUGINS["echo"]
+    if workload in ("echo", "chatmemory"):
+        return PLUGINS[workload]
     return PLUGINS["expenses_charts" if charts else "expenses"]
