@@ -157,3 +157,16 @@ def test_forum_topic_messages_keep_their_topic_and_replies_go_there(bot, ann) ->
     with connection_scope():
         assert {m.thread_id for m in Message.select()} == {77}
         assert Message.select().where(Message.is_bot_message).count() == 1
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_on_postgres_and_redis_storing_is_one_insert_too(bot_factory) -> None:
+    bot = bot_factory(plugins={"chatmemory": {}}, database="postgres", redis=True)
+    group = bot.user(1001, first_name="Ann").in_chat(GROUP)
+    group.send("warm the caches")
+    with record_sql() as statements:
+        group.send("one more")
+    ours = [s for s in statements if "messages" in s or "chats" in s or "optouts" in s]
+    assert len(ours) == 1 and ours[0].startswith("INSERT")
+    assert stored(GROUP)[-1][1] == "one more"
