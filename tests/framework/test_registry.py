@@ -138,6 +138,7 @@ def _register_everything(app: Any, routes: Routes, name: str) -> None:
     register.content(["photo"], lambda ctx: None)
     register.payment(pre_checkout=lambda ctx: None, successful=lambda ctx: None)
     register.middleware(lambda ctx, call_next: call_next())
+    register.observer(lambda ctx: None, updates=["message", "edited_message"])
     JobRegistry(routes, handle)("tick", lambda job: None, trigger="interval", minutes=5)
 
 
@@ -149,7 +150,7 @@ def test_drop_forgets_every_kind_of_route_of_one_plugin_only(bot_factory) -> Non
     routes.drop("a")
     kept = {"commands": ["cmd_b"], "texts": ["b"], "callbacks": ["cbb", "conv_b"], "content": {"photo": ["b"]},
             "conversations": [("b", "conv_b")], "pre_checkout": ["b"], "successful_payment": ["b"],
-            "middleware": ["b"], "jobs": ["b.tick"]}
+            "middleware": ["b"], "jobs": ["b.tick"], "observers": ["b"]}
     # A new kind of route must be dropped too: this test names every field of Routes.
     assert sorted(kept) == sorted(f.name for f in fields(Routes))
     assert list(routes.commands) == kept["commands"]
@@ -161,6 +162,7 @@ def test_drop_forgets_every_kind_of_route_of_one_plugin_only(bot_factory) -> Non
     assert [r.plugin for r in routes.successful_payment] == kept["successful_payment"]
     assert list(routes.middleware) == kept["middleware"]
     assert list(routes.jobs) == kept["jobs"]
+    assert [o.plugin for o in routes.observers] == kept["observers"]
 
 
 def test_register_objects_carry_the_plugins_handle(bot_factory) -> None:
