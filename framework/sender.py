@@ -228,7 +228,7 @@ def chat_key(chat_id: Any) -> int | str | None:
         return chat_id
     if isinstance(chat_id, str):
         text = chat_id.strip()
-        if text.lstrip("-").isdigit():
+        if text.lstrip("-").isascii() and text.lstrip("-").isdigit():  # "²".isdigit() is true, int("²") fails
             return int(text)
         return text or None
     return None

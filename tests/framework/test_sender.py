@@ -370,3 +370,11 @@ def test_an_operators_own_request_sender_is_kept(bot_api_server) -> None:
     api = TelebotApi("123456:SECRET-sender-test", url)
     assert api.call("send_message", chat_id=1, text="hi").message_id == 9
     assert apihelper.CUSTOM_REQUEST_SENDER is own_sender and len(seen) == 1 and len(paths) == 1
+
+
+@pytest.mark.parametrize(("given", "key"), [(123, 123), ("-100123", -100123), (" 42 ", 42), ("@news", "@news"),
+                                            ("²", "²"), ("-١٢", "-١٢"), ("", None), (True, None), (None, None)])
+def test_chat_key_takes_only_ascii_digits_as_an_id(given: object, key: object) -> None:
+    from framework.sender import chat_key
+
+    assert chat_key(given) == key
