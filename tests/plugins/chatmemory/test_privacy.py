@@ -62,7 +62,7 @@ def test_forgetme_removes_me_from_future_summaries(bot, ann, bob) -> None:
     group_ann.send("/forgetme")
     bot.advance(minutes=1)
     text = group_bob.send("/summary")[0].text
-    assert "Ann" not in text and "1 messages from 1 participants." in text.splitlines()
+    assert "Ann" not in text and "Messages: 1, participants: 1." in text.splitlines()
 
 
 def test_nostore_as_a_reply_forgets_my_message_only(bot, ann, bob) -> None:

@@ -73,7 +73,7 @@ def test_local_summary_counts_people_topics_and_replies(bot) -> None:
     text = ann.send("/summary")[0].text
     lines = text.splitlines()
     assert lines[0] == "📝 Summary of the last day"
-    assert "5 messages from 2 participants." in lines
+    assert "Messages: 5, participants: 2." in lines
     assert "Most active: Ann (3), Bob (2)." in lines
     topics = next(line for line in lines if line.startswith("Most discussed:"))
     assert topics.startswith("Most discussed: mountain, trip") or topics.startswith("Most discussed: trip, mountain")
@@ -88,7 +88,7 @@ def test_a_fresh_summary_is_shown_again_not_rewritten(bot) -> None:
     with connection_scope():
         assert Summary.select().count() == 1
     bot.advance(hours=2)
-    assert "6 messages from 2 participants." in ann.send("/summary")[0].text.splitlines()
+    assert "Messages: 6, participants: 2." in ann.send("/summary")[0].text.splitlines()
 
 
 def test_seven_and_thirty_day_summaries_are_built_from_dailies(bot) -> None:
@@ -99,7 +99,7 @@ def test_seven_and_thirty_day_summaries_are_built_from_dailies(bot) -> None:
     bot.advance(minutes=1)
     lines = ann.send("/summary 7day")[0].text.splitlines()
     assert lines[0] == "📝 Summary of the last 7 days"
-    assert "6 messages from 2 participants." in lines
+    assert "Messages: 6, participants: 2." in lines
     assert "Built from 2 daily summaries." in lines
     with connection_scope():
         kinds = sorted(s.summary_type for s in Summary.select())
@@ -151,7 +151,7 @@ def test_past_the_daily_llm_budget_the_local_provider_answers(make_bot, monkeypa
     ann.send("/summary")
     bot.advance(hours=2)
     lines = ann.send("/summary")[0].text.splitlines()
-    assert "5 messages from 2 participants." in lines
+    assert "Messages: 5, participants: 2." in lines
     assert len(vendor.requests) == 1
 
 
