@@ -2,7 +2,6 @@
 switch and the users who opted out, read through one cached entry per chat."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from .repositories import ChatRepository, OptOutRepository
@@ -25,18 +24,24 @@ def chat_key(chat_id: int) -> str:
     return f"chat:{chat_id}"
 
 
-def chat_state(cache: Any, chat_id: int, chat_type: str, title: str | None, now: dt.datetime) -> dict[str, Any]:
+def chat_state(ctx: Any, chat_id: int, chat_type: str, title: str | None) -> dict[str, Any]:
     """``{"on": bool, "out": [user ids]}`` of the chat, creating its row on first sight.
 
-    One cache read per message; the database only when the entry is missing.
+    One cache read per message; the database only when the entry is missing. A state read from
+    the database is cached once the update committed: a row created here and rolled back (the
+    observer failed) must not be taken for existing by the chat's next message.
     """
-    def load() -> dict[str, Any]:
-        chat = ChatRepository().get_or_create(chat_id, chat_type=chat_type, title=title, now=now)
-        return {"on": bool(chat.memory_enabled and chat.migrated_to is None),
-                "active": bool(chat.is_active), "out": OptOutRepository().users_of(chat_id)}
+    key, cache = chat_key(chat_id), ctx.cache  # this plugin's cache: ctx serves another plugin after the commit
+    state = cache.get(key)
+    if state is None:
+        chat = ChatRepository().get_or_create(chat_id, chat_type=chat_type, title=title, now=ctx.now())
+        state = {"on": bool(chat.memory_enabled and chat.migrated_to is None),
+                 "out": OptOutRepository().users_of(chat_id)}
+        ctx.after_commit(lambda: cache.set(key, state, ttl=CHAT_TTL))
+    return state
 
-    return cache.get_or_set(chat_key(chat_id), load, ttl=CHAT_TTL)
 
-
-def forget_chat(cache: Any, chat_id: int) -> None:
-    cache.delete(chat_key(chat_id))
+def forget_later(ctx: Any, *chat_ids: int) -> None:
+    """Drop the chats' cached states once the update committed (what changed them is then visible)."""
+    cache = ctx.cache  # this plugin's cache: after the commit ctx may serve another plugin
+    ctx.after_commit(lambda: [cache.delete(chat_key(chat_id)) for chat_id in chat_ids])

@@ -9,10 +9,6 @@ from .repositories import ChatRepository, MessageRepository, OptOutRepository, S
 MEMORY_ARGS = [arg.choice("switch", {"on": True, "off": False}, optional=True)]
 
 
-def _forget_later(ctx: Context, *chat_ids: int) -> None:
-    ctx.after_commit(lambda: [privacy.forget_chat(ctx.cache, chat_id) for chat_id in chat_ids])
-
-
 def memory(ctx: Context, switch: bool | None) -> None:
     if ctx.chat_type == "private":
         ctx.reply(ctx.t("privacy.only_groups"))
@@ -35,7 +31,7 @@ def memory(ctx: Context, switch: bool | None) -> None:
         return
     ChatRepository().update(chat.id, ctx.now(), memory_enabled=switch)
     ctx.audit("chatmemory.memory_on" if switch else "chatmemory.memory_off", "chat", chat.id)
-    _forget_later(ctx, chat.id)
+    privacy.forget_later(ctx, chat.id)
     ctx.reply(ctx.t("privacy.memory_on" if switch else "privacy.memory_off"))
 
 
@@ -52,7 +48,7 @@ def forgetme(ctx: Context) -> None:
     OptOutRepository().add(lineage, ctx.user.id, ctx.now())
     SummaryRepository().drop_participant(lineage, ctx.user.id)
     ctx.audit("chatmemory.forgetme", "chat", chat.id, {"messages": count})
-    _forget_later(ctx, *lineage)
+    privacy.forget_later(ctx, *lineage)
     ctx.reply(ctx.t("privacy.forgotme", count=count))
 
 

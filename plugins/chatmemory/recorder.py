@@ -38,7 +38,7 @@ def _enabled(ctx: Context) -> dict[str, Any] | None:
     chat = ctx.chat
     if chat is None or not privacy.configured(ctx.settings, chat.id):
         return None
-    state = privacy.chat_state(ctx.cache, chat.id, chat.type, getattr(chat, "title", None), ctx.now())
+    state = privacy.chat_state(ctx, chat.id, chat.type, getattr(chat, "title", None))
     if not state["on"] or ctx.user.id in state["out"]:
         return None
     return state
@@ -93,15 +93,15 @@ def _service(ctx: Context) -> None:
         chats.update(chat.id, now, title=message.new_chat_title[:255])
     elif kind == "migrate_to_chat_id":
         chats.migrate(chat.id, message.migrate_to_chat_id, now, title=getattr(chat, "title", None))
-        ctx.after_commit(lambda: privacy.forget_chat(ctx.cache, message.migrate_to_chat_id))
+        privacy.forget_later(ctx, message.migrate_to_chat_id)
     elif kind == "migrate_from_chat_id":
         chats.migrate(message.migrate_from_chat_id, chat.id, now, title=getattr(chat, "title", None))
-        ctx.after_commit(lambda: privacy.forget_chat(ctx.cache, message.migrate_from_chat_id))
+        privacy.forget_later(ctx, message.migrate_from_chat_id)
     elif kind in ("new_chat_members", "left_chat_member"):
         # The bot's own arrival and departure come as my_chat_member updates (see _membership).
         joined = len(message.new_chat_members or []) if kind == "new_chat_members" else -1
         _count_members(chat.id, joined, now)
-    ctx.after_commit(lambda: privacy.forget_chat(ctx.cache, chat.id))
+    privacy.forget_later(ctx, chat.id)
 
 
 def _count_members(chat_id: int, change: int, now: dt.datetime) -> None:
@@ -122,7 +122,7 @@ def _membership(ctx: Context) -> None:
         if count is not None:
             fields["member_count"] = count
     chats.update(chat.id, now, **fields)
-    ctx.after_commit(lambda: privacy.forget_chat(ctx.cache, chat.id))
+    privacy.forget_later(ctx, chat.id)
 
 
 def sent(message: SentMessage, plugin: Plugin) -> None:

@@ -17,7 +17,7 @@ def _state(ctx: Context) -> dict[str, Any] | None:
     chat = ctx.chat
     if chat is None or not privacy.configured(ctx.settings, chat.id):
         return None
-    return privacy.chat_state(ctx.cache, chat.id, chat.type, getattr(chat, "title", None), ctx.now())
+    return privacy.chat_state(ctx, chat.id, chat.type, getattr(chat, "title", None))
 
 
 def summary(ctx: Context, period: str) -> None:

@@ -2,19 +2,17 @@
 project root goes first on sys.path)."""
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chatmemory_helpers import START
 
 ROOT = str(Path(__file__).resolve().parents[3])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-START = dt.datetime(2025, 3, 12, 12, 0, tzinfo=dt.UTC)  # a Wednesday, noon UTC
-GROUP = -1001
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import GROUP
+from chatmemory_helpers import GROUP
 
 from framework import User, connection_scope, database
 from plugins.chatmemory.models import Message, Profile, UserMemory

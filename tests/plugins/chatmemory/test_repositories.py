@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from conftest import START
+from chatmemory_helpers import START
 
 from framework import User, connection_scope, database
 from plugins.chatmemory.models import Chat, Message

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from conftest import START
+from chatmemory_helpers import START
 
 from framework import connection_scope, database
 from plugins.chatmemory.models import Chat, Message
