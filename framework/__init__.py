@@ -7,13 +7,12 @@ module with ``@hookimpl`` functions named after the hooks in
 Hooks that run outside an update receive ``plugin``, the plugin's
 :class:`Plugin` handle (its runtime name, settings, cache, texts, logger and
 the services). A plugin never builds the services itself: it reaches the application's
-instances through ``plugin``, ``ctx`` (``ctx.session``, ``ctx.cache``, ``ctx.llm``,
-``ctx.audit``, ``ctx.can``) or ``ctx.app`` (``users``, ``access``,
-``ratelimiter``, ``scheduler``, ``i18n``). Their classes are exported here
-for type hints and for their documented methods (``docs/services.md``).
+instances through ``plugin``, ``ctx`` or ``job`` (``cache``, ``users``, ``access``, ``audit``,
+``ratelimiter``, ``scheduler``, ``i18n``, ``llm``; ``ctx.session``, ``ctx.can``). Their classes
+are exported here for type hints and for their documented methods (``docs/services.md``).
 """
 from .access import AccessControl
-from .app import Application, create_app
+from .app import Application, ApplicationLiveError, create_app
 from .arguments import Arg, BadArgument, arg
 from .audit import AuditService
 from .cache import Cache
@@ -37,7 +36,7 @@ from .users import UserService
 __version__ = "0.1.0"
 
 __all__ = [
-    "API_VERSION", "SKIP", "AccessControl", "Application", "Arg", "AuditService", "BadArgument", "BaseModel", "Button",
+    "API_VERSION", "SKIP", "AccessControl", "Application", "ApplicationLiveError", "Arg", "AuditService", "BadArgument", "BaseModel", "Button",
     "Cache", "CallbackData", "ConfigError", "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext",
     "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
     "Scheduler", "SentMessage", "ServiceUnavailable", "Session", "SessionStore", "Skip", "Translator", "User", "UserService",

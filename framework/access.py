@@ -2,10 +2,10 @@
 
 One question, one function: :meth:`AccessControl.can` answers "may this
 user do X" for every admin command. Superadmins come from ``admins`` in the
-config; ``admin_users`` rows (seed 003) grant finer roles.
+config; ``admin_users`` rows grant finer roles (manage users, view stats, manage keys).
 
 Restrictions carry their own ``expires_at``: an expired ban stops applying at
-once, without a job having to flip ``is_active``. Two kinds (seed 004): a
+once, without a job having to flip ``is_active``. Two kinds: a
 ``ban`` drops every update of the user; a ``restrict`` keeps them served but
 at ``access.restricted_messages_per_minute`` and without the commands a
 plugin registered with ``allow_restricted=False`` (costly ones: readings, LLM
@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
+from . import db as dbmod
 from .callbacks import CallbackData
 from .context import Button
-from .models import AccessList, AdminUser, User, UserRestriction
+from .models import AccessList, AdminUser, AppSettings, User, UserRestriction
 
 if TYPE_CHECKING:
-    from .app import Application
+    from collections.abc import Iterable
+
+    from .cache import Cache
     from .context import Context
 
 PERMISSIONS = {
@@ -56,13 +59,20 @@ class Verdict:
 
 
 class AccessControl:
-    def __init__(self, app: Application):
-        self.app = app
-        self.cache = app.cache("access")
+    """Who may use the bot and who may do what. Built from what it uses: ``cache`` (lookups),
+    ``clock`` (expiries), and the config values ``admins``, ``mode`` and ``consent_required``."""
+
+    def __init__(self, cache: Cache, *, clock: Callable[[], dt.datetime], admins: Iterable[int] = (),
+                 mode: str = "open", consent_required: bool = False):
+        self.cache = cache
+        self.clock = clock
+        self.admins = frozenset(admins)
+        self.mode = mode
+        self.consent_required = consent_required
 
     # -- permissions ----------------------------------------------------------------
     def is_superadmin(self, user: User) -> bool:
-        return user.telegram_id in self.app.config["admins"]
+        return user.telegram_id in self.admins
 
     def is_admin(self, user: User) -> bool:
         return self.is_superadmin(user) or self._role(user) is not None
@@ -147,7 +157,7 @@ class AccessControl:
             return Verdict(True)
         if chat_id in lists["blacklist"]["chat"] or tid in lists["blacklist"]["user"]:
             return Verdict(False)
-        if self.app.config["access"]["mode"] == "whitelist":
+        if self.mode == "whitelist":
             if chat_id not in lists["whitelist"]["chat"] and tid not in lists["whitelist"]["user"]:
                 return Verdict(False, ctx.t("core.not_allowed") if self._notice_due(tid, "private") else None)
         ban = self.active_ban(ctx.user)
@@ -158,7 +168,7 @@ class AccessControl:
                 date = until[:16].replace("T", " ") + " UTC" if until else ""
                 notice = ctx.t("core.banned", until=ctx.t("core.banned_until", date=date) if until else "")
             return Verdict(False, notice)
-        if self.app.config["consent"]["required"] and not getattr(ctx.user, "_consent", False):
+        if self.consent_required and not getattr(ctx.user, "_consent", False):
             if ConsentAnswer.matches(ctx.data):
                 return Verdict(True)  # the press is still owner-checked and parsed before its handler
             return Verdict(False, self.consent_text(ctx),
@@ -167,8 +177,8 @@ class AccessControl:
         return Verdict(True)
 
     def consent_text(self, ctx: Context) -> str:
-        """The consent text the admin set in ``app_settings`` (seed 003), else the default."""
-        text = self.cache.get_or_set("consent_text", lambda: self.app.settings_row().consent_text or "",
+        """The consent text an admin set in ``app_settings`` (it changes without a deploy), else the default."""
+        text = self.cache.get_or_set("consent_text", lambda: _settings_row().consent_text or "",
                                      ttl=CACHE_TTL)
         return text or ctx.t("core.consent.prompt")
 
@@ -188,7 +198,7 @@ class AccessControl:
         if not found:
             return None
         expires = found["expires_at"]
-        if expires is not None and dt.datetime.fromisoformat(expires) <= self.app.now():
+        if expires is not None and dt.datetime.fromisoformat(expires) <= self.clock():
             return None
         return found
 
@@ -218,7 +228,7 @@ class AccessControl:
         if kind not in RESTRICTION_KINDS:
             raise ValueError(f"unknown restriction {kind!r}; known: {', '.join(RESTRICTION_KINDS)}")
         row = UserRestriction.create(user=user.id, restriction_type=kind, reason=reason, expires_at=until,
-                                     created_by=by, created_at=self.app.now())
+                                     created_by=by, created_at=self.clock())
         self._restrictions_changed(user)
         return row
 
@@ -261,9 +271,9 @@ class AccessControl:
                     reason: str | None = None) -> bool:
         """True if added, False if it was already there (the triple is unique)."""
         try:
-            with self.app.db.atomic():
+            with dbmod.database.atomic():
                 AccessList.create(entity_id=entity_id, entity_type=entity_type, list_type=list_type,
-                                  created_by=by, reason=reason, created_at=self.app.now())
+                                  created_by=by, reason=reason, created_at=self.clock())
         except peewee.IntegrityError:
             return False
         finally:
@@ -284,3 +294,8 @@ def _memo(user: User) -> dict[str, Any]:
     if memo is None:
         memo = user.__dict__["_plugbot_access"] = {}
     return memo
+
+
+def _settings_row() -> AppSettings:
+    """The single ``app_settings`` row, created by the core migration (a blank one before it ran)."""
+    return AppSettings.get_or_none(AppSettings.id == 1) or AppSettings(id=1)

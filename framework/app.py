@@ -1,7 +1,12 @@
 """The application: wires config, plugins, database, services, scheduler and transports.
 
-:func:`create_app` is the factory; nothing here happens at import time, so a
-process (a test run, say) can build as many applications as it needs.
+:func:`create_app` is the factory; nothing here happens at import time, so a process (a test
+run, say) can build as many applications as it needs, one after another: only one is *live* at
+a time. The database binding (``framework.database``, which every model uses) and
+pyTelegramBotAPI's ``apihelper.API_URL`` and ``CUSTOM_REQUEST_SENDER`` are process-wide, so a
+second live application would send its queries to the other's database and its Bot API calls to
+the other's server. Building one while another is live raises :class:`ApplicationLiveError`;
+``stop()`` (or leaving a ``with create_app(...) as app:`` block) ends an application's life.
 """
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any
+from urllib.parse import urlparse
 
 from . import db as dbmod
 from .access import AccessControl
@@ -20,7 +26,6 @@ from .conversations import Conversation
 from .dispatch import ChatDispatcher
 from .i18n import Translator
 from .llm import LLMService
-from .logs import register_secret
 from .migrations import migrate, rollback, status
 from .models import AppSettings
 from .origin import origin
@@ -29,6 +34,7 @@ from .pipeline import Pipeline
 from .plugin import Plugin
 from .plugins import LoadedPlugin, PluginManager
 from .ratelimit import DbRateBackend, RateLimiter, make_rate_backend
+from .redaction import error_text, redact, register_config
 from .redisconn import connect_redis
 from .registry import Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
 from .scheduler import DbJobStatsStore, Scheduler
@@ -39,23 +45,72 @@ from .users import UserService
 log = logging.getLogger("plugbot.app")
 
 
+class ApplicationLiveError(RuntimeError):
+    """Another application is live in this process: stop it before building the next one."""
+
+
+class _LiveSlot:
+    """The one live application of this process (the module docstring says why there is one)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._app: Application | None = None
+
+    def claim(self, app: Application) -> None:
+        with self._lock:
+            if self._app is not None and self._app is not app:
+                raise ApplicationLiveError(
+                    f"another plugbot application is live in this process (database {self._app.database_name}); "
+                    "stop() it, or build it with `with create_app(...) as app:`, before building a new one: the "
+                    "database binding (framework.database) and telebot's API URL and request sender are "
+                    "process-wide, so two live applications would write to each other's database")
+            self._app = app
+
+    def release(self, app: Application) -> None:
+        with self._lock:
+            if self._app is app:
+                self._app = None
+
+
+_LIVE = _LiveSlot()
+
+
 def create_app(config: dict[str, Any] | str | None = None, *, api: Any = None,
                clock: Callable[[], Any] | None = None, overrides: dict[str, Any] | None = None) -> Application:
-    """Build an application from a config dict or a YAML path (env overrides applied)."""
+    """Build an application from a config dict or a YAML path (env overrides applied).
+
+    One application is live in a process at a time: ``stop()`` it (or use ``with create_app(...)
+    as app:``) before building the next, or this raises :class:`ApplicationLiveError`.
+    """
     if not isinstance(config, dict):
         config = load_config(config, overrides=overrides)
     return Application(config, api=api, clock=clock)
 
 
 class Application:
+    """One bot: its plugins, database, services and transports, all on one clock (``clock``).
+
+    Live from construction until :meth:`stop`; only one application is live in a process at a
+    time (:class:`ApplicationLiveError`).
+    """
+
     def __init__(self, config: dict[str, Any], *, api: Any = None, clock: Callable[[], Any] | None = None):
         self.config = config
         self.clock = clock or dbmod.utcnow
         self.bot_username: str | None = None
         self.stopping = threading.Event()
+        self._started = False
+        self._stopped = False
+        _LIVE.claim(self)
+        try:
+            self._build(config, api)
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _build(self, config: dict[str, Any], api: Any) -> None:
         token = config["telegram"]["token"]
-        if token:
-            register_secret(token)
+        register_config(config)  # a config given as a dict did not go through load_config
         self.plugins = PluginManager(config)
         self.plugins.load()
         self.routes = Routes()
@@ -81,28 +136,57 @@ class Application:
         self._migration_sources: list[tuple[str, str]] = []
         self._collect()
 
+    def _abandon(self) -> None:
+        """A constructor that failed half way gives back what it took, so the next application can live."""
+        try:
+            dispatcher = getattr(self, "dispatcher", None)
+            if dispatcher is not None:
+                dispatcher.stop()
+            if getattr(self, "db", None) is not None:
+                self._close_connections()
+        finally:
+            _LIVE.release(self)
+
+    @property
+    def database_name(self) -> str:
+        """``database.url`` without credentials: for messages and logs."""
+        parsed = urlparse(self.config["database"]["url"])
+        host = f"{parsed.hostname}{f':{parsed.port}' if parsed.port else ''}" if parsed.hostname else ""
+        return f"{parsed.scheme}://{host}{parsed.path}"
+
     def _init_services(self) -> None:
+        """Build the services, each from what it uses, all of them on the application's clock: a
+        test that moves it (``bot.advance``) sees sessions, windows, cache entries and bans expire."""
         config = self.config
+        clock = self.clock
+
+        def seconds() -> float:  # the key-value services count in epoch seconds
+            return clock().timestamp()
+
         self.redis = connect_redis(config["redis"]["url"])
         prefix = config["redis"]["prefix"]
         sessions = config["sessions"]
         # The timeout notice must outlive the state; a long ttl alone must not trip over its default.
         self.sessions = make_session_store(self.redis, ttl=sessions["ttl"], prefix=prefix,
-                                           marker_ttl=max(sessions["timeout_notice"], sessions["ttl"]))
+                                           marker_ttl=max(sessions["timeout_notice"], sessions["ttl"]), clock=seconds)
         backend = config["ratelimit"]["backend"]
-        # DB windows follow the application's clock, like every other timestamp the app writes.
-        self.ratelimiter = RateLimiter(DbRateBackend(lambda: self.clock().timestamp()) if backend == "db"
+        self.ratelimiter = RateLimiter(DbRateBackend(seconds) if backend == "db"
                                        else make_rate_backend(self.redis if backend in ("auto", "redis") else None,
-                                                              prefix=prefix))
-        self._cache_backend = make_cache_backend(self.redis, prefix=prefix)
+                                                              prefix=prefix, clock=seconds))
+        self._cache_backend = make_cache_backend(self.redis, prefix=prefix, clock=seconds)
         self._caches: dict[str, Cache] = {}
         self.i18n = Translator(default_language=config["default_language"])
-        self.scheduler = Scheduler(timezone="UTC")
+        self.scheduler = Scheduler(timezone="UTC", clock=clock)
         llm = config["llm"]
-        self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"])
-        self.users = UserService(self)
-        self.audit = AuditService(self)
-        self.access = AccessControl(self)
+        self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"],
+                                       clock=clock)
+        self.audit = AuditService(self.clock)
+        self.users = UserService(self.cache("users"), i18n=self.i18n, audit=self.audit, clock=self.clock,
+                                 admins=config["admins"], default_language=config["default_language"],
+                                 consent_required=config["consent"]["required"],
+                                 profile_ttl=config["cache"]["user_ttl"])
+        self.access = AccessControl(self.cache("access"), clock=self.clock, admins=config["admins"],
+                                    mode=config["access"]["mode"], consent_required=config["consent"]["required"])
 
     # -- collecting what plugins register --------------------------------------------
     def _collect(self) -> None:
@@ -122,15 +206,20 @@ class Application:
             self._migration_sources.extend((name, d) for d in self.plugins.plugins[name].migrations)
 
     def _register_each(self, hook: str, make_register: Callable[[LoadedPlugin], Any]) -> None:
+        refused: list[str] = []  # every plugin's registration mistakes, reported together
         for name, impl in self.plugins.impls(hook):
             loaded = self.plugins.plugins[name]
             try:
                 self.plugins.call_impl(impl, register=make_register(loaded))
+            except RegistrationError as exc:
+                refused.extend(exc.errors)
             except Exception as exc:
-                if isinstance(exc, RegistrationError) or self.config["strict_plugins"] or loaded.builtin:
+                if self.config["strict_plugins"] or loaded.builtin:
                     raise
                 log.exception("plugin %s failed while registering; skipped", name)
-                self._drop(name, f"{exc.__class__.__name__}: {exc}")
+                self._drop(name, error_text(exc))
+        if refused:
+            raise RegistrationError(refused)
 
     def _drop(self, name: str, error: str) -> None:
         """Take a failing plugin out entirely: no handlers, no jobs, no tables touched."""
@@ -162,11 +251,13 @@ class Application:
 
     def start(self, *, scheduler: bool = True, telegram: bool = True) -> None:
         """Migrate, run startup hooks, schedule jobs, learn who the bot is."""
+        self._require_live()
+        self._started = True
         if self.config["auto_migrate"]:
             self.migrate()
         else:
             self._require_migrated()
-        self.scheduler.use_store(DbJobStatsStore())  # job_runs exists now; jobs are added below
+        self.scheduler.use_store(DbJobStatsStore(self.clock))  # job_runs exists now; jobs are added below
         for name, impl in self.plugins.impls("plugbot_startup"):
             try:
                 with dbmod.connection_scope():
@@ -175,7 +266,7 @@ class Application:
                 if self.config["strict_plugins"] or self.plugins.plugins[name].builtin:
                     raise
                 log.exception("plugin %s failed at startup; skipped", name)
-                self._drop(name, f"startup: {exc.__class__.__name__}: {exc}")
+                self._drop(name, f"startup: {error_text(exc)}")
         for job in self.routes.jobs.values():
             self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
                                    **job.trigger_args)
@@ -204,20 +295,56 @@ class Application:
                 if c.help and not c.hidden and not c.permission]
 
     def stop(self) -> None:
-        self.dispatcher.stop()
-        self.scheduler.shutdown(wait=False)
-        self.outbox.stop()  # what was sent is marked so, before the database closes
-        self.plugins.call_each("plugbot_shutdown")
+        """Stop workers and jobs, run the shutdown hooks (if it was started), close the connections.
+
+        Safe to call twice. Afterwards another application may be built in this process; work
+        given to this one later makes it live again, or raises :class:`ApplicationLiveError` if
+        another is live by then.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self.dispatcher.stop()
+            self.scheduler.shutdown(wait=False)
+            self.outbox.stop()  # what was sent is marked so, before the database closes
+            if self._started:
+                self._started = False  # a revived application runs its startup hooks again only through start()
+                self.plugins.call_each("plugbot_shutdown")
+            self._close_connections()
+        finally:
+            _LIVE.release(self)
+
+    def _close_connections(self) -> None:
         if hasattr(self.db, "close_all"):
             self.db.close_all()
         elif not self.db.is_closed():
             self.db.close()
-        if self.redis is not None:
+        if getattr(self, "redis", None) is not None:
             self.redis.close()  # its pooled connections, like the database's
+
+    def __enter__(self) -> Application:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _require_live(self) -> None:
+        """Work on a stopped application makes it live again if no other is (a test's restart, a
+        command after ``stop()``): the process-wide bindings are pointed back at this application."""
+        if not self._stopped:
+            return
+        _LIVE.claim(self)
+        dbmod.database.initialize(self.db)
+        bind = getattr(self.api, "bind", None)
+        if bind is not None:
+            bind()
+        self._stopped = False
 
     # -- updates -----------------------------------------------------------------------
     def feed(self, update: dict[str, Any]) -> None:
         """Queue an update; updates of one chat run in order, chats in parallel."""
+        self._require_live()
         self.dispatcher.submit(_queue_key(update), update)
 
     def join(self, timeout: float | None = None) -> bool:
@@ -225,6 +352,7 @@ class Application:
 
     def process_update(self, update: dict[str, Any]) -> None:
         """Run one update synchronously (console mode and tests)."""
+        self._require_live()
         self.pipeline.process(update)
 
     def allowed_updates(self) -> list[str] | None:
@@ -242,7 +370,8 @@ class Application:
 
         with dbmod.connection_scope():
             for name, plugin in self.plugins.plugins.items():
-                (PluginState.insert(name=name, status=plugin.status, last_error=plugin.error, updated_at=self.now())
+                (PluginState.insert(name=name, status=plugin.status, last_error=redact(plugin.error),
+                                    updated_at=self.now())
                  .on_conflict(conflict_target=[PluginState.name],
                               preserve=[PluginState.status, PluginState.last_error, PluginState.updated_at])
                  .execute())
@@ -282,6 +411,7 @@ class Application:
 
     def run_job(self, job_id: str) -> None:
         """Run a scheduled job now, through the scheduler's bookkeeping."""
+        self._require_live()
         if job_id not in {info.id for info in self.scheduler.jobs()}:
             job = self.routes.jobs[job_id]
             self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger,
@@ -326,7 +456,7 @@ class Application:
         raise LookupError(f"plugin {plugin!r} registered no conversation with state {state!r}")
 
     def settings_row(self) -> AppSettings:
-        """The single ``app_settings`` row (seed 003), created by the core migration."""
+        """The single ``app_settings`` row (settings admins change at runtime), created by the core migration."""
         return AppSettings.get_or_none(AppSettings.id == 1) or AppSettings(id=1)
 
 

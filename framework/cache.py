@@ -144,8 +144,28 @@ class MemoryCacheBackend(CacheBackend):
             return len(doomed)
 
 
+def _with_deadline(value: str, expires_at: float) -> str:
+    """``"{expires_at_ms}:{value}"``: JSON never starts with digits and a colon, so old values stay readable."""
+    return f"{int(expires_at * 1000)}:{value}"
+
+
+def _unless_expired(stored: str | None, now: float) -> str | None:
+    """The value of ``stored`` while it is live at ``now``; a value without a deadline is live."""
+    if stored is None:
+        return None
+    head, sep, value = stored.partition(":")
+    if not sep or not head.isdigit():
+        return stored
+    return value if int(head) > now * 1000 else None
+
+
 class RedisCacheBackend(CacheBackend):
-    """Cache entries in Redis, shared between processes; an outage degrades to misses."""
+    """Cache entries in Redis, shared between processes; an outage degrades to misses.
+
+    Each value carries its expiry on ``clock`` (epoch seconds; the application
+    passes its own), so an entry expires when the application's clock says so;
+    the key's TTL only frees the memory of entries nobody reads again.
+    """
 
     SCAN_COUNT = 500
     OUTAGE_PAUSE = 1.0
@@ -155,34 +175,37 @@ class RedisCacheBackend(CacheBackend):
     client's connection retries during an outage, and an update would take seconds to be told
     "temporarily unavailable". Deletes are invalidations, so they are never skipped."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "", clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "", clock: Callable[[], float] = time.time) -> None:
         super().__init__(prefix)
         self._client = require_decoded_responses(client)
         self._outage_log = ThrottledLog(log, interval=60.0)
         self._clock = clock
-        self._down_until = 0.0
+        self._down_until = 0.0  # time.monotonic(): the outage pause is about the network, not the app's clock
 
     def _degrade(self, operation: Callable[[], Any], fallback: Any, *, skip_when_down: bool = True) -> Any:
-        if skip_when_down and self._clock() < self._down_until:
+        if skip_when_down and time.monotonic() < self._down_until:
             return fallback
         try:
             return operation()
         except OUTAGE_ERRORS as exc:
-            self._down_until = self._clock() + self.OUTAGE_PAUSE
+            self._down_until = time.monotonic() + self.OUTAGE_PAUSE
             self._outage_log.warning("cache: Redis unreachable, serving misses (%s: %s)",
                                      exc.__class__.__name__, exc)
             return fallback
 
     def get(self, key: str) -> str | None:
-        return self._degrade(lambda: self._client.get(self.keys.cache(key)), None)
+        return _unless_expired(self._degrade(lambda: self._client.get(self.keys.cache(key)), None), self._clock())
 
     def get_many(self, keys: list[str]) -> list[str | None]:
         if not keys:
             return []
-        return self._degrade(lambda: self._client.mget([self.keys.cache(key) for key in keys]), [None] * len(keys))
+        stored = self._degrade(lambda: self._client.mget([self.keys.cache(key) for key in keys]), [None] * len(keys))
+        now = self._clock()
+        return [_unless_expired(value, now) for value in stored]
 
     def set(self, key: str, value: str, ttl: float) -> None:
-        self._degrade(lambda: self._client.set(self.keys.cache(key), value, px=max(1, int(ttl * 1000))), None)
+        stored = _with_deadline(value, self._clock() + ttl)
+        self._degrade(lambda: self._client.set(self.keys.cache(key), stored, px=max(1, int(ttl * 1000))), None)
 
     def delete(self, key: str) -> bool:
         return bool(self._degrade(lambda: self._client.delete(self.keys.cache(key)), 0, skip_when_down=False))
@@ -302,8 +325,9 @@ class Cache:
                         self.name, key, size, self.max_value_bytes)
 
 
-def make_cache_backend(redis_client: redis.Redis | None, prefix: str = "") -> CacheBackend:
-    """Redis when configured (shared by processes), else an in-process LRU."""
+def make_cache_backend(redis_client: redis.Redis | None, prefix: str = "", *,
+                       clock: Callable[[], float] = time.time) -> CacheBackend:
+    """Redis when configured (shared by processes), else an in-process LRU; entries expire on ``clock``."""
     if redis_client is None:
-        return MemoryCacheBackend(prefix=prefix)
-    return RedisCacheBackend(redis_client, prefix)
+        return MemoryCacheBackend(clock, prefix=prefix)
+    return RedisCacheBackend(redis_client, prefix, clock)

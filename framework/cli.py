@@ -16,7 +16,10 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import requests
+
 from .config import ConfigError, load_config
+from .redaction import describe_error, install_excepthooks, redacting_streams
 
 if TYPE_CHECKING:
     from .scheduler import JobStats
@@ -27,6 +30,9 @@ DEFAULT_CONFIG = "config.yaml"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Whatever a command prints, and any traceback nobody caught, goes out without a secret.
+    redacting_streams()
+    install_excepthooks()
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
@@ -36,6 +42,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from .db import DatabaseURLError
+
+        if isinstance(exc, DatabaseURLError):
+            print(f"config error: database.url: {exc}", file=sys.stderr)
+            return 2
+        problem = startup_problem(exc)
+        if problem is None:
+            raise  # a bug, not the operator's setup: the (redacted) traceback is what helps
+        return _fail(args.command, problem, 2)
+
+
+def startup_problem(exc: BaseException) -> str | None:
+    """One line naming the setting behind ``exc`` when it is a problem of configuration or
+    environment (a database, Redis or Telegram that cannot be reached, a token refused), else None."""
+    import peewee
+    import redis
+    from telebot import apihelper
+
+    from .db import DatabaseURLError
+    from .redisconn import ServiceUnavailable
+    from .sender import SendError
+
+    if isinstance(exc, DatabaseURLError):
+        return f"database.url: {exc}"
+    if isinstance(exc, peewee.OperationalError | peewee.InterfaceError):
+        return f"database.url: cannot use the database: {describe_error(exc)}"
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError | ServiceUnavailable):
+        return f"redis.url: cannot reach Redis: {describe_error(exc)}"
+    if isinstance(exc, SendError | apihelper.ApiException | requests.exceptions.RequestException):
+        code = getattr(exc, "error_code", None)
+        if code == 401:
+            return "telegram.token: Telegram refused the token (401 Unauthorized): is it the one @BotFather gave?"
+        if code == 404:
+            return "telegram.token or telegram.api_url: Telegram answered 404 Not Found: is either wrong?"
+        if code is None:
+            return f"telegram.api_url: cannot reach the Bot API: {describe_error(exc)}"
+        return f"telegram: {describe_error(exc)}"
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,13 +142,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_console(args, config)
     _logging(config)
     app = _app(config)
-    app.start()
-    _stop_on_signals(app)
-    mode = config["telegram"]["mode"]
-    log.info("plugbot running as @%s (%s, %d workers)", app.bot_username, mode, config["workers"])
-    from .heartbeat import Heartbeat
-
     try:
+        app.start()  # inside: a start that fails (Telegram unreachable) still stops what it began
+        _stop_on_signals(app)
+        mode = config["telegram"]["mode"]
+        log.info("plugbot running as @%s (%s, %d workers)", app.bot_username, mode, config["workers"])
+        from .heartbeat import Heartbeat
+
         with Heartbeat(app, mode) as heartbeat:
             if mode == "webhook":
                 from .transports.webhook import serve_webhook
@@ -154,7 +199,11 @@ def cmd_console(args: argparse.Namespace, config: dict[str, Any] | None = None) 
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    app = _app(_config(args))
+    with _app(_config(args)) as app:
+        return _migrate(app, args)
+
+
+def _migrate(app: Any, args: argparse.Namespace) -> int:
     if args.down:
         return _rollback(app, args.down)
     if args.list:
@@ -223,18 +272,79 @@ def _close(database: Any) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .plugins import PluginManager
-
+    """Build everything ``run`` builds short of talking to Telegram — the plugins loaded and their
+    handlers registered, the database and Redis reached — and report every problem found."""
     config = _config(args)
-    PluginManager(config).load()
-    from .db import DatabaseURLError, connect
-
+    errors: list[str] = []
+    logging.disable(logging.CRITICAL)  # every problem is one of the lines below, not a log record
     try:
-        connect(config["database"]["url"])
-    except DatabaseURLError as exc:
-        raise ConfigError([f"database.url: {exc}"]) from None
+        app = _app(config, api=_NoTelegram())
+        app.stop()
+        for name, plugin in app.plugins.plugins.items():
+            if plugin.status == "failed":  # run starts without it (strict_plugins: false), so not an error
+                print(f"warning: plugins.{name}: {plugin.error}; `run` skips it", file=sys.stderr)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+    except Exception as exc:  # noqa: BLE001 - collected with the others, one line each
+        problem = startup_problem(exc)
+        if problem is None:
+            raise
+        errors.append(problem)
+    finally:
+        logging.disable(logging.NOTSET)
+    errors.extend(problem for problem in _reach_services(config) if problem not in errors)
+    if errors:
+        raise ConfigError(errors)
     print("config OK")
     return 0
+
+
+class _NoTelegram:
+    """The Bot API for ``check-config``: it never calls Telegram (a call would be a bug)."""
+
+    def call(self, method: str, **params: Any) -> Any:
+        raise RuntimeError(f"check-config must not call Telegram ({method})")
+
+
+def _reach_services(config: dict[str, Any]) -> list[str]:
+    """One line for the database and one for Redis when they cannot be used, else nothing.
+    A SQLite file that does not exist yet is not created: its folder only has to be writable."""
+    from . import db as dbmod
+    from .redisconn import connect_redis
+
+    problems = []
+    url = config["database"]["url"]
+    try:
+        database = dbmod.connect(url, pool_size=1)
+    except dbmod.DatabaseURLError as exc:
+        problems.append(f"database.url: {exc}")
+    else:
+        path = getattr(database, "database", "") if not dbmod.is_postgres(database) else ""
+        try:
+            if path and path != ":memory:" and not os.path.exists(path):
+                folder = os.path.dirname(os.path.abspath(path))
+                if not os.access(folder, os.W_OK):
+                    raise PermissionError(13, "permission denied", folder)
+            else:
+                database.connect()
+                database.execute_sql("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+            problems.append(f"database.url: cannot use the database: {describe_error(exc)}")
+        finally:
+            _close(database)
+    try:
+        client = connect_redis(config["redis"]["url"])
+    except ConfigError as exc:
+        problems.extend(exc.errors)
+    else:
+        if client is not None:
+            try:
+                client.ping()
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"redis.url: cannot reach Redis: {describe_error(exc)}")
+            finally:
+                client.close()
+    return problems
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -256,7 +366,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     """Each plugin with its live status, versions, commands, models and jobs. The running bot's
     state (pauses, job runs, its heartbeat) comes from the database, where it keeps it for this
     listing; a database that cannot be read is a failure, not an empty listing."""
-    app = _app(_config(args))
+    with _app(_config(args)) as app:
+        return _plugins(app)
+
+
+def _plugins(app: Any) -> int:
     try:
         process, saved, runs, migrations = _bot_state(app)
     except Exception as exc:  # noqa: BLE001 - whatever stops the read, the answer is one line
@@ -355,23 +469,29 @@ def cmd_webhook(args: argparse.Namespace) -> int:
                           "(TELEGRAM_WEBHOOK_SECRET); without it anyone who finds the URL can forge updates")
     if errors:
         raise ConfigError(errors)
-    app = _app(config)
-    if args.action == "set":
-        from .transports.webhook import set_webhook
+    with _app(config) as app:
+        if args.action == "set":
+            from .transports.webhook import set_webhook
 
-        set_webhook(app)
-        print(f"webhook set to {hook['url']}")
-    else:
-        app.sender.call("delete_webhook")
-        print("webhook deleted: use polling mode")
+            set_webhook(app)
+            print(f"webhook set to {hook['url']}")
+        else:
+            app.sender.call("delete_webhook")
+            print("webhook deleted: use polling mode")
     return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from .backup import BackupError, backup
+    from .db import DatabaseURLError, connect
 
+    url = _config(args)["database"]["url"]
     try:
-        print(backup(_config(args)["database"]["url"], args.output))
+        connect(url, pool_size=1)  # reads the URL, opens nothing
+    except DatabaseURLError as exc:
+        raise ConfigError([f"database.url: {exc}"]) from None
+    try:
+        print(backup(url, args.output))
     except BackupError as exc:
         return _fail("backup", str(exc), 2 if exc.refused else 1)
     return 0

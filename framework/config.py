@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from .redaction import describe_error, register_config
+
 
 class ConfigError(Exception):
     """The configuration is unusable; ``errors`` holds one line per problem."""
@@ -118,6 +120,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None,
     if overrides:
         raw = _merge(raw, overrides)
     config = _merge(copy.deepcopy(DEFAULTS), raw)
+    register_config(config)  # before anything can print a value: the errors below included
     _validate(config, DEFAULTS, "", errors)
     _validate_webhook(config, errors)
     _validate_token(config, errors)
@@ -132,6 +135,12 @@ def _read_yaml(path: str) -> Any:
             return yaml.safe_load(fh)
     except FileNotFoundError:
         raise ConfigError([f"{path}: config file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a directory, not a config file"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read it: {describe_error(exc)}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -181,15 +190,16 @@ def _validate(value: Any, default: Any, key: str, errors: list[str]) -> None:
 
 def _validate_token(config: dict[str, Any], errors: list[str]) -> None:
     """The shape pyTelegramBotAPI insists on, checked here so a typo is a config error, not a traceback."""
-    token = config.get("telegram", {}).get("token")
+    telegram = config.get("telegram")
+    token = telegram.get("token") if isinstance(telegram, dict) else None
     if isinstance(token, str) and token and (token.count(":") != 1 or any(ch.isspace() for ch in token)):
         errors.append("telegram.token: not a bot token (expected the <id>:<secret> that @BotFather gave)")
 
 
 def _validate_webhook(config: dict[str, Any], errors: list[str]) -> None:
     """Webhook mode without a secret would accept updates from anyone who finds the URL."""
-    telegram = config.get("telegram", {})
-    if telegram.get("mode") != "webhook" or not isinstance(telegram.get("webhook"), dict):
+    telegram = config.get("telegram")
+    if not isinstance(telegram, dict) or telegram.get("mode") != "webhook" or not isinstance(telegram.get("webhook"), dict):
         return
     if not telegram["webhook"].get("secret_token"):
         errors.append("telegram.webhook.secret_token: required in webhook mode (TELEGRAM_WEBHOOK_SECRET)")

@@ -14,12 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from telebot import types
 
+from .audit import AuditTrail
 from .callbacks import CallbackData
 from .origin import Origin, origin
 
 if TYPE_CHECKING:
+    from .access import AccessControl
     from .app import Application
+    from .cache import Cache
+    from .i18n import Translator
+    from .llm import LLMService
     from .models import User
+    from .ratelimit import RateLimiter
+    from .scheduler import Scheduler
+    from .users import UserService
 
 
 @dataclass(frozen=True)
@@ -181,7 +189,76 @@ class _Sending:
                    parse_mode=parse_mode)
 
 
-class Context(_Sending):
+class _AppService:
+    """A context attribute that is the application's service of the same name (``ctx.users`` is ``app.users``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, context: Any, owner: type | None = None) -> Any:
+        return self if context is None else getattr(context.app, self.name)
+
+
+class _PluginScope(_Sending):
+    """What update and job contexts share: the plugin's settings and texts, the clock, the services.
+
+    The services are the application's instances (``docs/services.md``); a plugin reaches them
+    here and never needs the application itself.
+    """
+
+    _plugin: str
+    lang: str
+
+    @property
+    def plugin(self) -> str:
+        """The plugin this context serves (its settings, catalog, cache and audit rows)."""
+        return self._plugin
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.app.plugin_settings(self._plugin)
+
+    def now(self) -> dt.datetime:
+        """The application's clock (aware UTC); the test kit moves it with ``bot.advance``."""
+        return self.app.now()
+
+    def t(self, key: str, *, lang: str | None = None, **params: Any) -> str:
+        """Translate ``key`` from this plugin's catalog (``core.*`` from the core's) into ``lang``, by
+        default the context's language (the user's in an update, the default language in a job)."""
+        owner, key = ("core", key[5:]) if key.startswith("core.") else (self._plugin, key)
+        return self.app.i18n.t(owner, key, lang or self.lang, **params)
+
+    def tn(self, key: str, n: float, *, lang: str | None = None, **params: Any) -> str:
+        """Plural-aware :meth:`t`: picks ``key.one``/``.few``/``.many``/``.other`` for ``n`` (``{n}`` is filled in)."""
+        owner, key = ("core", key[5:]) if key.startswith("core.") else (self._plugin, key)
+        return self.app.i18n.tn(owner, key, n, lang or self.lang, **params)
+
+    # -- the services ----------------------------------------------------------
+    @property
+    def cache(self) -> Cache:
+        """This plugin's own cache (its keys never collide with another plugin's)."""
+        return self.app.plugin_cache(self._plugin)
+
+    @property
+    def audit(self) -> AuditTrail:
+        """Audit rows written in this update's or job's transaction (rolled back with a failed change).
+
+        ``ctx.audit(action, entity_type=None, entity_id=None, details=None)`` records the update's
+        user; ``job.audit(action, user=row.user, ...)`` the user a job names; ``.pd(actor, target,
+        action, details=None)`` an operation on someone's personal data.
+        """
+        return AuditTrail(self.app.audit, self._plugin, getattr(self, "user", None))
+
+    # The application's shared instances, under the names docs/services.md uses.
+    users: UserService = _AppService()  # type: ignore[assignment]
+    access: AccessControl = _AppService()  # type: ignore[assignment]
+    ratelimiter: RateLimiter = _AppService()  # type: ignore[assignment]
+    scheduler: Scheduler = _AppService()  # type: ignore[assignment]
+    i18n: Translator = _AppService()  # type: ignore[assignment]
+    llm: LLMService = _AppService()  # type: ignore[assignment]
+
+
+class Context(_PluginScope):
     """Everything a handler needs about one update, and the ways to answer it."""
 
     def __init__(self, app: Application, update: types.Update, *, user: User, lang: str, plugin: str = "core"):
@@ -205,10 +282,6 @@ class Context(_Sending):
         self.session = SessionView(app, user.telegram_id, plugin, self.chat_id)
 
     # -- who and where ---------------------------------------------------
-    @property
-    def plugin(self) -> str:
-        return self._plugin
-
     def for_plugin(self, plugin: str) -> Context:
         """The same update seen by ``plugin`` (its settings, catalog and session)."""
         self._plugin = plugin
@@ -219,10 +292,6 @@ class Context(_Sending):
         if pending is not None and pending[0] == "clear":
             self.session.pending = pending
         return self
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return self.app.plugin_settings(self._plugin)
 
     @property
     def telegram_id(self) -> int:
@@ -267,25 +336,6 @@ class Context(_Sending):
         return self.callback.data if self.callback is not None else None
 
     # -- services ------------------------------------------------------------
-    def t(self, key: str, **kwargs: Any) -> str:
-        """Translate ``key`` from this plugin's catalog (``core.*`` from the core's)."""
-        owner, key = ("core", key[5:]) if key.startswith("core.") else (self._plugin, key)
-        return self.app.i18n.t(owner, key, self.lang, **kwargs)
-
-    def tn(self, key: str, n: float, **kwargs: Any) -> str:
-        """Plural-aware ``t``: picks ``key.one``/``.few``/``.many``/``.other`` for ``n`` in the user's language."""
-        owner, key = ("core", key[5:]) if key.startswith("core.") else (self._plugin, key)
-        return self.app.i18n.tn(owner, key, n, self.lang, **kwargs)
-
-    def now(self) -> dt.datetime:
-        return self.app.now()
-
-    def audit(self, action: str, entity_type: str | None = None, entity_id: int | None = None,
-              details: dict[str, Any] | None = None) -> None:
-        """Write an audit row in this update's transaction (rolled back with a failed change)."""
-        self.app.audit.log(action, user=self.user, plugin=self._plugin, entity_type=entity_type,
-                           entity_id=entity_id, details=details)
-
     def can(self, permission: str) -> bool:
         return self.app.access.can(self.user, permission)
 
@@ -297,14 +347,6 @@ class Context(_Sending):
         committed data while this transaction is still open. Exceptions are logged, not raised.
         """
         self.commit_callbacks.append(callback)
-
-    @property
-    def cache(self) -> Any:
-        return self.app.plugin_cache(self._plugin)
-
-    @property
-    def llm(self) -> Any:
-        return self.app.llm
 
     def chat_status(self, telegram_id: int | None = None) -> str | None:
         """Telegram's word for a user's standing in this chat, asked now (``getChatMember``):
@@ -375,41 +417,36 @@ class Context(_Sending):
                    caption=caption, message_thread_id=self.thread_id)
 
 
-class JobContext(_Sending):
-    """What a scheduled job receives: settings, clock, i18n, and a way to message users."""
+class JobContext(_PluginScope):
+    """What a scheduled job receives: settings, clock, texts, the services, and a way to message users.
+
+    Messages are queued and sent once the job's transaction committed. ``t`` and ``tn`` speak the
+    default language unless given ``lang``; ``notify`` speaks the user's own (their /language choice).
+    """
 
     def __init__(self, app: Application, plugin: str):
         self.app = app
-        self.plugin = plugin
+        self._plugin = plugin
+        self.lang: str = app.config["default_language"]
         self.outbox: list[Outgoing] = []
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return self.app.plugin_settings(self.plugin)
-
-    def now(self) -> dt.datetime:
-        return self.app.now()
-
-    def t(self, key: str, lang: str, **kwargs: Any) -> str:
-        owner, key = ("core", key[5:]) if key.startswith("core.") else (self.plugin, key)
-        return self.app.i18n.t(owner, key, lang, **kwargs)
-
-    def tn(self, key: str, n: float, lang: str, **kwargs: Any) -> str:
-        owner, key = ("core", key[5:]) if key.startswith("core.") else (self.plugin, key)
-        return self.app.i18n.tn(owner, key, n, lang, **kwargs)
+        self._languages: dict[int, str] = {}
 
     def language_of(self, user: User) -> str:
         """The language to write to ``user`` in: their /language choice, else Telegram's, else the default."""
-        return self.app.users.language_of(user)
+        if user.id not in self._languages:
+            self._languages[user.id] = self.app.users.language_of(user)
+        return self._languages[user.id]
 
-    def notify(self, telegram_id: int, text: str, buttons: Any = None) -> None:
-        """Message a user in their private chat (sent when the job's transaction committed)."""
-        self.send_message(telegram_id, text, buttons)
+    def notify(self, user: User, key: str, *, buttons: list[list[Button]] | None = None, **params: Any) -> None:
+        """Send ``key`` of this plugin's catalog (``core.*`` of the core's), in ``user``'s language, to
+        their private chat, once the job's transaction committed.
 
-    def audit(self, action: str, *, user: User | None = None, entity_type: str | None = None,
-              entity_id: int | None = None, details: dict[str, Any] | None = None) -> None:
-        self.app.audit.log(action, user=user, plugin=self.plugin, entity_type=entity_type,
-                           entity_id=entity_id, details=details)
+        Button labels are the caller's: translate them with ``job.t(label, lang=job.language_of(user))``.
+        """
+        if isinstance(user, (int, str)) or not hasattr(user, "telegram_id") or not isinstance(key, str):
+            raise TypeError("job.notify(user, key, *, buttons=None, **params) takes the user's User row and a key "
+                            f"of the plugin's catalog (it translates in the user's language), got {user!r}, {key!r}")
+        self.send_message(user.telegram_id, self.t(key, lang=self.language_of(user), **params), buttons)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Models are declared against :data:`database` at import time, but the real
 database is chosen by the application factory from ``database.url``. That is
 peewee's "dynamically defining a database" pattern and it lets tests build
-many applications in one process, each with its own database.
+one application after another in one process, each with its own database. The binding is
+process-wide, so only one application is live at a time (``framework.app.ApplicationLiveError``).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from urllib.parse import unquote, urlparse
 
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+from .redaction import describe_error
 
 DB_CONNECTION_ERRORS: tuple[type[Exception], ...] = (peewee.OperationalError, peewee.InterfaceError)
 """How a lost database connection (a restart, a failover, a killed backend) surfaces."""
@@ -51,7 +54,11 @@ def connect(url: str, *, pool_size: int = 20) -> peewee.Database:
         if not path:
             raise DatabaseURLError(f"sqlite URL needs a path, e.g. sqlite:///data/bot.db (got {url!r})")
         if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            folder = os.path.dirname(os.path.abspath(path))
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:  # a file in the way, a read-only volume
+                raise DatabaseURLError(f"cannot create the folder {folder}: {describe_error(exc)}") from None
         return PooledSqliteDatabase(
             path,
             max_connections=pool_size,
@@ -62,12 +69,16 @@ def connect(url: str, *, pool_size: int = 20) -> peewee.Database:
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "synchronous": "normal"},
         )
     if parsed.scheme in ("postgres", "postgresql"):
+        try:
+            port = parsed.port
+        except ValueError as exc:  # "Port could not be cast to integer value as 'abc'"
+            raise DatabaseURLError(f"bad port in the database URL: {exc}") from None
         return PooledPostgresqlDatabase(
             unquote(parsed.path.lstrip("/")) or "postgres",
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or None,
-            port=parsed.port or None,
+            port=port or None,
             max_connections=pool_size,
             stale_timeout=300,
             timeout=30,

@@ -13,9 +13,6 @@ inside the bot and ``health`` in a container's HEALTHCHECK see the same thing.
 """
 from __future__ import annotations
 
-import errno
-import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +21,7 @@ import peewee
 
 from .db import connection_scope, utcnow
 from .heartbeat import describe_process, format_age, latest_process
+from .redaction import describe_error
 
 STALL_AFTER = 120.0
 """Seconds without progress (no getUpdates answer beyond the long poll, or updates in hand and
@@ -125,52 +123,3 @@ def _check_bot(config: Mapping[str, Any]) -> Check:
         return Check("bot", False, f"stuck: {row.in_hand} update(s) in hand and none processed for "
                                    f"{format_age(now - last) if last else 'ever'} ({about})")
     return Check("bot", True, about)
-
-
-# -- errors in words --------------------------------------------------------------------------------
-
-_ERRNO_WORDS = {errno.ECONNREFUSED: "connection refused", errno.ETIMEDOUT: "timed out",
-                errno.EHOSTUNREACH: "host unreachable", errno.ENETUNREACH: "network unreachable",
-                errno.ECONNRESET: "connection reset", errno.EACCES: "permission denied",
-                errno.ENOENT: "no such file or directory"}
-
-
-def describe_error(exc: BaseException) -> str:
-    """What went wrong, in an operator's words: ``connection refused``,
-    ``database "bot" does not exist``, ``timed out`` — never just an exception class."""
-    for cause in _chain(exc):
-        if isinstance(cause, socket.gaierror):
-            return "unknown host"
-        if isinstance(cause, TimeoutError | socket.timeout):
-            return "timed out"
-        if isinstance(cause, OSError) and cause.errno in _ERRNO_WORDS:
-            return _ERRNO_WORDS[cause.errno]
-        if isinstance(cause, OSError) and cause.strerror:
-            return cause.strerror[:1].lower() + cause.strerror[1:]  # "not a directory", "no space left on device"
-    text = str(exc).strip()
-    first = text.splitlines()[0].strip() if text else ""
-    if "failed: " in first:  # libpq: connection to server at "h", port 5432 failed: <why>
-        first = first.rsplit("failed: ", 1)[1]
-    first = re.sub(r"^(FATAL|ERROR):\s+", "", first)
-    redis = re.match(r"Error -?\d+ connecting to \S+?\.\s+(.*)$", first)  # redis-py's connection errors
-    if redis:
-        first = redis.group(1)
-    lowered = first.lower().rstrip(".")
-    if "timeout" in lowered or "timed out" in lowered:
-        return "timed out"
-    if "name or service not known" in lowered or "could not translate host name" in lowered:
-        return "unknown host"
-    if not lowered:
-        return f"unexpected {exc.__class__.__name__} with no message"
-    first = first.rstrip(".")
-    return first if first[:2].isupper() else first[:1].lower() + first[1:]  # keep "SSL ..." as written
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-

@@ -21,6 +21,7 @@ from typing import Any
 
 from .db import connection_scope, database, utcnow
 from .models import BotProcess
+from .redaction import redact
 from .redisconn import ThrottledLog
 
 log = logging.getLogger("plugbot.heartbeat")
@@ -87,7 +88,7 @@ class Heartbeat:
 
     def poll_failed(self, reason: str) -> None:
         """``getUpdates`` failed; ``reason`` in words, shown by ``health`` while it lasts."""
-        self._poll_error = reason[:500]
+        self._poll_error = redact(reason)[:500]
 
     def beat(self, *, stopped: bool = False) -> None:
         """Write the row (and the plugins' live states) now; a database outage is logged, not raised."""

@@ -163,11 +163,12 @@ def plugbot_register_jobs(register: Any) -> None:
     (``trigger_args`` are APScheduler's: ``minutes=15``, ``hour=9``, ``run_date=...``).
 
     The job id is ``<plugin>.<name>``; ``fn(job)`` receives a :class:`framework.JobContext`:
-    ``job.settings``, ``job.now()``, ``job.t(key, lang, **params)``, ``job.tn(key, n, lang,
-    **params)``, ``job.language_of(user)`` (the user's /language choice, else Telegram's),
-    ``job.notify(telegram_id, text)`` and ``job.audit(action, user=...)``. A job runs in a
-    transaction; what it sends leaves after the commit. Registering a job name twice is a
-    RegistrationError.
+    ``job.settings``, ``job.now()``, ``job.t(key, lang=None, **params)`` and ``job.tn(key, n,
+    lang=None, **params)`` (the default language unless ``lang=`` says otherwise),
+    ``job.language_of(user)`` (the user's /language choice, else Telegram's), ``job.notify(user,
+    key, *, buttons=None, **params)`` (``key`` of the plugin's catalog in ``user``'s language) and
+    ``job.audit(action, user=...)``. A job runs in a transaction; what it sends leaves after the
+    commit. Registering a job name twice is a RegistrationError.
     """
 
 

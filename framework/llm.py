@@ -2,9 +2,10 @@
 
 The admin chooses the active vendor and its model in the ``app_settings``
 row, at runtime; API keys come only from the process environment (or the
-constructor), so they are never written to the database and never appear in
-a log line. Every call has a caller-supplied ``fallback`` producing template
-text: it is the whole ``local`` vendor, and it is also what the user gets
+constructor), so they are never written to the database; they are registered
+with :mod:`framework.redaction`, so they never appear in a log line or anywhere
+else. Every call has a caller-supplied ``fallback`` producing template text:
+it is the whole ``local`` vendor, and it is also what the user gets
 when a remote vendor is unconfigured, down, slow or refuses the request. A
 user therefore always gets an answer, and the bot works fully offline.
 
@@ -31,6 +32,7 @@ import requests
 
 from . import db
 from .models import AppSettings, LlmCache, UsageStats
+from .redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,9 @@ def load_app_settings() -> LlmSettings:
 def secrets_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """API keys by vendor from ``OPENAI_API_KEY``, ``PROXIAPI_API_KEY`` and ``YANDEX_API_KEY``."""
     env = os.environ if environ is None else environ
-    return {vendor: env[name] for vendor, name in ENV_API_KEYS.items() if env.get(name)}
+    # An env file or a mounted secret often ends in a newline, which no HTTP header may carry.
+    keys = {vendor: env.get(name, "").strip() for vendor, name in ENV_API_KEYS.items()}
+    return {vendor: key for vendor, key in keys.items() if key}
 
 
 class VendorError(Exception):
@@ -199,9 +203,13 @@ class LLMService:
         backoff: float = 0.5,
         cache_ttl: float = 86400,
         http: requests.Session | None = None,
+        clock: Callable[[], datetime] = db.utcnow,
     ) -> None:
         self._settings_loader = settings_loader
-        self._secrets = {vendor: key for vendor, key in (secrets or {}).items() if key}
+        self.clock = clock  # the application's: cache expiry and usage times follow it
+        for key in (secrets or {}).values():
+            register_secret(key)  # vendors echo keys in errors, and requests quotes a bad header
+        self._secrets = {vendor: key.strip() for vendor, key in (secrets or {}).items() if key and key.strip()}
         self._yandex_folder_id = yandex_folder_id
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -270,7 +278,7 @@ class LLMService:
         Scheduled hourly as ``maintenance.prune_llm_cache``, which passes the
         application's clock like every other housekeeping job.
         """
-        cutoff = now if now is not None else db.utcnow()
+        cutoff = now if now is not None else self.clock()
         with db.connection_scope():
             return (
                 LlmCache.delete()
@@ -352,11 +360,8 @@ class LLMService:
                               retryable=False) from exc
 
     def _mask(self, text: str) -> str:
-        """Remove every configured secret from ``text`` before it is logged (vendors echo keys in errors)."""
-        for secret in self._secrets.values():
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` without any secret, before it is logged (the log handler redacts again)."""
+        return redact(text)
 
     # -- bookkeeping --------------------------------------------------------
 
@@ -367,7 +372,7 @@ class LLMService:
         except peewee.PeeweeException:
             log.exception("LLM cache lookup failed, calling the vendor")
             return None
-        if row is None or (row.expires_at is not None and row.expires_at <= db.utcnow()):
+        if row is None or (row.expires_at is not None and row.expires_at <= self.clock()):
             return None
         payload = row.response_payload or {}
         text = payload.get("text") if isinstance(payload, dict) else None
@@ -376,7 +381,7 @@ class LLMService:
     def _cache_put(self, call: _Call, key: str, text: str, tokens: int, temperature: float, max_tokens: int) -> None:
         """Upsert the answer. The prompt itself is not stored: it may hold personal data, and the
         hash is enough to find the answer again."""
-        now = db.utcnow()
+        now = self.clock()
         values = {
             LlmCache.request_payload: {"model": call.model, "temperature": temperature, "max_tokens": max_tokens},
             LlmCache.response_payload: {"text": text, "tokens": tokens},
@@ -390,7 +395,7 @@ class LLMService:
 
     def _record_usage(self, user_id: int | None, vendor: str, tokens: int) -> None:
         """Count one request atomically: ``SET total = total + n`` so concurrent calls never lose counts."""
-        now = db.utcnow()
+        now = self.clock()
         increments = {
             UsageStats.total_requests: UsageStats.total_requests + 1,
             UsageStats.total_tokens: UsageStats.total_tokens + tokens,

@@ -7,39 +7,36 @@ worker thread has its own), and the handler installed by
 :func:`configure_logging` stamps them on every record written inside it,
 whichever library wrote the record.
 
-Secrets are redacted at the very end, on the formatted text: a bot token
-leaks most often through an exception message that quotes a request URL
-(``.../bot123:ABC/sendMessage``), which no call site can scrub itself.
+Secrets are redacted at the very end, on the formatted text, by the one redactor of
+:mod:`framework.redaction` (``register_secret`` and ``redact`` are re-exported here).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
-import re
 import sys
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any, TextIO
-from urllib.parse import quote
 
 import telebot
+
+from .redaction import REDACTED, install_excepthooks, redact, register_secret
+
+__all__ = ["FIELDS", "REDACTED", "ContextFilter", "JsonFormatter", "PlainFormatter", "SecretsFilter",
+           "configure_logging", "current_context", "log_context", "record_fields", "redact", "register_secret"]
 
 FIELDS: tuple[str, ...] = ("plugin", "handler", "update_id", "chat_id", "user_id", "job")
 """The well-known context fields, in the order they are written."""
 
-REDACTED = "***"
 HANDLER_NAME = "plugbot"
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _context: ContextVar[Mapping[str, Any]] = ContextVar("plugbot_log_context", default=_EMPTY)
 
-_secrets_lock = threading.Lock()
-_secrets: set[str] = set()
-_secret_pattern: re.Pattern[str] | None = None
 
 
 # -- context ------------------------------------------------------------------
@@ -94,29 +91,6 @@ class ContextFilter(logging.Filter):
 
 
 # -- secrets -------------------------------------------------------------------
-
-
-def register_secret(value: str | None) -> None:
-    """Never write ``value`` (nor its URL-quoted form) in a log line again.
-
-    Empty values are ignored so optional settings can be registered blindly.
-    """
-    global _secret_pattern
-    if not value:
-        return
-    with _secrets_lock:
-        _secrets.update({value, quote(value, safe="")})
-        # Longest first, so a secret containing another one is replaced whole.
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _secret_pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``***``."""
-    pattern = _secret_pattern
-    if pattern is None or not text:
-        return text
-    return pattern.sub(REDACTED, text)
 
 
 class SecretsFilter(logging.Filter):
@@ -197,7 +171,8 @@ def configure_logging(level: str | int = "INFO", fmt: str = "plain", stream: Tex
     Handlers installed by others (pytest's capture, for one) are left alone.
     pyTelegramBotAPI attaches its own stderr handler to the ``TeleBot``
     logger; it is removed so those records go through this one, redacted,
-    instead of being printed twice.
+    instead of being printed twice. Uncaught tracebacks are redacted too
+    (:func:`framework.redaction.install_excepthooks`).
     """
     if fmt not in ("plain", "json"):
         raise ValueError(f"logging format must be 'plain' or 'json', got {fmt!r}")
@@ -214,4 +189,5 @@ def configure_logging(level: str | int = "INFO", fmt: str = "plain", stream: Tex
     root.setLevel(level.upper() if isinstance(level, str) else level)
     for own in list(telebot.logger.handlers):
         telebot.logger.removeHandler(own)
+    install_excepthooks()  # a traceback nobody caught is written by Python itself, not by logging
     return handler

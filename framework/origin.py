@@ -48,6 +48,29 @@ def origin(update: Any) -> Origin:
     return Origin(None)
 
 
+ID_RANGE = range(-2**63, 2**63)
+"""Telegram's ids are 64-bit signed integers; anything else in an id is forged."""
+
+
+def malformed(update: Any) -> str | None:
+    """What is wrong with a raw update no Telegram server would send, or None: an ``update_id``
+    that is not an integer (JSON ``true`` included), a sender or chat id that is not a 64-bit
+    integer. Checked before anything stores an id, so a forgery is refused, not apologised for."""
+    if not isinstance(update, dict):
+        return "not a JSON object"
+    update_id = update.get("update_id")
+    if type(update_id) is not int or update_id not in ID_RANGE:
+        return "update_id is not an integer"
+    source = origin(update)
+    for what, item in (("sender", source.sender), ("chat", source.chat)):
+        if item is None:
+            continue
+        value = item.get("id")
+        if type(value) is not int or value not in ID_RANGE:
+            return f"the {what} id is not a 64-bit integer"
+    return None
+
+
 def _field(item: Any, name: str) -> Any:
     """``item.name`` of a parsed object or ``item["name"]`` of a raw dict; a raw value of the
     wrong shape (a forged update) reads as missing."""

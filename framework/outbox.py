@@ -39,6 +39,7 @@ from .context import Outgoing
 from .db import DB_CONNECTION_ERRORS, connection_scope, database, utcnow
 from .heartbeat import STALE_AFTER
 from .models import BotProcess, OutboxMessage
+from .redaction import redact_call
 from .redisconn import ThrottledLog
 
 log = logging.getLogger("plugbot.outbox")
@@ -172,8 +173,10 @@ class Outbox:
             elif beat is not None and (beat.stopped_at is not None
                                        or (beat_now - beat.heartbeat_at).total_seconds() > STALE_AFTER):
                 gone.append(name)
-            elif beat is None and _oldest(name) < now - dt.timedelta(seconds=STALE_AFTER):
-                gone.append(name)
+            elif beat is None:
+                oldest = _oldest(name)  # None: its rows were sent and deleted meanwhile
+                if oldest is not None and oldest < now - dt.timedelta(seconds=STALE_AFTER):
+                    gone.append(name)
         return gone
 
     def _take_over(self, owners: Iterable[str]) -> list[OutboxMessage]:
@@ -192,7 +195,7 @@ class Outbox:
         return taken
 
 
-def _oldest(instance: str) -> dt.datetime:
+def _oldest(instance: str) -> dt.datetime | None:
     return (OutboxMessage.select(OutboxMessage.created_at).where(OutboxMessage.instance == instance)
             .order_by(OutboxMessage.created_at).scalar())
 
@@ -213,8 +216,10 @@ def encode_calls(items: list[Outgoing]) -> str | None:
     """The calls as JSON: bytes as base64, Bot API objects (keyboards, prices) by type and fields.
     None when a parameter is of a kind that cannot be written down and read back."""
     try:
-        return json.dumps([{"method": item.method, "params": {k: _encode(v) for k, v in item.params.items()
-                                                              if v is not None}} for item in items])
+        # Written down as sent: without a secret an error text quotes (the sender redacts too).
+        return json.dumps([{"method": item.method,
+                            "params": {k: _encode(v) for k, v in redact_call(item.params).items() if v is not None}}
+                           for item in items])
     except TypeError as exc:
         log.debug("outbox: calls not stored (%s); they are sent from memory only", exc)
         return None

@@ -36,7 +36,7 @@ from .db import DB_CONNECTION_ERRORS, connection_scope, database
 from .handling import bound, handled
 from .logs import log_context
 from .models import ProcessedUpdate
-from .origin import origin
+from .origin import malformed, origin
 from .redisconn import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -106,8 +106,9 @@ class Pipeline:
                 break
 
     def _parse(self, raw: dict[str, Any]) -> types.Update | None:
-        if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
-            log.warning("malformed update ignored (no integer update_id)")
+        problem = malformed(raw)
+        if problem is not None:
+            log.warning("malformed update ignored: %s", problem)
             return None
         try:
             update = types.Update.de_json(raw)

@@ -2,7 +2,7 @@
 in dependency order, each one isolated.
 
 The :class:`PluginManager` is built by the application factory, never at
-import time, so tests can build many applications in one process.
+import time, so a process (a test run) can build one application after another.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import pluggy
 
 from . import hookspecs
 from .config import REQUIRED, ConfigError, coerce_setting
+from .redaction import error_text
 
 log = logging.getLogger("plugbot.plugins")
 
@@ -276,8 +277,21 @@ class PluginManager:
             log.error("plugin %s skipped: %s\n%s", name, message, traceback.format_exc())
             self.plugins[name] = LoadedPlugin(name, None, None, status="failed", error=message)
             return None
+        where = f"plugins.{name}: {module_source(module)}"
         info_fn = getattr(module, "plugbot_plugin_info", None)
-        info = info_fn() if info_fn else PluginInfo(name=name)
+        try:
+            info = info_fn() if info_fn else PluginInfo(name=name)
+        except Exception as exc:  # noqa: BLE001 - the plugin's own code: reported, not a traceback
+            errors.append(f"{where}: plugbot_plugin_info raised {error_text(exc)}")
+            return None
+        if not isinstance(info, PluginInfo):
+            errors.append(f"{where}: plugbot_plugin_info must return a framework.PluginInfo, "
+                          f"got {type(info).__name__}")
+            return None
+        if not isinstance(info.api_version, str):
+            errors.append(f"{where}: api_version must be a version range string like '>=2.0,<3.0', "
+                          f"got {info.api_version!r}")
+            return None
         if info.name != name:
             info = PluginInfo(name, info.version, info.description, tuple(info.depends_on), info.api_version)
         try:
@@ -318,7 +332,11 @@ class PluginManager:
             return []
 
     def _settings_for(self, loaded: LoadedPlugin, section: dict[str, Any], errors: list[str]) -> None:
-        defaults = dict(self.call_one(loaded, "plugbot_config_defaults") or {})
+        try:
+            defaults = dict(self.call_one(loaded, "plugbot_config_defaults") or {})
+        except Exception as exc:  # noqa: BLE001 - the plugin's own code: reported, not a traceback
+            errors.append(f"plugins.{loaded.name}: {loaded.source}: plugbot_config_defaults raised {error_text(exc)}")
+            return
         given = {k: v for k, v in section.items() if k not in ("enabled", "module")}
         settings: dict[str, Any] = {}
         for key, value in given.items():
@@ -333,8 +351,12 @@ class PluginManager:
                 if default is REQUIRED:
                     errors.append(f"plugins.{loaded.name}.{key}: required setting missing")
                 settings[key] = default
-        for problem in self.call_one(loaded, "plugbot_validate_config", settings=settings) or []:
-            errors.append(f"plugins.{loaded.name}.{problem}")
+        try:
+            problems = [f"plugins.{loaded.name}.{problem}"
+                        for problem in self.call_one(loaded, "plugbot_validate_config", settings=settings) or []]
+        except Exception as exc:  # noqa: BLE001
+            problems = [f"plugins.{loaded.name}: {loaded.source}: plugbot_validate_config raised {error_text(exc)}"]
+        errors.extend(problems)
         loaded.settings = settings
 
     # -- calling -----------------------------------------------------------------

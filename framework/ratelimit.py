@@ -8,14 +8,18 @@ the user "slow down, try again in N s" once, not once per message.
 Backends:
 
 * :class:`MemoryRateBackend` -- one process; a window opens at the first hit
-  and lasts ``window`` seconds (like the Redis key's TTL); injectable clock.
+  and lasts ``window`` seconds.
 * :class:`RedisRateBackend` -- shared by every process; key
   ``ratelimit:{telegram_id}:{endpoint}`` (incoming messages:
-  ``ratelimit:{telegram_id}:messages``, 60 s), expiring ``window`` seconds
-  after its first hit; one Lua round trip per hit.
+  ``ratelimit:{telegram_id}:messages``, 60 s) with the window's end beside it
+  (``…:window``); one Lua round trip per hit.
 * :class:`DbRateBackend` -- the ``rate_limits`` table, for deployments with a
   database but no Redis; windows are aligned to multiples of ``window`` since
   the epoch, because the row key needs a deterministic ``window_start``.
+
+Every backend takes ``clock`` (seconds); the application passes its own, so a
+window ends when the application's clock says so (``bot.advance(minutes=1)``
+in a test), whichever backend counts.
 """
 from __future__ import annotations
 
@@ -103,26 +107,28 @@ class MemoryRateBackend(RateBackend):
             self._windows = {key: w for key, w in self._windows.items() if w.end > now}
 
 
-# KEYS[1] counter, KEYS[2] notified flag; ARGV[1] window seconds, ARGV[2] limit.
-# Returns {count, remaining ms, notify 0/1}. A counter without TTL (impossible
-# unless someone wrote it by hand) gets one, so a window can never stick forever.
+# KEYS[1] counter, KEYS[2] notified flag, KEYS[3] the window's end (epoch ms on the application's
+# clock); ARGV[1] window seconds, ARGV[2] limit, ARGV[3] now (epoch ms, the application's clock).
+# Returns {count, remaining ms, notify 0/1}. A window ends when the application's clock passes
+# its end; the keys' TTLs only collect the windows of users who stopped writing. A counter without
+# a recorded end (written by an older version, or by hand) starts a new window.
 _HIT_SCRIPT = """
+local now = tonumber(ARGV[3])
+local window_ms = tonumber(ARGV[1]) * 1000
+local ends = tonumber(redis.call('GET', KEYS[3]) or '')
+if ends == nil or ends <= now or redis.call('EXISTS', KEYS[1]) == 0 then
+  ends = now + window_ms
+  redis.call('SET', KEYS[1], 0, 'PX', window_ms)
+  redis.call('SET', KEYS[3], ends, 'PX', window_ms)
+  redis.call('DEL', KEYS[2])
+end
 local count = redis.call('INCR', KEYS[1])
-if count == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1]) * 1000
-elseif ttl < 1 then
-  ttl = 1
-end
+local remaining = math.max(1, ends - now)
 local notify = 0
-if count > tonumber(ARGV[2]) and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ttl) then
+if count > tonumber(ARGV[2]) and redis.call('SET', KEYS[2], '1', 'NX', 'PX', window_ms) then
   notify = 1
 end
-return {count, ttl, notify}
+return {count, remaining, notify}
 """
 
 
@@ -131,18 +137,23 @@ class RedisRateBackend(RateBackend):
 
     One EVALSHA per hit. The client's retry policy may re-send a hit whose reply
     was lost, counting it twice; for a rate limit that errs on the safe side.
+    Windows open and end on ``clock`` (epoch seconds; the application passes
+    its own), so every process sharing the keys must run on the same wall clock.
     Outages raise :class:`framework.redisconn.ServiceUnavailable`.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = "") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "", clock: Callable[[], float] = time.time) -> None:
         self._keys = Keys(prefix)
+        self._clock = clock
         self._script = client.register_script(_HIT_SCRIPT)
 
     def hit(self, telegram_id: int, endpoint: str, limit: int, window: int) -> RateDecision:
-        keys = [self._keys.ratelimit(telegram_id, endpoint), self._keys.ratelimit_notified(telegram_id, endpoint)]
+        keys = [self._keys.ratelimit(telegram_id, endpoint), self._keys.ratelimit_notified(telegram_id, endpoint),
+                self._keys.ratelimit_window(telegram_id, endpoint)]
+        now_ms = int(self._clock() * 1000)
         with unavailable_on_outage("rate limit"):
-            count, ttl_ms, notify = self._script(keys=keys, args=[window, limit])
-        return decide(int(count), limit, int(ttl_ms) / 1000, bool(int(notify)))
+            count, remaining_ms, notify = self._script(keys=keys, args=[window, limit, now_ms])
+        return decide(int(count), limit, int(remaining_ms) / 1000, bool(int(notify)))
 
 
 class DbRateBackend(RateBackend):
@@ -236,10 +247,11 @@ def parse_rate(text: str) -> tuple[int, int]:
     return limit, window
 
 
-def make_rate_backend(redis_client: redis.Redis | None, prefix: str = "", *, use_database: bool = False) -> RateBackend:
-    """Redis when configured; else the database when asked (several processes); else memory."""
+def make_rate_backend(redis_client: redis.Redis | None, prefix: str = "", *, use_database: bool = False,
+                      clock: Callable[[], float] = time.time) -> RateBackend:
+    """Redis when configured; else the database when asked (several processes); else memory; all on ``clock``."""
     if redis_client is not None:
-        return RedisRateBackend(redis_client, prefix)
+        return RedisRateBackend(redis_client, prefix, clock)
     if use_database:
-        return DbRateBackend()
-    return MemoryRateBackend(prefix=prefix)
+        return DbRateBackend(clock)
+    return MemoryRateBackend(clock, prefix)

@@ -21,6 +21,9 @@ import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
+from .config import ConfigError
+from .redaction import redact
+
 log = logging.getLogger(__name__)
 
 #: The errors that mean "the server is unreachable", as opposed to a bad command.
@@ -48,17 +51,21 @@ def connect_redis(
     ``ConnectionError`` that the services turn into :class:`ServiceUnavailable`.
     ``health_check_interval`` makes idle pooled connections PING before reuse,
     which catches connections silently dropped by a restarted server or NAT.
+    A URL redis-py cannot read is a :class:`~framework.config.ConfigError`.
     """
     if not url:
         return None
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        health_check_interval=health_check_interval,
-        retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), retries),
-    )
+    try:
+        return redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            health_check_interval=health_check_interval,
+            retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), retries),
+        )
+    except ValueError as exc:  # a scheme redis-py does not know, a port that is no number
+        raise ConfigError([f"redis.url: {redact(str(exc))}"]) from None
 
 
 def require_decoded_responses(client: redis.Redis) -> redis.Redis:
@@ -144,6 +151,10 @@ class Keys:
     def conversation(self, telegram_id: int) -> str:
         return f"{self.prefix}user:{int(telegram_id)}:conversation"
 
+    def session_expires(self, telegram_id: int) -> str:
+        """The deadlines of a user's state and conversation marker on the application's clock."""
+        return f"{self.prefix}user:{int(telegram_id)}:expires"
+
     def active_sessions(self) -> str:
         return f"{self.prefix}active_sessions"
 
@@ -152,6 +163,10 @@ class Keys:
 
     def ratelimit_notified(self, telegram_id: int, endpoint: str) -> str:
         return f"{self.ratelimit(telegram_id, endpoint)}:notified"
+
+    def ratelimit_window(self, telegram_id: int, endpoint: str) -> str:
+        """When the current window of ``ratelimit(telegram_id, endpoint)`` ends (epoch ms, the application's clock)."""
+        return f"{self.ratelimit(telegram_id, endpoint)}:window"
 
     def cache(self, key: str) -> str:
         return f"{self.prefix}cache:{key}"

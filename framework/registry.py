@@ -31,8 +31,8 @@ class RegistrationError(ConfigError):
     """Two plugins claimed the same thing, or a registration is malformed (one line, like any
     configuration error: ``run`` and ``check-config`` print it and exit with status 2)."""
 
-    def __init__(self, message: str):
-        super().__init__([message])
+    def __init__(self, message: str | list[str]):
+        super().__init__([message] if isinstance(message, str) else message)
 
 
 @dataclass

@@ -38,6 +38,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import db
 from .models import JobRun
+from .redaction import error_text
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,10 @@ class Scheduler:
         *,
         job_defaults: dict[str, Any] | None = None,
         store: JobStatsStore | None = None,
+        clock: Callable[[], dt.datetime] = db.utcnow,
     ) -> None:
         self.timezone = resolve_timezone(timezone)
+        self.clock = clock  # the application's: run times and statistics follow it (the test kit moves it)
         self._connection_scope = connection_scope
         self._job_defaults = {**DEFAULT_JOB_OPTIONS, **(job_defaults or {})}
         self._scheduler = BackgroundScheduler(timezone=self.timezone, job_defaults=self._job_defaults)
@@ -214,7 +217,7 @@ class Scheduler:
         if job is None:
             return
         with job.lock:
-            started_at = db.utcnow()
+            started_at = self.clock()
             started = time.perf_counter()
             error: BaseException | None = None
             try:
@@ -226,7 +229,7 @@ class Scheduler:
             self._record(job_id, started_at, time.perf_counter() - started, error)
 
     def _record(self, job_id: str, started_at: dt.datetime, duration: float, error: BaseException | None) -> None:
-        message = f"{error.__class__.__name__}: {error}" if error else None
+        message = error_text(error) if error else None
         with self._lock:
             previous = self._stats.get(job_id)
             if previous is None:  # removed while running
@@ -287,7 +290,7 @@ class Scheduler:
         Before :meth:`start`, APScheduler has neither computed next run times
         nor filled in the job defaults yet, so both are worked out here.
         """
-        now = dt.datetime.now(self.timezone)
+        now = self.clock().astimezone(self.timezone)
         infos = []
         for job in self._scheduler.get_jobs():
             registered = self._jobs.get(job.id)
@@ -307,7 +310,11 @@ class DbJobStatsStore:
 
     Counters are incremented in SQL (``runs = runs + 1``), so two processes
     running jobs against one database never overwrite each other's counts.
+    ``clock`` stamps the rows (the application's clock).
     """
+
+    def __init__(self, clock: Callable[[], dt.datetime] = db.utcnow) -> None:
+        self.clock = clock
 
     def load(self, job_id: str) -> JobStats | None:
         row = JobRun.get_or_none(JobRun.job_id == job_id)
@@ -321,12 +328,12 @@ class DbJobStatsStore:
         failed = 1 if error else 0
         last = {JobRun.last_run_at: started_at, JobRun.last_duration_s: duration,
                 JobRun.last_outcome: "error" if error else "ok", JobRun.last_error: error,
-                JobRun.updated_at: db.utcnow()}
+                JobRun.updated_at: self.clock()}
         self._upsert(job_id, {JobRun.runs: 1, JobRun.failures: failed, **last},
                      {JobRun.runs: JobRun.runs + 1, JobRun.failures: JobRun.failures + failed, **last})
 
     def record_missed(self, job_id: str) -> None:
-        now = db.utcnow()
+        now = self.clock()
         self._upsert(job_id, {JobRun.missed: 1, JobRun.updated_at: now},
                      {JobRun.missed: JobRun.missed + 1, JobRun.updated_at: now})
 

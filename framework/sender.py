@@ -27,7 +27,7 @@ import requests
 import telebot
 from telebot import apihelper
 
-from .logs import register_secret
+from .redaction import redact_call, register_token
 
 if TYPE_CHECKING:
     from .context import Outgoing
@@ -77,20 +77,24 @@ class SendError(Exception):
 class TelebotApi:
     """:class:`BotApi` backed by a real ``telebot.TeleBot``.
 
-    The token is registered with :func:`framework.logs.register_secret`, so
-    it cannot leak through a logged exception that quotes a request URL.
+    The token is registered with :func:`framework.redaction.register_token`, so
+    it cannot leak through an exception that quotes a request URL.
     ``API_URL``/``FILE_URL`` are module globals of pyTelegramBotAPI: one
-    process talks to one Bot API server (the last one configured).
+    process talks to one Bot API server, the live application's (:meth:`bind`).
     """
 
     def __init__(self, token: str, api_url: str = "https://api.telegram.org") -> None:
-        register_secret(token)
-        base = api_url.rstrip("/")
-        apihelper.API_URL = base + "/bot{0}/{1}"
-        apihelper.FILE_URL = base + "/file/bot{0}/{1}"
-        self.api_url = base
+        register_token(token)
+        self.api_url = api_url.rstrip("/")
         self._token = token
         self.bot = telebot.TeleBot(token, threaded=False)
+        self.bind()
+
+    def bind(self) -> None:
+        """Point pyTelegramBotAPI's process-wide URL and request sender at this API's server."""
+        base = self.api_url
+        apihelper.API_URL = base + "/bot{0}/{1}"
+        apihelper.FILE_URL = base + "/file/bot{0}/{1}"
         if apihelper.CUSTOM_REQUEST_SENDER is None or isinstance(
                 getattr(apihelper.CUSTOM_REQUEST_SENDER, "__self__", None), _Http):
             apihelper.CUSTOM_REQUEST_SENDER = _Http(base).request  # keep an operator's own sender
@@ -387,6 +391,7 @@ class Sender:
 
     def _send_one(self, method: str, params: dict[str, Any]) -> Any:
         chat = chat_key(params.get("chat_id")) if is_paced(method) else None
+        params = redact_call(params)  # the last exit of the process
         attempt = 0
         while True:
             if is_paced(method):

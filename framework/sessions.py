@@ -6,6 +6,14 @@ Keys (the spec's contract; a backend ``prefix`` is prepended to each):
 * ``user:{telegram_id}:temp_data``    JSON object, same TTL
 * ``active_sessions``                 SET of telegram ids with a live state
 * ``user:{telegram_id}:conversation`` ``"{owner}|{command}"``, TTL ``marker_ttl`` (1800 s)
+* ``user:{telegram_id}:expires``      ``"{state deadline} {conversation deadline}"``, TTL ``marker_ttl``
+
+Whether a state or a conversation marker is still live is decided against the
+application's clock (``clock``, epoch seconds): a test that moves the clock six
+minutes on sees the conversation time out, on Redis too. Redis keeps its TTLs
+only to collect the keys of users who never come back; the ``expires`` key
+holds both deadlines, written with every save. A value without one (written by
+an older version) is live for as long as Redis keeps it.
 
 The owner (a plugin name) is stored inside the state value so the key names
 stay exactly as specified. A state belongs to one plugin: a plugin must act on
@@ -169,8 +177,8 @@ class SessionStore(ABC):
 class MemorySessionStore(SessionStore):
     """Sessions in this process's memory: for development, tests and single-process bots.
 
-    Mirrors the Redis keyspace (same keys, same TTL rules) with an injectable
-    clock so expiry is tested without sleeping. Expired entries are dropped when
+    Mirrors the Redis keyspace (same keys, same TTL rules) on an injectable
+    clock (the application passes its own) so expiry is tested without sleeping. Expired entries are dropped when
     read and swept every ``SWEEP_EVERY`` saves, so users who never come back do
     not accumulate.
     """
@@ -250,13 +258,23 @@ class MemorySessionStore(SessionStore):
             self._values.pop(self.keys.conversation(telegram_id), None)
 
 
-# Remove set members whose state key is gone, atomically per check, so a save()
-# racing with the prune is never dropped. KEYS[1] = the set, KEYS[i+1] = state
-# key of member ARGV[i]. Returns the removed members.
+# Remove set members whose state is gone -- its key collected, or its deadline (the first number of
+# the member's ``expires`` key) not after ARGV[1], the application's time -- atomically per check,
+# so a save() racing with the prune is never dropped. KEYS[1] = the set, then per member ARGV[i+1]:
+# KEYS[2i] its state key, KEYS[2i+1] its expires key. Returns the removed members.
 _PRUNE_ACTIVE = """
+local now = tonumber(ARGV[1])
 local removed = {}
-for i = 1, #ARGV do
-  if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+for i = 2, #ARGV do
+  local live = redis.call('EXISTS', KEYS[2 * i - 2]) == 1
+  if live then
+    local expires = redis.call('GET', KEYS[2 * i - 1])
+    if expires then
+      local deadline = tonumber(string.match(expires, '^(%S+)'))
+      live = deadline == nil or deadline > now
+    end
+  end
+  if not live then
     redis.call('SREM', KEYS[1], ARGV[i])
     removed[#removed + 1] = ARGV[i]
   end
@@ -281,33 +299,64 @@ return redis.call('DEL', KEYS[1])
 """
 
 
+def _deadlines(value: str | None) -> tuple[float, float] | None:
+    """``(state, conversation)`` deadlines from an ``expires`` value; None when absent or unreadable."""
+    if value is None:
+        return None
+    try:
+        state, conversation = (float(part) for part in value.split())
+    except ValueError:
+        return None
+    return state, conversation
+
+
 class RedisSessionStore(SessionStore):
     """Sessions in Redis: shared by every process of the bot and kept across restarts.
 
+    ``clock`` (epoch seconds; the application passes its own) decides expiry,
+    so every process sharing the keys must run on the same wall clock.
     Outages raise :class:`framework.redisconn.ServiceUnavailable`.
     """
 
     def __init__(self, client: redis.Redis, ttl: int = DEFAULT_TTL, prefix: str = "", *,
-                 marker_ttl: int = DEFAULT_MARKER_TTL) -> None:
+                 marker_ttl: int = DEFAULT_MARKER_TTL, clock: Callable[[], float] = time.time) -> None:
         super().__init__(ttl, marker_ttl, prefix)
         self._client = require_decoded_responses(client)
+        self._clock = clock
         self._prune = client.register_script(_PRUNE_ACTIVE)
+
+    def _live(self, state_value: str | None, marker_value: str | None, expires_value: str | None) -> tuple[str | None, str | None]:
+        """The state and marker values that are live on the application's clock."""
+        deadlines = _deadlines(expires_value)
+        if deadlines is None:
+            return state_value, marker_value
+        now = self._clock()
+        state_deadline, marker_deadline = deadlines
+        return (state_value if state_deadline > now else None,
+                marker_value if marker_deadline > now else None)
 
     def load(self, telegram_id: int) -> Session:
         keys = self.keys
         with unavailable_on_outage("sessions"):
-            state_value, data_value, marker_value = self._client.mget(
-                [keys.state(telegram_id), keys.temp_data(telegram_id), keys.conversation(telegram_id)]
+            state_value, data_value, marker_value, expires_value = self._client.mget(
+                [keys.state(telegram_id), keys.temp_data(telegram_id), keys.conversation(telegram_id),
+                 keys.session_expires(telegram_id)]
             )
+        state_value, marker_value = self._live(state_value, marker_value, expires_value)
         return _decode(state_value, data_value, marker_value)
 
     def save(self, telegram_id: int, state: str, data: Mapping[str, Any] | None, owner: str,
              command: str | None = None) -> None:
         state_value, data_value, marker = self._encode(state, data, owner, command)
         keys = self.keys
+        now = self._clock()
+        # Both deadlines on every save: a marker kept by _REFRESH_MARKER lives marker_ttl from now, and
+        # a dropped one has no key left for its deadline to apply to.
+        expires = f"{now + self.ttl:.3f} {now + self.marker_ttl:.3f}"
         with unavailable_on_outage("sessions"), self._client.pipeline(transaction=True) as pipe:
             pipe.set(keys.state(telegram_id), state_value, ex=self.ttl)
             pipe.set(keys.temp_data(telegram_id), data_value, ex=self.ttl)
+            pipe.set(keys.session_expires(telegram_id), expires, ex=self.marker_ttl)
             pipe.sadd(keys.active_sessions(), int(telegram_id))
             if marker is not None:
                 pipe.set(keys.conversation(telegram_id), marker, ex=self.marker_ttl)
@@ -318,7 +367,8 @@ class RedisSessionStore(SessionStore):
     def clear(self, telegram_id: int) -> None:
         keys = self.keys
         with unavailable_on_outage("sessions"), self._client.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.state(telegram_id), keys.temp_data(telegram_id), keys.conversation(telegram_id))
+            pipe.delete(keys.state(telegram_id), keys.temp_data(telegram_id), keys.conversation(telegram_id),
+                        keys.session_expires(telegram_id))
             pipe.srem(keys.active_sessions(), int(telegram_id))
             pipe.execute()
 
@@ -326,18 +376,22 @@ class RedisSessionStore(SessionStore):
         with unavailable_on_outage("sessions"):
             members = sorted(self._client.smembers(self.keys.active_sessions()))
             removed: set[str] = set()
+            now = repr(self._clock())
             for start in range(0, len(members), _PRUNE_BATCH):
                 batch = members[start:start + _PRUNE_BATCH]
-                keys = [self.keys.active_sessions()] + [self.keys.state(int(tid)) for tid in batch]
-                removed.update(self._prune(keys=keys, args=batch))
+                keys = [self.keys.active_sessions()]
+                for tid in batch:
+                    keys += [self.keys.state(int(tid)), self.keys.session_expires(int(tid))]
+                removed.update(self._prune(keys=keys, args=[now, *batch]))
         return {int(tid) for tid in members if tid not in removed}
 
     def expired_conversation(self, telegram_id: int) -> tuple[str, str] | None:
-        with unavailable_on_outage("sessions"), self._client.pipeline(transaction=False) as pipe:
-            pipe.exists(self.keys.state(telegram_id))
-            pipe.get(self.keys.conversation(telegram_id))
-            state_exists, marker = pipe.execute()
-        return None if state_exists else _split_marker(marker)
+        keys = self.keys
+        with unavailable_on_outage("sessions"):
+            state_value, marker_value, expires_value = self._client.mget(
+                [keys.state(telegram_id), keys.conversation(telegram_id), keys.session_expires(telegram_id)])
+        state_value, marker_value = self._live(state_value, marker_value, expires_value)
+        return None if state_value is not None else _split_marker(marker_value)
 
     def forget_expired(self, telegram_id: int) -> None:
         with unavailable_on_outage("sessions"):
@@ -345,9 +399,9 @@ class RedisSessionStore(SessionStore):
 
 
 def make_session_store(redis_client: redis.Redis | None, ttl: int = DEFAULT_TTL, prefix: str = "", *,
-                       marker_ttl: int = DEFAULT_MARKER_TTL) -> SessionStore:
-    """Redis-backed sessions when a client is configured, in-memory ones otherwise."""
+                       marker_ttl: int = DEFAULT_MARKER_TTL, clock: Callable[[], float] = time.time) -> SessionStore:
+    """Redis-backed sessions when a client is configured, in-memory ones otherwise; both on ``clock``."""
     if redis_client is None:
-        return MemorySessionStore(ttl, marker_ttl=marker_ttl, prefix=prefix)
-    return RedisSessionStore(redis_client, ttl, prefix, marker_ttl=marker_ttl)
+        return MemorySessionStore(ttl, clock, marker_ttl=marker_ttl, prefix=prefix)
+    return RedisSessionStore(redis_client, ttl, prefix, marker_ttl=marker_ttl, clock=clock)
 

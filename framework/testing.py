@@ -378,10 +378,17 @@ def bot_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
             overrides["redis"] = {"url": request.getfixturevalue("redis_url"),
                                   "prefix": redis_prefix or request.getfixturevalue("redis_prefix")}
         cfg = load_config(None, env={}, overrides=_deep_merge(overrides, config or {}))
+        # One application is live per process: the next bot (a restart, say) ends the previous one's life.
+        for previous in built:
+            previous.app.stop()
         telegram, clock = FakeTelegram(), Clock()
         app = Application(cfg, api=telegram, clock=clock)
         if start:
-            app.start(scheduler=False)
+            try:
+                app.start(scheduler=False)
+            except BaseException:
+                app.stop()  # a bot that failed to start must not stay live for the next test's
+                raise
         bot = TestBot(app, telegram, clock)
         built.append(bot)
         return bot

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import peewee
@@ -17,7 +18,9 @@ from telebot import types
 from .models import User, UserSettings
 
 if TYPE_CHECKING:
-    from .app import Application
+    from .audit import AuditService
+    from .cache import Cache
+    from .i18n import Translator
 
 ACTIVE_REFRESH = dt.timedelta(seconds=60)
 _PROFILE_FIELDS = ("id", "telegram_id", "username", "first_name", "last_name", "language_code", "timezone",
@@ -25,18 +28,33 @@ _PROFILE_FIELDS = ("id", "telegram_id", "username", "first_name", "last_name", "
 
 
 class UserService:
-    def __init__(self, app: Application):
-        self.app = app
-        self.cache = app.cache("users")
+    """Users and their settings: the cached upsert of every update, /language, profiles for admins.
+
+    Built from what it uses: ``cache`` (the profiles), ``i18n`` (which languages exist), ``audit``
+    (personal-data operations), ``clock``, and the config values ``admins``, ``default_language``,
+    ``consent_required`` and ``profile_ttl`` (seconds a cached profile lives).
+    """
+
+    def __init__(self, cache: Cache, *, i18n: Translator, audit: AuditService, clock: Callable[[], dt.datetime],
+                 admins: Iterable[int] = (), default_language: str = "en", consent_required: bool = False,
+                 profile_ttl: int = 300):
+        self.cache = cache
+        self.i18n = i18n
+        self.audit = audit
+        self.clock = clock
+        self.admins = frozenset(admins)
+        self.default_language = default_language
+        self.consent_required = consent_required
+        self.profile_ttl = profile_ttl
 
     def upsert(self, tg_user: types.User) -> tuple[User, str]:
         """The core ``User`` row for this Telegram user, and the language to answer in."""
-        now = self.app.now()
+        now = self.clock()
         key = f"user:{tg_user.id}"
         profile = self.cache.get(key)
         if profile is None or not self._fresh(profile, tg_user, now):
             profile = self._write(tg_user, now)
-            self.cache.set(key, profile, ttl=self.app.config["cache"]["user_ttl"])
+            self.cache.set(key, profile, ttl=self.profile_ttl)
         return self._user(profile), self._language(profile)
 
     def invalidate(self, telegram_id: int) -> None:
@@ -64,7 +82,7 @@ class UserService:
         profile.update(created_at=row.created_at, last_active=row.last_active,
                        language=settings.language if settings else None,
                        consent_at=settings.consent_at if settings else None)
-        self.app.audit.pd(actor, row, "view_profile", {"fields": sorted(profile)})
+        self.audit.pd(actor, row, "view_profile", {"fields": sorted(profile)})
         return profile
 
     def change_settings(self, target: User, *, actor: User, **changes: str) -> dict[str, list[Any]]:
@@ -76,7 +94,7 @@ class UserService:
         """
         for field, value in changes.items():
             self._check_setting(field, value)
-        now = self.app.now()
+        now = self.clock()
         settings, _ = UserSettings.get_or_create(user=target.id, defaults={"created_at": now, "updated_at": now})
         row = User.get_by_id(target.id)
         changed: dict[str, list[Any]] = {}
@@ -89,12 +107,12 @@ class UserService:
             User.update(timezone=changes["timezone"], updated_at=now).where(User.id == target.id).execute()
         if changed:
             self.invalidate(row.telegram_id)
-            self.app.audit.pd(actor, target, "update_settings", changed)
+            self.audit.pd(actor, target, "update_settings", changed)
         return changed
 
     def _check_setting(self, field: str, value: str) -> None:
         if field == "language":
-            if value not in self.app.i18n.languages("core"):
+            if value not in self.i18n.languages("core"):
                 raise ValueError(f"unknown language {value!r}")
         elif field == "timezone":
             try:
@@ -109,7 +127,7 @@ class UserService:
 
     # -- internals ---------------------------------------------------------------
     def _fresh(self, profile: dict[str, Any], tg: types.User, now: dt.datetime) -> bool:
-        if not profile.get("_consent") and self.app.config["consent"]["required"]:
+        if not profile.get("_consent") and self.consent_required:
             same = True  # nothing but the id is stored before consent
         else:
             same = (profile["username"] == tg.username and profile["first_name"] == tg.first_name
@@ -119,14 +137,14 @@ class UserService:
         return same and now - last < ACTIVE_REFRESH
 
     def _write(self, tg: types.User, now: dt.datetime) -> dict[str, Any]:
-        consent_needed = self.app.config["consent"]["required"]
+        consent_needed = self.consent_required
         existing = self._load(tg.id)
         consented = existing is not None and existing["_consent"]
         personal = {} if consent_needed and not consented else {
             User.username: tg.username, User.first_name: tg.first_name, User.last_name: tg.last_name,
             User.language_code: _language_code(tg),
         }
-        is_admin = tg.id in self.app.config["admins"]
+        is_admin = tg.id in self.admins
         fields = {**personal, User.last_active: now, User.updated_at: now, User.is_admin: is_admin}
         if existing is None:
             (User.insert({User.telegram_id: tg.id, User.created_at: now, **fields})
@@ -157,9 +175,9 @@ class UserService:
         return user
 
     def _language(self, profile: dict[str, Any]) -> str:
-        chosen = profile.get("_language") or profile.get("language_code") or self.app.config["default_language"]
+        chosen = profile.get("_language") or profile.get("language_code") or self.default_language
         lang = chosen.split("-")[0].lower()
-        return lang if lang in self.app.i18n.languages("core") else self.app.config["default_language"]
+        return lang if lang in self.i18n.languages("core") else self.default_language
 
 
 def _language_code(tg: types.User) -> str:

@@ -66,7 +66,7 @@ def _command_lines(ctx: Context) -> list[str]:
         if not commands:
             continue
         info = app.plugins.plugins[name].info
-        title = ctx.app.i18n.t(name, "plugin_title", ctx.lang) if name != "core" else ctx.t("core.core_title")
+        title = ctx.i18n.t(name, "plugin_title", ctx.lang) if name != "core" else ctx.t("core.core_title")
         if title == "plugin_title":
             title = info.description or name
         lines.append(f"\n{title}")
@@ -94,7 +94,7 @@ def cancel(ctx: Context) -> None:
 
 
 def language(ctx: Context, language: str | None) -> None:
-    available = ctx.app.i18n.languages("core")
+    available = ctx.i18n.languages("core")
     if language:
         wanted = language.lower()
         if wanted not in available:
@@ -103,28 +103,28 @@ def language(ctx: Context, language: str | None) -> None:
         _set_language(ctx, wanted)
         return
     ctx.reply(ctx.t("core.language.prompt"),
-              buttons=[[Button(ctx.app.i18n.t("core", "language.name", code), LanguageChoice(code=code))
+              buttons=[[Button(ctx.i18n.t("core", "language.name", code), LanguageChoice(code=code))
                         for code in available]])
 
 
 def choose_language(ctx: Context, data: LanguageChoice) -> Any:
-    if data.code not in ctx.app.i18n.languages("core"):
+    if data.code not in ctx.i18n.languages("core"):
         return SKIP  # a language this bot no longer speaks: the button is stale
     _set_language(ctx, data.code)
     return None
 
 
 def _set_language(ctx: Context, code: str) -> None:
-    ctx.app.users.change_settings(ctx.user, actor=ctx.user, language=code)
+    ctx.users.change_settings(ctx.user, actor=ctx.user, language=code)
     ctx.lang = code
     ctx.edit(ctx.t("core.language.changed"))
 
 
 def jobs(ctx: Context) -> None:
     """Admins: every scheduled job with its last run, duration, outcome and failures."""
-    stats = ctx.app.scheduler.job_stats()
+    stats = ctx.scheduler.job_stats()
     lines = [ctx.t("core.jobs_header")]
-    for info in ctx.app.scheduler.jobs():
+    for info in ctx.scheduler.jobs():
         lines.extend(_job_lines(ctx, info.id, stats.get(info.id)))
     ctx.reply("\n".join(lines))
 
@@ -146,7 +146,7 @@ def plugins(ctx: Context) -> None:
     last error, its jobs' last runs, the counters plugins contribute through ``plugbot_stats``,
     and cache hit rates."""
     lines = [ctx.t("core.plugins_header")]
-    job_stats = ctx.app.scheduler.job_stats()
+    job_stats = ctx.scheduler.job_stats()
     for name, plugin in ctx.app.plugins.plugins.items():
         ctx.app.plugins.is_paused(name)  # lets an expired pause lift before it is shown
         version = plugin.info.version if plugin.info else "—"

@@ -90,7 +90,7 @@ def mydata(ctx: Context) -> None:
     for plugin, data in ctx.app.plugins.call_each("plugbot_export_user_data", isolate=False, user=ctx.user):
         if data is not None:
             document["plugins"][plugin] = data
-    ctx.app.audit.pd(ctx.user, ctx.user, "export_data", {"plugins": sorted(document["plugins"])})
+    ctx.audit.pd(ctx.user, ctx.user, "export_data", {"plugins": sorted(document["plugins"])})
     payload = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode("utf-8")
     ctx.send_document(payload, "mydata.json", caption=ctx.t("core.mydata.caption"))
 
@@ -139,8 +139,8 @@ def consent(ctx: Context, data: ConsentAnswer) -> None:
                                                                      "updated_at": ctx.now()})
     row.consent_at = row.updated_at = ctx.now()
     row.save()
-    ctx.app.audit.pd(ctx.user, ctx.user, "consent_given", {"text_version": ctx.app.settings_row().updated_at})
-    ctx.app.users.invalidate(ctx.telegram_id)
+    ctx.audit.pd(ctx.user, ctx.user, "consent_given", {"text_version": ctx.app.settings_row().updated_at})
+    ctx.users.invalidate(ctx.telegram_id)
     ctx.edit(ctx.t("core.consent.accepted"))
 
 
@@ -153,13 +153,12 @@ def retention(job: JobContext) -> None:
     for user in User.select().where(User.last_active < remind_before, User.status == "active"):
         settings, _ = UserSettings.get_or_create(user=user.id, defaults={"created_at": now, "updated_at": now})
         if settings.inactivity_reminded_at is None or settings.inactivity_reminded_at < user.last_active:
-            lang = (settings.language or user.language_code or "en").split("-")[0]
-            job.notify(user.telegram_id, job.t("core.inactivity_reminder", lang, name=user.first_name or ""))
+            job.notify(user, "core.inactivity_reminder", name=user.first_name or "")
             settings.inactivity_reminded_at = now
         if user.last_active < archive_before and settings.archived_at is None:
             job.app.plugins.call_each("plugbot_archive_user_data", user=user)
             settings.archived_at = now
-            job.app.audit.pd(None, user, "archive_data", {"inactive_since": user.last_active.isoformat()})
+            job.audit.pd(None, user, "archive_data", {"inactive_since": user.last_active.isoformat()})
         settings.save()
 
 

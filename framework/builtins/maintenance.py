@@ -37,7 +37,7 @@ def prune_updates(job: JobContext) -> None:
 
 def prune_llm_cache(job: JobContext) -> None:
     """Expired answers are never served (the lookup checks ``expires_at``); this only reclaims the rows."""
-    job.app.llm.prune_cache(now=job.now())
+    job.llm.prune_cache(now=job.now())
 
 
 def prune_rate_limits(job: JobContext) -> None:

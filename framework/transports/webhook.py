@@ -19,6 +19,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from ..config import ConfigError
+from ..origin import malformed
+from ..redaction import describe_error
 from . import App
 
 if TYPE_CHECKING:
@@ -29,12 +32,16 @@ logger = logging.getLogger(__name__)
 HEALTH_PATH = "/healthz"
 SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
 MAX_BODY = 1024 * 1024  # updates are a few KiB; refuse anything absurd before reading it
+READ_TIMEOUT = 30.0
+"""Seconds the built-in server waits for a client's next bytes: an idle half-open connection
+must not hold a thread forever. (Behind a proxy or under load, serve ``make_wsgi_app`` with
+gunicorn instead.)"""
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
+            405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large", 500: "Internal Server Error",
             503: "Service Unavailable"}
 
 
@@ -85,7 +92,8 @@ def make_wsgi_app(app: App, secret_token: str, path: str = "/webhook",
 
 
 def _read_update(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
-    """(status, update): the update when the body is a JSON object with an ``update_id``."""
+    """(status, update): the update when the body is a JSON object Telegram could have sent
+    (:func:`framework.origin.malformed`): integer ids, no nesting deeper than the parser goes."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -93,10 +101,16 @@ def _read_update(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
     if length > MAX_BODY:
         return 413, None
     try:
-        update = json.loads(environ["wsgi.input"].read(length) if length > 0 else b"")
-    except (ValueError, UnicodeDecodeError):
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+    except TimeoutError:  # a client that announced a body and stopped sending it
+        return 408, None
+    try:
+        update = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: a nesting bomb
         return 400, None
-    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+    problem = malformed(update)
+    if problem is not None:
+        logger.info("webhook update refused: %s", problem)
         return 400, None
     return 200, update
 
@@ -114,19 +128,36 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
 
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up or sent garbage is its own problem: a log line, not a raw
+        # traceback on stderr (socketserver's default).
+        logger.debug("webhook connection from %s failed", client_address, exc_info=True)
+
 
 class _LoggingRequestHandler(WSGIRequestHandler):
-    """Access lines go to logging at DEBUG instead of wsgiref's raw stderr."""
+    """Access lines go to logging at DEBUG instead of wsgiref's raw stderr; a client silent
+    for ``timeout`` seconds is disconnected."""
+
+    timeout = READ_TIMEOUT  # socketserver sets it on the connection before reading
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except TimeoutError:
+            logger.debug("webhook client %s silent for %ss: disconnected", self.address_string(), self.timeout)
 
     def log_message(self, format: str, *args: Any) -> None:  # wsgiref's parameter name
         logger.debug("%s - " + format, self.address_string(), *args)
 
 
 def make_webhook_server(app: App, listen: str, port: int, *, secret_token: str, path: str = "/webhook",
-                        health: Callable[[], HealthReport] | None = None) -> WSGIServer:
-    """A bound, threaded server for the webhook (``port=0`` picks a free port)."""
+                        health: Callable[[], HealthReport] | None = None,
+                        read_timeout: float = READ_TIMEOUT) -> WSGIServer:
+    """A bound, threaded server for the webhook (``port=0`` picks a free port); a connection
+    that sends nothing for ``read_timeout`` seconds is closed."""
+    handler = type("_WebhookRequestHandler", (_LoggingRequestHandler,), {"timeout": read_timeout})
     return make_server(listen, port, make_wsgi_app(app, secret_token, path, health),
-                       server_class=_ThreadingWSGIServer, handler_class=_LoggingRequestHandler)
+                       server_class=_ThreadingWSGIServer, handler_class=handler)
 
 
 def serve_webhook(app: App, listen: str | None = None, port: int | None = None, *,
@@ -138,13 +169,16 @@ def serve_webhook(app: App, listen: str | None = None, port: int | None = None, 
     with Telegram is :func:`set_webhook`'s job.
     """
     settings = app.config["telegram"]["webhook"]
-    server = make_webhook_server(
-        app,
-        listen if listen is not None else settings.get("listen", "0.0.0.0"),
-        port if port is not None else int(settings.get("port", 8080)),
-        secret_token=secret_token if secret_token is not None else settings.get("secret_token", ""),
-        path=path if path is not None else settings.get("path", "/webhook"),
-    )
+    listen = listen if listen is not None else settings.get("listen", "0.0.0.0")
+    port = port if port is not None else int(settings.get("port", 8080))
+    try:
+        server = make_webhook_server(
+            app, listen, port,
+            secret_token=secret_token if secret_token is not None else settings.get("secret_token", ""),
+            path=path if path is not None else settings.get("path", "/webhook"),
+        )
+    except OSError as exc:  # the port is taken, the address is not this host's: the operator's to fix
+        raise ConfigError([f"telegram.webhook.port: cannot listen on {listen}:{port}: {describe_error(exc)}"]) from None
     host, bound_port = server.server_address[:2]
     logger.info("webhook listening on %s:%s", host, bound_port)
     watcher = threading.Thread(target=_shutdown_when_stopping, args=(app, server),

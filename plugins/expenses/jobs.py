@@ -20,7 +20,7 @@ import logging
 
 import peewee
 
-from framework import JobContext, User, UserSettings, database
+from framework import JobContext, User, database
 
 from . import categories, ledger, preferences, recurring, service
 from .models import Category, Expense, ExpenseSettings, RecurringExpense, RecurringRun
@@ -38,12 +38,10 @@ def run_recurring(job: JobContext) -> None:
     now = job.now()
     horizon = (now + UTC_MAX_AHEAD).date()
     due = (RecurringExpense
-           .select(RecurringExpense, User, ExpenseSettings, UserSettings.language)
+           .select(RecurringExpense, User, ExpenseSettings)
            .join(User, on=(RecurringExpense.user == User.id))
            .join_from(User, ExpenseSettings, peewee.JOIN.LEFT_OUTER, on=(ExpenseSettings.user == User.id),
                       attr="expense_prefs")
-           .join_from(User, UserSettings, peewee.JOIN.LEFT_OUTER, on=(UserSettings.user == User.id),
-                      attr="core_settings")
            .where(RecurringExpense.active == True, RecurringExpense.next_run <= horizon)  # noqa: E712
            .order_by(RecurringExpense.id))
     for row in due:
@@ -54,20 +52,14 @@ def run_recurring(job: JobContext) -> None:
             log.exception("recurring schedule %s failed; it will be retried on the next run", row.id)
 
 
-def _language(user: User) -> str:
-    core = getattr(user, "core_settings", None)
-    chosen = getattr(core, "language", None) or user.language_code or "en"
-    return chosen.split("-")[0]
-
-
 def _run_schedule(job: JobContext, row: RecurringExpense, now: dt.datetime) -> None:
     user = row.user
-    lang = _language(user)
+    lang = job.language_of(user)  # the user's /language choice, as their updates are answered in
     prefs = getattr(user, "expense_prefs", None)
     if prefs is None or prefs.id is None:
         prefs = preferences.get(user, job.settings, lang, create=False)
     today = local_date(now, prefs.timezone)
-    view = View(lambda key, **kw: job.t(key, lang, **kw), prefs)
+    view = View(lambda key, **kw: job.t(key, lang=lang, **kw), prefs)
     created = 0
     for _ in range(MAX_CATCH_UP):
         if row.next_run is None or row.next_run > today:
@@ -75,11 +67,11 @@ def _run_schedule(job: JobContext, row: RecurringExpense, now: dt.datetime) -> N
         expense = _create_once(job, row, row.next_run, now)
         if expense is not None:
             created += 1
-            job.notify(user.telegram_id, view.t("recurring.created", line=view.expense(expense)))
+            job.notify(user, "recurring.created", line=view.expense(expense))
     if created and prefs.id is not None:
         alert = service.budget_alert(view, user, prefs, today)
         if alert:
-            job.notify(user.telegram_id, alert)
+            job.send_message(user.telegram_id, alert)  # composed by the view, in the user's language
 
 
 def _create_once(job: JobContext, row: RecurringExpense, due: dt.date, now: dt.datetime) -> Expense | None:

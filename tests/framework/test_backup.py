@@ -33,7 +33,7 @@ def _plugin_paths(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def plugbot(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PLUGBOT_")}
-    environ["PYTHONPATH"] = str(HELLO_PATH)
+    environ["PYTHONPATH"] = os.pathsep.join([str(HERE.parents[1]), str(HELLO_PATH)])  # this checkout's framework
     environ.update(env or {})
     return subprocess.run([sys.executable, "-m", "framework", *args], cwd=cwd, env=environ, capture_output=True,
                           text=True, timeout=300)

@@ -209,9 +209,11 @@ def test_plugins_shows_each_jobs_last_run_duration_outcome_and_counts(bot_factor
 
 
 def plugins_listing(path: str, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict[str, list[str]]]:
-    capsys.readouterr()
-    assert cli.main(["--config", path, "plugins"]) == 0
-    out = capsys.readouterr().out
+    """``plugbot plugins`` run by the operator beside the bot: another process, as one application
+    is live per process (the test's bot is)."""
+    result = plugbot(Path(path).parent, "--config", path, "plugins")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
     return out.splitlines()[0], {block.splitlines()[0]: block.splitlines()[1:] for block in _blocks(out)}
 
 
@@ -345,3 +347,131 @@ def test_webhook_set_registers_the_url_with_its_secret(tmp_path: Path, fake_api)
     assert (result.returncode, result.stdout) == (0, "webhook set to https://bot.example/webhook\n"), result.stderr
     assert fake_api.stats()["requests"]["setWebhook"] == 1
     assert "s3cret-value" not in result.stdout + result.stderr
+
+
+# -- every malformed setup: one line, exit 2, never a traceback --------------------------------------------
+
+ALL = ("check-config", "run", "migrate", "health", "webhook set", "backup")
+APP = ("check-config", "run", "migrate", "webhook set")  # the commands that load the plugins
+TELEGRAM = ("telegram:\n  token: '123456:AAHsetup-token'\n  api_url: http://127.0.0.1:1\n"
+            "  webhook:\n    url: https://bot.example/hook\n    secret_token: setup-secret\n"
+            "sender:\n  max_retries: 0\n")
+
+
+def plugin(name: str) -> str:
+    return f"plugins:\n  {name}:\n    module: plugins_for_tests.{name}\n"
+
+
+SETUPS = {  # name: (config body after the database section, commands, what the one line says)
+    "telegram: 5": ("telegram: 5\n", ALL, "config error: telegram: expected a mapping, got 5"),
+    "not UTF-8": (b"# \xff\xfe\n", ALL, "not UTF-8 text (byte 0xff at offset"),
+    "a directory": (None, ALL, "is a directory, not a config file"),
+    "plugin info raises": (TELEGRAM + plugin("info_raises"), APP,
+                           "info_raises.py: plugbot_plugin_info raised RuntimeError: info is not ready"),
+    "config defaults raise": (TELEGRAM + plugin("defaults_raise"), APP,
+                              "defaults_raise.py: plugbot_config_defaults raised KeyError: 'colour'"),
+    "api_version not a string": (TELEGRAM + plugin("float_api"), APP,
+                                 "float_api.py: api_version must be a version range string like '>=2.0,<3.0', "
+                                 "got 2.0"),
+    "database URL scheme": (TELEGRAM + "database:\n  url: mysql://u:pw@h/db\n", ALL,
+                            "config error: database.url: unsupported database URL scheme 'mysql'"),
+    "database URL port": (TELEGRAM + "database:\n  url: postgresql://u:pw@127.0.0.1:abc/db\n", ALL,
+                          "config error: database.url: bad port in the database URL"),
+    "SQLite folder cannot be made": (TELEGRAM + "database:\n  url: sqlite:///{tmp}/a-file/bot.db\n", ALL,
+                                     "config error: database.url: cannot create the folder {tmp}/a-file: "),
+    "database unreachable": (TELEGRAM + "database:\n  url: postgresql://postgres@127.0.0.1:1/x\n",
+                             ("check-config", "run", "migrate"),
+                             "database.url: cannot use the database: connection refused"),
+    "Redis URL scheme": (TELEGRAM + "redis:\n  url: http://redis\n", APP + ("health",),
+                         "config error: redis.url: Redis URL must specify one of the following schemes"),
+    "Redis URL port": (TELEGRAM + "redis:\n  url: redis://127.0.0.1:abc/0\n", APP + ("health",),
+                       "config error: redis.url: Port could not be cast to integer value as 'abc'"),
+    "Redis unreachable": (TELEGRAM + "redis:\n  url: redis://127.0.0.1:1/0\n", ("check-config",),
+                          "config error: redis.url: cannot reach Redis: connection refused"),
+    "Bot API unreachable": (TELEGRAM, ("run", "webhook set"),
+                            "telegram.api_url: cannot reach the Bot API: connection refused"),
+    "a command of two plugins": (TELEGRAM + f"plugins:\n{HELLO_YAML}  copycat:\n"
+                                            "    module: plugins_for_tests.copycat\n", APP,
+                                 "config error: command /hello registered by both 'hello' and 'copycat'"),
+    "an invalid command name": (TELEGRAM + plugin("bad_command"), APP,
+                                "config error: bad_command: command 'do-it' must be 1-32 of a-z, 0-9, _"),
+}
+
+
+@pytest.mark.parametrize("setup", list(SETUPS))
+def test_every_malformed_setup_is_one_line_and_exit_2_in_every_command(tmp_path: Path, monkeypatch, capsys,
+                                                                      setup: str) -> None:
+    body, commands, expected = SETUPS[setup]
+    if body is None:
+        path = tmp_path / "config-dir"
+        path.mkdir()
+    else:
+        path = tmp_path / "config.yaml"
+        head = f"database:\n  url: sqlite:///{tmp_path}/bot.db\n"
+        if isinstance(body, bytes):
+            path.write_bytes(head.encode() + body)
+        elif "database:" in body:
+            (tmp_path / "a-file").write_text("in the way")
+            path.write_text(body.replace("{tmp}", str(tmp_path)))
+        else:
+            path.write_text(head + body)
+    monkeypatch.setattr(cli, "_logging", lambda config: None)
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        capsys.readouterr()
+        assert cli.main(["--config", str(path), *command.split()]) == 2, command
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1, (command, err)
+        assert expected.replace("{tmp}", str(tmp_path)) in err, (command, err)
+        assert "123456:AAHsetup-token" not in err and "AAHsetup-token" not in err and "setup-secret" not in err
+
+
+def test_check_config_reports_every_problem_of_plugins_database_and_redis_at_once(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  copycat:\n    module: plugins_for_tests.copycat\n"
+                                 "  bad_command:\n    module: plugins_for_tests.bad_command\n"
+                                 "redis:\n  url: redis://127.0.0.1:1/0\n")
+    text = Path(path).read_text().replace(f"sqlite:///{tmp_path}/bot.db", "postgresql://postgres@127.0.0.1:1/x")
+    Path(path).write_text(text)
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert result.returncode == 2
+    assert sorted(result.stderr.splitlines()) == [
+        "config error: bad_command: command 'do-it' must be 1-32 of a-z, 0-9, _",
+        "config error: command /hello registered by both 'hello' and 'copycat'",
+        "config error: database.url: cannot use the database: connection refused",
+        "config error: redis.url: cannot reach Redis: connection refused",
+    ]
+
+
+def test_check_config_reaches_a_working_database_and_redis_and_creates_nothing(tmp_path: Path, postgres_url: str,
+                                                                               redis_url: str) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}redis:\n  url: {redis_url}\n")
+    assert plugbot(tmp_path, "check-config", "--config", path).stdout == "config OK\n"
+    assert not (tmp_path / "bot.db").exists()  # SQLite: the folder is writable, the file is made by run
+    Path(path).write_text(Path(path).read_text().replace(f"sqlite:///{tmp_path}/bot.db", postgres_url))
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "config OK\n", "")
+
+
+def test_run_in_webhook_mode_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, fake_api) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = config_file(tmp_path, f"telegram:\n  token: '123:abcdef'\n  api_url: {fake_api.url}\n  mode: webhook\n"
+                                     f"  webhook:\n    secret_token: s3cret-value\n    listen: 127.0.0.1\n"
+                                     f"    port: {port}\n")
+        result = plugbot(tmp_path, "run", "--config", path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (f"config error: telegram.webhook.port: cannot listen on 127.0.0.1:{port}: "
+                                              "address already in use")
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_warns_about_a_plugin_run_would_skip(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  broken:\n    module: plugins_for_tests.broken_import\n")
+    result = plugbot(tmp_path, "check-config", "--config", path)
+    assert (result.returncode, result.stdout) == (0, "config OK\n")
+    assert result.stderr == ("warning: plugins.broken: import failed: RuntimeError: broken_import cannot start: "
+                             "missing API credentials; `run` skips it\n")

@@ -100,3 +100,35 @@ def test_job_statistics_survive_a_restart_and_show_in_jobs(bot_factory, monkeypa
 
     second.run_job("probe.tick")                              # the counts carry on from the stored ones
     assert second.app.scheduler.job_stats()["probe.tick"].runs == 2
+
+
+def test_a_job_notifies_each_user_in_the_language_they_chose(bot_factory, monkeypatch, backend) -> None:
+    bot = build(bot_factory, backend, monkeypatch, HELLO)
+    bot.set_time(dt.datetime(2025, 1, 14, 8, 0, tzinfo=dt.UTC))
+    chose_ru, telegram_ru = bot.user(MOSCOW, first_name="Masha"), bot.user(LONDON, first_name="Liz", language_code="ru")
+    for user in (chose_ru, telegram_ru):
+        user.send("/morning on")
+    chose_ru.send("/language ru")
+    telegram_ru.send("/language en")        # the /language choice wins over Telegram's language
+    bot.set_time(dt.datetime(2025, 1, 15, 9, 5, tzinfo=dt.UTC))  # 09:05 UTC: both are on UTC
+    sent = {r.chat_id: r.text for r in bot.run_job("hello.morning")}
+    assert sent == {MOSCOW: "Доброе утро, Masha! ☀️", LONDON: "Good morning, Liz! ☀️"}
+
+
+def test_job_texts_default_to_the_bots_language_and_take_another_by_keyword(bot_factory, monkeypatch) -> None:
+    from framework import JobContext
+
+    bot = build(bot_factory, "memory", monkeypatch, HELLO)
+    job = JobContext(bot.app, "hello")
+    assert job.t("good_morning", name="Ann") == "Good morning, Ann! ☀️"
+    assert job.t("good_morning", lang="ru", name="Аня") == "Доброе утро, Аня! ☀️"
+
+
+def test_the_old_notify_call_names_the_new_signature(bot_factory, monkeypatch) -> None:
+    import pytest
+
+    from framework import JobContext
+
+    bot = build(bot_factory, "memory", monkeypatch, HELLO)
+    with pytest.raises(TypeError, match=r"notify\(user, key, \*, buttons=None, \*\*params\)"):
+        JobContext(bot.app, "hello").notify(MOSCOW, "Good morning")

@@ -164,6 +164,7 @@ def test_migrate_down_runs_down_of_the_target_and_every_later_one_newest_first(
     assert lines == [*(f"rolled back core: {name}" for name in reversed(CORE[1:])),
                      f"{len(CORE) - 1} migration(s) rolled back; install the code that matches before starting the bot"]
     app = bot_factory({"hello": HELLO}, db_url=db_url, config={"auto_migrate": False}, start=False).app
+    app.stop()  # only its database is read below, while the commands run their own application
     assert {"job_runs", "bot_processes"}.isdisjoint(tables(app))
     assert {"users", "hello_greetings"} <= tables(app)
     assert applied_rows(app) == [("core", "0001_core"), ("hello", "0001_initial")]
@@ -197,6 +198,7 @@ def test_migrate_down_refuses_while_a_bot_runs_on_the_database(capsys, tmp_path:
     bot = bot_factory({"hello": HELLO}, db_url=db_url)
     heartbeat = Heartbeat(bot.app, "polling")
     heartbeat.beat()
+    bot.app.stop()  # the bot is another process here: its heartbeat says it runs, the command builds its own app
     config = write_config(tmp_path, db_url)
     code, _, errors = run_err(capsys, "--config", config, "migrate", "--down", "hello/0001")
     assert code == 2

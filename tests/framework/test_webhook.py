@@ -141,3 +141,60 @@ def test_set_webhook_registers_url_and_secret_from_config() -> None:
     assert app.sent == [("set_webhook", {"url": "https://bot.example/webhook", "secret_token": SECRET,
                                          "allowed_updates": ["message", "callback_query"],
                                          "drop_pending_updates": False})]
+
+
+def _message(sender_id: Any = 5, chat_id: Any = 5) -> dict[str, Any]:
+    return {"update_id": 78, "message": {"message_id": 1, "date": 0, "text": "hi", "from": {
+        "id": sender_id, "is_bot": False, "first_name": "F"}, "chat": {"id": chat_id, "type": "private"}}}
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 200_000 + b"]" * 200_000,                      # a nesting bomb: deeper than the parser goes
+    b'{"update_id": 1, "x": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001,
+    b'{"update_id": true}',                               # a bool is no update id
+    b'{"update_id": 1.5}',
+    json.dumps({"update_id": 2**70}).encode(),
+    json.dumps(_message(sender_id="x")).encode(),         # forged ids: refused, never apologised for
+    json.dumps(_message(sender_id=2**70)).encode(),
+    json.dumps(_message(sender_id=True)).encode(),
+    json.dumps(_message(chat_id="x")).encode(),
+    json.dumps(_message(chat_id=-2**70)).encode(),
+])
+def test_forged_and_malformed_updates_are_a_bad_request(body: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    app = FakeApp()
+    status, _, _ = request(make_wsgi_app(app, SECRET, "/webhook"), body=body)
+    assert status == "400 Bad Request"
+    assert app.fed == []
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_real_ids_of_every_size_telegram_uses_are_accepted() -> None:
+    app = FakeApp()
+    update = _message(sender_id=2**52, chat_id=-1001234567890123)
+    status, _, _ = request(make_wsgi_app(app, SECRET, "/webhook"), body=json.dumps(update).encode())
+    assert status == "200 OK"
+    assert app.fed == [update]
+
+
+def test_idle_and_half_sent_connections_are_closed_after_the_read_timeout() -> None:
+    import socket
+    import time
+
+    server = make_webhook_server(FakeApp(), "127.0.0.1", 0, secret_token=SECRET, health=healthy, read_timeout=0.3)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        idle = socket.create_connection(("127.0.0.1", server.server_port), timeout=10)
+        half = socket.create_connection(("127.0.0.1", server.server_port), timeout=10)
+        half.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                     b"X-Telegram-Bot-Api-Secret-Token: " + SECRET.encode() + b"\r\n\r\n{\"update_id\"")
+        started = time.monotonic()
+        assert idle.recv(1024) == b""  # closed by the server, not by us
+        answer = half.recv(1024)
+        assert answer.startswith(b"HTTP/1.0 408") or answer.startswith(b"HTTP/1.1 408")
+        assert time.monotonic() - started < 5
+        idle.close()
+        half.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -28,4 +28,4 @@ def morning_greetings(job: JobContext) -> None:
         row.last_morning = local.date()
         row.save()
         name = row.nickname or row.user.first_name or "friend"
-        job.notify(row.user.telegram_id, job.t("good_morning", row.user.language_code or "en", name=name))
+        job.notify(row.user, "good_morning", name=name)  # in the language the user chose with /language

@@ -6,8 +6,10 @@ required setting, an import that raises, an API range plugbot does not
 provide (newer, or 1.x), a failing startup, a failing handler, an update
 recorder, middleware, an update observer, decorated hooks, overrides of a
 built-in command, and the load errors (a misspelt hook, a forgotten
-``@hookimpl``, a module with no hook, an argument a hook does not pass);
-``notes``, ``probe`` and ``wizard`` exercise the core services. What the
+``@hookimpl``, a module with no hook, an argument a hook does not pass, a
+``plugbot_plugin_info`` or config defaults that raise, a non-string
+``api_version``, an invalid command name); ``leaky`` fails with an error
+quoting secrets; ``notes``, ``probe`` and ``wizard`` exercise the core services. What the
 hooks observe is appended to :data:`EVENTS`; tests call :func:`reset` first.
 
 :func:`build` makes a bot on a backend:

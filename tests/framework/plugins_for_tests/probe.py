@@ -167,7 +167,7 @@ def whoami(ctx: Context) -> None:
 
 def whois(ctx: Context, telegram_id: int) -> None:
     """An admin looks at a user's stored profile (the core audits the viewing)."""
-    profile = ctx.app.users.profile(telegram_id, actor=ctx.user)
+    profile = ctx.users.profile(telegram_id, actor=ctx.user)
     if profile is None:
         ctx.reply("no such user")
         return
@@ -177,7 +177,7 @@ def whois(ctx: Context, telegram_id: int) -> None:
 def usertz(ctx: Context, target: User, zone: str) -> None:
     """An admin changes a user's timezone (the core audits the change)."""
     try:
-        changed = ctx.app.users.change_settings(target, actor=ctx.user, timezone=zone)
+        changed = ctx.users.change_settings(target, actor=ctx.user, timezone=zone)
     except ValueError as exc:
         ctx.reply(str(exc))
         return

@@ -3,6 +3,7 @@ chat's nightly summary and of retention read them through indexes, never a scan 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -75,3 +76,13 @@ def test_recent_nightly_and_retention_queries_use_indexes(busy) -> None:
         rows = MessageRepository().get_recent(ChatRepository().lineage(BUSY), limit=100)
         assert len(rows) == 100 and rows[-1].created_at <= START
         assert SummaryRepository().get_latest(BUSY, "daily") is None
+
+
+@pytest.mark.postgres
+def test_one_chats_nightly_summary_on_a_busy_table(busy) -> None:
+    busy.run_job("chatmemory.nightly")
+    with connection_scope():
+        from plugins.chatmemory.models import Summary
+
+        daily = Summary.get(Summary.chat == BUSY, Summary.summary_type == "daily")
+        assert json.loads(daily.content)["messages"] > 10_000
