@@ -115,7 +115,8 @@ def plugbot_register_handlers(register: Any) -> None:
     (``ctx.send_photo``, ``ctx.send_document`` for files). ``ctx.message`` and ``ctx.update`` are
     Telegram's objects; ``ctx.thread_id`` is the forum topic replies go to; ``ctx.can(permission)``
     asks the bot's access rules, ``ctx.chat_status()``, ``ctx.is_chat_admin()`` and ``ctx.member_count()`` ask Telegram
-    about the chat and the user's standing in it.
+    about the chat and the user's standing in it. ``ctx.cache`` is the plugin's cache and
+    ``ctx.after_commit(fn)`` runs ``fn`` once the update committed.
 
     A handler that returns normally has handled its update; ``return SKIP`` (or ``raise Skip``)
     passes it on: a text handler's text to the next text handler, a conversation state's text to
