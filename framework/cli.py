@@ -9,9 +9,11 @@ line and exits with status 1.
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import signal
+import stat
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -117,10 +119,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
-    path = args.config
-    if path is None and os.path.exists(DEFAULT_CONFIG):
-        path = DEFAULT_CONFIG
-    return load_config(path)
+    return load_config(config_path(args))
+
+
+def config_path(args: argparse.Namespace) -> str:
+    """The config file a command uses: ``--config``, else ``PLUGBOT_CONFIG``, else ``config.yaml`` here.
+
+    A missing default file is an error, not an empty config: a bot started from the wrong
+    directory would otherwise run with no plugins while saying nothing.
+    """
+    path = getattr(args, "config", None) or os.environ.get("PLUGBOT_CONFIG")
+    if path:
+        return path
+    if os.path.exists(DEFAULT_CONFIG):
+        return DEFAULT_CONFIG
+    raise ConfigError([f"no config file: there is no {DEFAULT_CONFIG} in {os.getcwd()}; "
+                       "name one with --config PATH or PLUGBOT_CONFIG"])
 
 
 def _app(config: dict[str, Any], **kwargs: Any) -> Any:
@@ -138,9 +152,12 @@ def _logging(config: dict[str, Any]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     config = _config(args)
     if not config["telegram"]["token"]:
+        if not _console_has_input():
+            return _fail("run", NO_TOKEN, 2)
         print("no telegram.token (TELEGRAM_BOT_TOKEN) set: starting console mode", file=sys.stderr)
-        return cmd_console(args, config)
+        return cmd_console(args, config, require_input=True)
     _logging(config)
+    log.info("config: %s", os.path.abspath(config_path(args)))
     app = _app(config)
     try:
         app.start()  # inside: a start that fails (Telegram unreachable) still stops what it began
@@ -179,7 +196,34 @@ def _stop_on_signals(app: Any) -> None:
     signal.signal(signal.SIGINT, stop)
 
 
-def cmd_console(args: argparse.Namespace, config: dict[str, Any] | None = None) -> int:
+NO_TOKEN = ("telegram.token: TELEGRAM_BOT_TOKEN is not set, and there is no terminal or input for console "
+            "mode; set it to run the bot")
+
+
+def _console_has_input() -> bool:
+    """Whether console mode could read anything: a terminal, or a pipe or file that may bring lines.
+
+    A container's stdin is closed or ``/dev/null``: console mode would read EOF and exit 0 at once,
+    and the container would quietly stop or restart in a loop.
+    """
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        return False
+    try:
+        if stream.isatty():
+            return True
+        info = os.fstat(stream.fileno())
+    except io.UnsupportedOperation:
+        return True  # a stream of the embedding program's (a test's StringIO): it brings what it brings
+    except (OSError, ValueError):
+        return False
+    if stat.S_ISCHR(info.st_mode):  # a character device that is not a terminal: /dev/null
+        return False
+    return not (stat.S_ISREG(info.st_mode) and info.st_size == 0)
+
+
+def cmd_console(args: argparse.Namespace, config: dict[str, Any] | None = None, *,
+                require_input: bool = False) -> int:
     from .transports.console import ConsoleApi, run_console
 
     config = config or _config(args)
@@ -192,9 +236,11 @@ def cmd_console(args: argparse.Namespace, config: dict[str, Any] | None = None) 
     app.start(telegram=True)
     print("plugbot console: type messages, /help for commands, a number to press a button, Ctrl-D to quit.")
     try:
-        run_console(app, sys.stdin, sys.stdout)
+        processed = run_console(app, sys.stdin, sys.stdout)
     finally:
         app.stop()
+    if require_input and processed == 0 and not sys.stdin.isatty():
+        return _fail("run", NO_TOKEN, 2)  # a pipe that brought nothing: the same mistake as /dev/null
     return 0
 
 
@@ -274,7 +320,14 @@ def _close(database: Any) -> None:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Build everything ``run`` builds short of talking to Telegram — the plugins loaded and their
     handlers registered, the database and Redis reached — and report every problem found."""
-    config = _config(args)
+    print(f"config: {os.path.abspath(config_path(args))}")
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        if exc.partial is None:
+            raise
+        raise ConfigError(exc.errors + [problem for problem in _reach_services(exc.partial, quiet=True)
+                                        if problem not in exc.errors]) from None
     errors: list[str] = []
     logging.disable(logging.CRITICAL)  # every problem is one of the lines below, not a log record
     try:
@@ -306,14 +359,17 @@ class _NoTelegram:
         raise RuntimeError(f"check-config must not call Telegram ({method})")
 
 
-def _reach_services(config: dict[str, Any]) -> list[str]:
+def _reach_services(config: dict[str, Any], *, quiet: bool = False) -> list[str]:
     """One line for the database and one for Redis when they cannot be used, else nothing.
-    A SQLite file that does not exist yet is not created: its folder only has to be writable."""
+    A SQLite file that does not exist yet is not created: its folder only has to be writable.
+    ``quiet``: the config failed validation, so a setting already reported is not tried again."""
     from . import db as dbmod
     from .redisconn import connect_redis
 
-    problems = []
+    problems: list[str] = []
     url = config["database"]["url"]
+    if quiet and not (isinstance(url, str) and isinstance(config["redis"]["url"], str)):
+        return problems
     try:
         database = dbmod.connect(url, pool_size=1)
     except dbmod.DatabaseURLError as exc:

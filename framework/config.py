@@ -21,8 +21,11 @@ from .redaction import describe_error, register_config
 class ConfigError(Exception):
     """The configuration is unusable; ``errors`` holds one line per problem."""
 
-    def __init__(self, errors: list[str]):
+    def __init__(self, errors: list[str], *, partial: dict[str, Any] | None = None):
         self.errors = list(errors)
+        # The config as read, when only its validation failed: check-config still reaches the
+        # database and Redis it names, so one run reports every problem.
+        self.partial = partial
         super().__init__("\n".join(self.errors))
 
 
@@ -125,7 +128,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None,
     _validate_webhook(config, errors)
     _validate_token(config, errors)
     if errors:
-        raise ConfigError(errors)
+        raise ConfigError(errors, partial=config)
     return config
 
 

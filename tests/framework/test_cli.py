@@ -54,7 +54,7 @@ def config_file(tmp_path: Path, body: str, name: str = "config.yaml") -> str:
 def test_check_config_ok(tmp_path: Path) -> None:
     path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}")
     result = plugbot(tmp_path, "check-config", "--config", path)
-    assert (result.returncode, result.stdout, result.stderr) == (0, "config OK\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"config: {path}\nconfig OK\n", "")
 
 
 def test_the_shipped_config_is_valid_and_enables_every_plugin_in_plugins(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_the_shipped_config_is_valid_and_enables_every_plugin_in_plugins(tmp_pat
 
     shipped = HERE.parents[1] / "config.yaml"
     result = plugbot(tmp_path, "check-config", "--config", str(shipped))
-    assert (result.returncode, result.stdout, result.stderr) == (0, "config OK\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"config: {shipped}\nconfig OK\n", "")
     enabled = {name for name, section in yaml.safe_load(shipped.read_text(encoding="utf-8"))["plugins"].items()
                if (section or {}).get("enabled", True)}
     packages = {p.parent.name for p in (HERE.parents[1] / "plugins").glob("*/__init__.py")}
@@ -81,7 +81,7 @@ def test_check_config_reports_each_core_error_on_one_line(tmp_path: Path) -> Non
                                  "  token: ${MISSING_TOKEN}\n")
     result = plugbot(tmp_path, "--config", path, "check-config")
     assert result.returncode == 2
-    assert result.stdout == ""
+    assert result.stdout == f"config: {path}\n"
     assert sorted(result.stderr.splitlines()) == [
         "config error: colour: unknown setting",
         "config error: telegram.mode: must be one of polling, webhook, got 'pigeon'",
@@ -290,6 +290,34 @@ def test_run_without_token_says_so_and_serves_the_console_until_eof(tmp_path: Pa
     assert "/morning — good-morning messages on|off" in out
 
 
+NO_TOKEN = ("run: telegram.token: TELEGRAM_BOT_TOKEN is not set, and there is no terminal or input for console "
+            "mode; set it to run the bot\n")
+
+
+def test_run_without_token_in_a_container_exits_2_instead_of_quietly_stopping(tmp_path: Path) -> None:
+    path = config_file(tmp_path, f"telegram:\n  token: ${{TELEGRAM_BOT_TOKEN:-}}\nplugins:\n{HELLO_YAML}")
+    environ = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PLUGBOT_")}
+    environ["PYTHONPATH"] = os.pathsep.join([str(HERE.parents[1]), str(EXAMPLES), str(HERE)])
+    for stdin, given in ((subprocess.DEVNULL, None), (None, "")):   # /dev/null; a pipe that brings nothing
+        result = subprocess.run([PYTHON, "-m", "framework", "run", "--config", path], cwd=tmp_path, env=environ,
+                                stdin=stdin, input=given, capture_output=True, text=True, timeout=120)
+        assert (result.returncode, result.stderr.splitlines()[-1] + "\n") == (2, NO_TOKEN), result.stderr
+        if given is None:
+            assert (result.stdout, result.stderr) == ("", NO_TOKEN)   # one line, no console opened
+
+
+def test_without_a_config_file_a_command_says_so_unless_one_is_named(tmp_path: Path) -> None:
+    result = plugbot(tmp_path, "check-config")
+    assert result.returncode == 2
+    assert result.stderr == (f"config error: no config file: there is no config.yaml in {tmp_path}; "
+                             "name one with --config PATH or PLUGBOT_CONFIG\n")
+    (tmp_path / "etc").mkdir()
+    named = config_file(tmp_path / "etc", f"plugins:\n{HELLO_YAML}")
+    result = plugbot(tmp_path, "check-config", env={"PLUGBOT_CONFIG": named})
+    assert (result.returncode, result.stdout) == (0, f"config: {named}\nconfig OK\n")
+    assert plugbot(tmp_path, "migrate").returncode == 2            # no command starts on an empty config
+
+
 @pytest.mark.parametrize(("plugin", "problem"), [
     ("needs_key", "plugins.needs_key.api_key: required setting missing"),
     ("shadow_help", "command /help of plugin 'shadow_help' clashes with the built-in /help of 'core'; "
@@ -445,11 +473,11 @@ def test_check_config_reports_every_problem_of_plugins_database_and_redis_at_onc
 def test_check_config_reaches_a_working_database_and_redis_and_creates_nothing(tmp_path: Path, postgres_url: str,
                                                                                redis_url: str) -> None:
     path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}redis:\n  url: {redis_url}\n")
-    assert plugbot(tmp_path, "check-config", "--config", path).stdout == "config OK\n"
+    assert plugbot(tmp_path, "check-config", "--config", path).stdout == f"config: {path}\nconfig OK\n"
     assert not (tmp_path / "bot.db").exists()  # SQLite: the folder is writable, the file is made by run
     Path(path).write_text(Path(path).read_text().replace(f"sqlite:///{tmp_path}/bot.db", postgres_url))
     result = plugbot(tmp_path, "check-config", "--config", path)
-    assert (result.returncode, result.stdout, result.stderr) == (0, "config OK\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"config: {path}\nconfig OK\n", "")
 
 
 def test_run_in_webhook_mode_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, fake_api) -> None:
@@ -472,6 +500,19 @@ def test_run_in_webhook_mode_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: P
 def test_check_config_warns_about_a_plugin_run_would_skip(tmp_path: Path) -> None:
     path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  broken:\n    module: plugins_for_tests.broken_import\n")
     result = plugbot(tmp_path, "check-config", "--config", path)
-    assert (result.returncode, result.stdout) == (0, "config OK\n")
+    assert (result.returncode, result.stdout) == (0, f"config: {path}\nconfig OK\n")
     assert result.stderr == ("warning: plugins.broken: import failed: RuntimeError: broken_import cannot start: "
                              "missing API credentials; `run` skips it\n")
+
+
+def test_check_config_reports_a_bad_token_a_bad_database_and_a_bad_redis_in_one_pass(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "")
+    result = plugbot(tmp_path, "check-config", "--config", path,
+                     env={"TELEGRAM_BOT_TOKEN": "123", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
+                          "REDIS_URL": "foo://bar"})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "config error: telegram.token: not a bot token (expected the <id>:<secret> that @BotFather gave)",
+        "config error: database.url: cannot use the database: connection refused",
+        "config error: redis.url: Redis URL must specify one of the following schemes (redis://, rediss://, unix://)",
+    ]

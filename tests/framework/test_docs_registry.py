@@ -88,3 +88,13 @@ def test_what_the_docs_say_a_handler_has_exists_and_the_hookspec_says_it_too() -
 
 def _instance_attributes() -> set[str]:
     return set(re.findall(r"self\.(\w+)\s*(?::[^=]+)?=", inspect.getsource(Context.__init__)))
+
+
+def test_the_public_api_table_lists_exactly_what_framework_exports() -> None:
+    import framework
+
+    text = (DOCS.parent / "plugins.md").read_text(encoding="utf-8")
+    table = text[text.index("## The public API"):]
+    listed = set(re.findall(r"`([A-Za-z_]+)`", "\n".join(line.split("|")[1] for line in table.splitlines()
+                                                          if line.startswith("| `"))))
+    assert listed == set(framework.__all__)

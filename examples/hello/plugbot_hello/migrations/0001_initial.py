@@ -1,7 +1,7 @@
 """Create hello_greetings."""
 from peewee import *
 
-from framework.db import UtcDateTimeField
+from framework import UtcDateTimeField
 
 
 def up(migrator, db):
