@@ -125,10 +125,11 @@ PLUGINS = {
     "expenses": {"expenses": {"charts": False}},
     "expenses_charts": {"expenses": {"charts": True}},
     "tarot": {"tarot": {"welcome_bonus": 5}},
+    "chatmemory": {"chatmemory": {}},
 }
 
 
 def plugins_for(workload: str, charts: bool = False) -> dict[str, Any]:
-    if workload in ("echo", "tarot"):
+    if workload in ("echo", "tarot", "chatmemory"):
         return PLUGINS[workload]
     return PLUGINS["expenses_charts" if charts else "expenses"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,7 +210,40 @@ def tarot(n: int, users: int = 1000, seed: int = 5, first_update_id: int = 1, us
     return work
 
 
-GENERATORS = {"echo": echo, "quick_add": quick_add, "mix": mix, "stats": stats, "tarot": tarot}
+BUSY_GROUP = -1_001_000_000_001
+CHAT_WORDS = ("trip", "mountain", "release", "deploy", "lunch", "meeting", "weekend", "bug", "coffee", "music",
+              "football", "budget", "party", "train", "weather")
+
+
+def chatmemory(n: int, users: int = 200, seed: int = 5, first_update_id: int = 1,
+               user_base: int = USER_BASE) -> Workload:
+    """(d) a busy supergroup: ``users`` members chatting (every tenth message a reply, one in fifty
+    a /summary); the chatmemory plugin stores every message and answers the summaries."""
+    rng = random.Random(seed)
+    factory = UpdateFactory(first_update_id, user_base)
+    work = Workload("chatmemory")
+    group = {"id": BUSY_GROUP, "type": "supergroup", "title": "Busy group"}
+    # Dated now, not START_DATE: /summary reads the last day by the application's (real) clock.
+    now = int(time.time()) - 60
+    for k in range(n):
+        if k % 50 == 49:
+            text, kind = "/summary", "summary"
+        else:
+            text = " ".join(rng.choice(CHAT_WORDS + OTHER_TEXTS) for _ in range(rng.randint(2, 8)))
+            kind = "group_message"
+        extra: dict[str, Any] = {"chat": group}
+        if k % 10 == 9 and k > 20:
+            extra["reply_to_message"] = {"message_id": k - rng.randint(1, 20), "date": START_DATE, "chat": group,
+                                         "text": "earlier"}
+        update = factory.message(rng.randrange(users), text, **extra)
+        update["message"]["date"] = now
+        work.updates.append(update)
+        work.kinds[update["update_id"]] = kind
+    return work
+
+
+GENERATORS = {"echo": echo, "quick_add": quick_add, "mix": mix, "stats": stats, "tarot": tarot,
+              "chatmemory": chatmemory}
 
 
 def generate(name: str, n: int, users: int = 1000, seed: int | None = None, **kwargs: Any) -> Workload:

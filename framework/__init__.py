@@ -21,7 +21,7 @@ from .backup import restore as restore_database
 from .cache import Cache
 from .callbacks import CallbackData
 from .config import REQUIRED, ConfigError, load_config
-from .context import Button, Context, JobContext
+from .context import Button, Context, JobContext, SentMessage
 from .conversations import Conversation, InvalidTransition
 from .db import BaseModel, JSONField, UtcDateTimeField, connection_scope, database, locked, utcnow
 from .handling import SKIP, Skip
@@ -45,7 +45,7 @@ __all__ = [
     "BadArgument", "BaseModel", "Button",
     "Cache", "CallbackData", "ConfigError", "Context", "Conversation", "InvalidTransition", "JSONField", "JobContext",
     "JobStats", "LLMResult", "LLMService", "Plugin", "PluginInfo", "REQUIRED", "RateDecision", "RateLimiter",
-    "RestoreResult", "RuntimeSettings", "Scheduler", "SendError", "ServiceUnavailable", "Session", "SessionStore", "Skip",
+    "RestoreResult", "RuntimeSettings", "Scheduler", "SendError", "SentMessage", "ServiceUnavailable", "Session", "SessionStore", "Skip",
     "Translator", "User", "UserService", "UserSettings", "UtcDateTimeField", "arg", "backup_database",
     "connection_scope", "create_app", "database", "hookimpl", "load_config", "locked", "mask_secret", "mask_secrets",
     "restore_database", "utcnow",

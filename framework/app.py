@@ -22,7 +22,7 @@ from .access import AccessControl
 from .audit import AuditService
 from .cache import Cache, make_cache_backend
 from .config import ConfigError, load_config
-from .context import JobContext, Outgoing
+from .context import JobContext, Outgoing, sent_message
 from .conversations import Conversation
 from .dispatch import ChatDispatcher
 from .i18n import Translator
@@ -132,6 +132,7 @@ class Application:
                              private_interval=sender_cfg["private_interval"] or None,
                              group_per_minute=sender_cfg["group_per_minute"] or None,
                              max_retries=sender_cfg["max_retries"])
+        self.sender.on_sent(self._message_sent)
         # Through the attribute, so a sender replaced later (tests, console mode) is the one used.
         self.outbox = Outbox(lambda items: self.sender.deliver(items), self.clock)
         self.pipeline = Pipeline(self)
@@ -420,6 +421,15 @@ class Application:
         self._require_live()
         self.pipeline.process(update)
 
+    def allowed_updates(self) -> list[str] | None:
+        """The update kinds to ask Telegram for, None for Telegram's default (every kind but
+        ``chat_member`` and reactions): the list only when an observer watches ``chat_member``,
+        which Telegram sends only when asked for by name."""
+        from .pipeline import SERVED
+
+        observed = self.routes.observed()
+        return sorted(SERVED | observed) if "chat_member" in observed else None
+
     def save_plugin_states(self) -> None:
         """Persist plugin status so ``plugbot plugins`` in another process sees pauses."""
         from .models import PluginState
@@ -462,6 +472,23 @@ class Application:
 
     def _schedule(self, job: Any) -> None:
         self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger, **job.trigger_args)
+
+    def _message_sent(self, method: str, params: dict[str, Any], result: Any) -> None:
+        """``plugbot_message_sent`` for each plugin that implements it, each in its own transaction."""
+        impls = self.plugins.impls("plugbot_message_sent")
+        if not impls:
+            return
+        message = sent_message(method, params, result)
+        if message is None:
+            return
+        for name, impl in impls:
+            if self.plugins.is_paused(name):
+                continue
+            try:
+                with dbmod.connection_scope(), dbmod.database.atomic():
+                    self.plugins.call_impl(impl, message=message)
+            except Exception:  # noqa: BLE001 - one plugin's failure must not cost the others the message
+                log.exception("plugin %s failed on a sent message", name, extra={"plugin": name})
 
     # -- jobs ----------------------------------------------------------------------------
     def _job_runner(self, job: Any) -> Callable[[], None]:

@@ -357,6 +357,18 @@ class Context(_PluginScope):
         return chat.type if chat is not None else "private"
 
     @property
+    def thread_id(self) -> int | None:
+        """The forum topic the update belongs to (``message_thread_id``), None outside a topic.
+
+        Replies (``reply``, ``send_photo``, ``send_document``) go to this topic.
+        """
+        message = self.message if self.message is not None else getattr(self.callback, "message", None)
+        if message is None or not getattr(message, "is_topic_message", False):
+            return None
+        thread = getattr(message, "message_thread_id", None)
+        return thread if isinstance(thread, int) else None
+
+    @property
     def text(self) -> str:
         if self.message is None:
             return ""
@@ -397,14 +409,48 @@ class Context(_PluginScope):
         """
         self.commit_callbacks.append(callback)
 
+    def chat_status(self, telegram_id: int | None = None) -> str | None:
+        """Telegram's word for a user's standing in this chat, asked now (``getChatMember``):
+        ``creator``, ``administrator``, ``member``, ``restricted``, ``left`` or ``kicked``; the
+        sender by default. None when Telegram could not tell (the bot is not in the chat, the
+        network failed): treat that as "not allowed"."""
+        from .sender import SendError
+
+        try:
+            member = self.app.sender.call("get_chat_member", chat_id=self.chat_id,
+                                          user_id=telegram_id if telegram_id is not None else self.telegram_id)
+        except SendError:
+            return None
+        status = getattr(member, "status", None)
+        return status if isinstance(status, str) else None
+
+    def member_count(self) -> int | None:
+        """How many members this chat has, asked of Telegram now (``getChatMemberCount``); None
+        when Telegram could not tell."""
+        from .sender import SendError
+
+        try:
+            count = self.app.sender.call("get_chat_member_count", chat_id=self.chat_id)
+        except SendError:
+            return None
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+    def is_chat_admin(self, telegram_id: int | None = None) -> bool:
+        """Is the user (the sender by default) an administrator or the creator of this chat, by
+        Telegram's word now? Always True in a private chat, which is the user's own."""
+        if self.chat_type == "private":
+            return True
+        return self.chat_status(telegram_id) in ("creator", "administrator")
+
     # -- answering -------------------------------------------------------------
     def _button_owner(self, chat_id: int) -> int | None:
         """Buttons of an answer belong to the user who sent the update, in a group too."""
         return self.user.telegram_id
 
     def reply(self, text: str, buttons: Any = None, parse_mode: str | None = None) -> None:
-        """Send ``text`` to the chat this update came from (split if longer than 4,096)."""
-        self.send_message(self.chat_id, text, buttons, parse_mode)
+        """Send ``text`` to the chat (and forum topic) this update came from (split if longer than 4,096)."""
+        self._send("send_message", chat_id=self.chat_id, text=text, reply_markup=self._markup(buttons, self.chat_id),
+                   parse_mode=parse_mode, message_thread_id=self.thread_id)
 
     def edit(self, text: str, buttons: Any = None, parse_mode: str | None = None) -> None:
         """Replace the message whose button was pressed; a plain reply otherwise."""
@@ -424,11 +470,12 @@ class Context(_PluginScope):
         self._send("answer_callback_query", callback_query_id=self.callback.id, text=text, show_alert=alert)
 
     def send_photo(self, photo: bytes, caption: str | None = None) -> None:
-        self._send("send_photo", chat_id=self.chat_id, photo=photo, caption=caption)
+        self._send("send_photo", chat_id=self.chat_id, photo=photo, caption=caption,
+                   message_thread_id=self.thread_id)
 
     def send_document(self, data: bytes, filename: str, caption: str | None = None) -> None:
         self._send("send_document", chat_id=self.chat_id, document=data, visible_file_name=filename,
-                   caption=caption)
+                   caption=caption, message_thread_id=self.thread_id)
 
 
 class JobContext(_PluginScope):
@@ -465,3 +512,41 @@ class JobContext(_PluginScope):
         if not getattr(user, "notifications_enabled", True):
             return  # muted (users.notifications_enabled): a job's message is the bot speaking on its own
         self.send_message(user.telegram_id, self.t(key, lang=self.language_of(user), **params), buttons)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message Telegram accepted from the bot, as ``plugbot_message_sent`` reports it."""
+
+    method: str                        # the Bot API call: send_message, send_photo, edit_message_text...
+    chat_id: int | str
+    message_id: int
+    text: str                          # the text or caption ("" for media without one)
+    content_type: str                  # text, photo, document... as Telegram names a message's content
+    date: dt.datetime | None = None    # when Telegram says it was sent (None if it did not say)
+    reply_to_message_id: int | None = None
+    thread_id: int | None = None       # the forum topic it went to
+    edited: bool = False               # an edit of a message the bot sent before
+
+
+def sent_message(method: str, params: dict[str, Any], result: Any) -> SentMessage | None:
+    """What a successful call sent, or None when Telegram's answer names no message."""
+    message_id = getattr(result, "message_id", None)
+    if not isinstance(message_id, int):
+        message_id = params.get("message_id")
+    chat_id = params.get("chat_id")
+    if not isinstance(message_id, int) or chat_id is None:
+        return None
+    if method.startswith("send_"):
+        content_type = method[len("send_"):]
+    else:
+        content_type = getattr(result, "content_type", None) or "text"
+    reply = params.get("reply_to_message_id")
+    reply_parameters = params.get("reply_parameters")
+    if reply is None and reply_parameters is not None:
+        reply = getattr(reply_parameters, "message_id", None)
+    stamp = getattr(result, "date", None)
+    date = dt.datetime.fromtimestamp(stamp, dt.UTC) if isinstance(stamp, int) else None
+    text = params.get("text", params.get("caption")) or ""
+    return SentMessage(method, chat_id, message_id, text, content_type, date, reply,
+                       params.get("message_thread_id"), edited=method.startswith("edit_"))

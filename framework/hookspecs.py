@@ -105,12 +105,20 @@ def plugbot_register_handlers(register: Any) -> None:
     ``register.content(["photo"], fn)`` and ``register.payment(pre_checkout=fn, successful=fn, refunded=fn)``
     → ``fn(ctx)`` (answer with ``ctx.answer_pre_checkout(ok, error)``; ``ctx.message.successful_payment``;
     ``ctx.refunded_payment``, a dict);
-    ``register.middleware(fn)``.
+    ``register.middleware(fn)``;
+    ``register.observer(fn, updates=["message", "edited_message", "my_chat_member", "chat_member",
+    "callback_query"])`` → ``fn(ctx)`` for every update of those kinds in every chat, beside the
+    handlers, under a savepoint of its own (a failing observer changes nothing else).
 
     Every handler gets a :class:`framework.Context` first: ``ctx.user``, ``ctx.args`` (the raw
     text after the command), ``ctx.text``, ``ctx.callback_data`` (a pressed button's parsed
     data), ``ctx.chat_id``, ``ctx.settings``, ``ctx.session``, ``ctx.t(key, **params)``,
-    ``ctx.tn(key, n, **params)`` (plural), and ``ctx.reply(text, buttons=...)`` to answer.
+    ``ctx.tn(key, n, **params)`` (plural), and ``ctx.reply(text, buttons=...)`` to answer
+    (``ctx.send_photo``, ``ctx.send_document`` for files). ``ctx.message`` and ``ctx.update`` are
+    Telegram's objects; ``ctx.thread_id`` is the forum topic replies go to; ``ctx.can(permission)``
+    asks the bot's access rules, ``ctx.chat_status()``, ``ctx.is_chat_admin()`` and ``ctx.member_count()`` ask Telegram
+    about the chat and the user's standing in it. ``ctx.cache`` is the plugin's cache and
+    ``ctx.after_commit(fn)`` runs ``fn`` once the update committed.
 
     A handler that returns normally has handled its update; ``return SKIP`` (or ``raise Skip``)
     passes it on: a text handler's text to the next text handler, a conversation state's text to
@@ -135,6 +143,16 @@ def plugbot_update_done(ctx: Any, error: BaseException | None, plugin: Any) -> N
     on your own handlers, use ``register.middleware``. Runs outside any transaction (wrap
     several writes in ``framework.database.atomic()``); a raising observer is logged and the
     others still run."""
+
+
+@hookspec
+def plugbot_message_sent(message: Any, plugin: Any) -> None:
+    """A message the bot sent (or whose text it edited) was accepted by Telegram: ``message`` is a
+    :class:`framework.SentMessage` (chat_id, message_id, text, content_type, reply_to_message_id,
+    thread_id, edited, method). Called once per message, chunks of a long text each on their
+    own, whoever sent it (a reply, a job, an admin notice). Runs after the update's or job's
+    commit, on the sending thread, in a transaction of its own; one that raises is logged and
+    rolled back, and the other plugins still get the message."""
 
 
 # --------------------------------------------------------------------------

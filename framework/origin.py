@@ -12,7 +12,7 @@ from typing import Any
 
 # Kinds of update that happen in a chat, and kinds that are a user's query (a button press,
 # a payment) whose chat, if any, is that of the message they came from.
-IN_A_CHAT = ("message", "edited_message", "channel_post", "edited_channel_post")
+IN_A_CHAT = ("message", "edited_message", "channel_post", "edited_channel_post", "my_chat_member", "chat_member")
 QUERIES = ("callback_query", "pre_checkout_query", "shipping_query", "inline_query")
 
 

@@ -51,7 +51,8 @@ log = logging.getLogger("plugbot.pipeline")
 # instead of being dropped (or blamed on the plugin).
 DB_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # ~16 s: a restart, not an outage
 
-# The kinds of update plugbot serves; the others (edits, channel posts, inline queries) are ignored.
+# The kinds of update plugbot's handlers serve. Edits and member changes are served only when an
+# observer asked for them (``register.observer``); channel posts and inline queries are ignored.
 SERVED = frozenset({"message", "callback_query", "pre_checkout_query"})
 HELP_HINT_SECONDS = 300  # private text no plugin takes gets the /help hint at most this often per user
 
@@ -79,7 +80,8 @@ class Pipeline:
             return
         source = origin(update)
         tg_user, chat_id = source.sender, source.chat_id
-        if source.kind not in SERVED or tg_user is None or chat_id is None or getattr(tg_user, "is_bot", False):
+        served = source.kind in SERVED or source.kind in self.app.routes.observed()
+        if not served or tg_user is None or chat_id is None or getattr(tg_user, "is_bot", False):
             log.debug("update %s ignored: no human sender, no chat, or an unsupported type", update.update_id)
             return
         with log_context(update_id=update.update_id, chat_id=chat_id, user_id=tg_user.id):
@@ -173,6 +175,7 @@ class Pipeline:
                 ctx.reply(verdict.notice, buttons=verdict.buttons)
             ctx.answer()
             return False
+        self._run_observers(ctx)
         if self.app.access.is_admin(ctx.user):
             return True
         ctx.restricted = self.app.access.is_restricted(ctx.user)
@@ -198,9 +201,40 @@ class Pipeline:
             self._on_callback(ctx)
         elif update.pre_checkout_query is not None:
             self._fan_out(ctx, self.app.routes.pre_checkout)
-        elif ctx.message is not None:
+        elif update.message is not None:  # an edit or a member change reaches the observers only
             self._on_message(ctx)
         ctx.answer()
+
+    def _run_observers(self, ctx: Context) -> None:
+        """Show the update to every observer of its kind, each under its own savepoint.
+
+        A failing observer loses its own writes and replies and nothing else: it does not count
+        against any plugin's circuit breaker, and the user gets no apology for it.
+        """
+        kind = ctx.origin.kind
+        observers = [o for o in self.app.routes.observers
+                     if kind in o.updates and not self.app.plugins.is_paused(o.plugin)]
+        if not observers:
+            return
+        owner = ctx.plugin
+        for observer in observers:
+            name = getattr(observer.fn, "__qualname__", repr(observer.fn))
+            replies, callbacks = len(ctx.outbox), len(ctx.commit_callbacks)
+            ctx.for_plugin(observer.plugin)
+            with log_context(plugin=observer.plugin, handler=name):
+                try:
+                    with database.atomic():
+                        observer.fn(ctx)
+                except Exception as exc:
+                    if _connection_lost(exc):
+                        raise  # the whole update is retried (see process)
+                    del ctx.outbox[replies:]
+                    del ctx.commit_callbacks[callbacks:]
+                    log.error("observer %s of plugin %s failed on update %s", name, observer.plugin,
+                              ctx.update.update_id, exc_info=exc)
+        ctx.for_plugin(owner)
+        # What the observers wrote must outlive a failing handler: the handler gets a savepoint.
+        ctx.handlers_run += 1
 
     def _on_message(self, ctx: Context) -> None:
         message = ctx.message

@@ -65,6 +65,19 @@ class Route:
     fn: Handler
 
 
+OBSERVABLE = frozenset({"message", "edited_message", "callback_query", "my_chat_member", "chat_member"})
+"""The kinds of update an observer may ask for (service messages are ``message`` updates)."""
+
+
+@dataclass
+class Observer:
+    """Sees every update of ``updates`` kinds beside the handlers, taking it from nobody."""
+
+    plugin: str
+    fn: Handler
+    updates: frozenset[str]
+
+
 @dataclass
 class CallbackRoute:
     """Presses of one :class:`framework.CallbackData` class: parsed and owner-checked, then ``fn(ctx, data)``."""
@@ -109,6 +122,7 @@ class Routes:
     pre_checkout: list[Route] = field(default_factory=list)
     successful_payment: list[Route] = field(default_factory=list)
     refunded_payment: list[Route] = field(default_factory=list)
+    observers: list[Observer] = field(default_factory=list)
     middleware: dict[str, list[Middleware]] = field(default_factory=dict)  # plugin → outermost first
     jobs: dict[str, Job] = field(default_factory=dict)
     cli: dict[tuple[str, str], CliCommand] = field(default_factory=dict)  # (plugin, name) → command
@@ -124,9 +138,14 @@ class Routes:
         self.pre_checkout = [r for r in self.pre_checkout if r.plugin != plugin]
         self.successful_payment = [r for r in self.successful_payment if r.plugin != plugin]
         self.refunded_payment = [r for r in self.refunded_payment if r.plugin != plugin]
+        self.observers = [o for o in self.observers if o.plugin != plugin]
         self.middleware.pop(plugin, None)
         self.jobs = {k: j for k, j in self.jobs.items() if j.plugin != plugin}
         self.cli = {k: c for k, c in self.cli.items() if c.plugin != plugin}
+
+    def observed(self) -> frozenset[str]:
+        """Every kind of update some observer asked for."""
+        return frozenset().union(*(o.updates for o in self.observers))
 
     def sorted_texts(self) -> list[TextHandler]:
         return sorted(self.texts, key=lambda h: -h.priority)
@@ -269,6 +288,26 @@ class HandlerRegistry:
         (and, when no handler took it, its caption to the command and text handlers)."""
         for kind in types:
             self._routes.content.setdefault(kind, []).append(Route(self.name, fn))
+
+    def observer(self, fn: Handler, *, updates: Sequence[str] = ("message",)) -> None:
+        """See every update of the ``updates`` kinds in every chat the bot is in, beside the handlers:
+        ``fn(ctx)``, whatever plugin then answers the update (a command, a button, text).
+
+        Kinds: ``message`` (with service messages: members joined or left, a new title, a
+        migration to a supergroup), ``edited_message``, ``callback_query``, ``my_chat_member``
+        (the bot was added, removed, promoted) and ``chat_member`` (another member changed; Telegram
+        sends these only to an admin bot). Observers run after the access gate and before the
+        handlers, in the update's transaction under a savepoint of their own: one that raises has
+        its writes and replies dropped, is logged, and changes nothing for the handlers, the
+        replies or any plugin's circuit breaker. What ``fn`` returns is not looked at.
+        """
+        kinds = frozenset(updates)
+        unknown = sorted(kinds - OBSERVABLE)
+        if unknown or not kinds:
+            raise RegistrationError(f"{self.name}: register.observer: unknown update kinds {unknown}; "
+                                    f"choose from {sorted(OBSERVABLE)}")
+        _check_takes(fn, 1, f"{self.name}: observer", "(ctx)")
+        self._routes.observers.append(Observer(self.name, fn, kinds))
 
     def payment(self, *, pre_checkout: Handler | None = None, successful: Handler | None = None,
                 refunded: Handler | None = None) -> None:

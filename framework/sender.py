@@ -40,6 +40,8 @@ MESSAGE_LIMIT = 4096
 # Methods that produce or change a message but are not paced like one.
 _UNPACED = frozenset({"send_chat_action", "send_message_draft"})
 _PACED_PREFIXES = ("send_", "edit_", "copy_", "forward_")
+# Calls besides ``send_*`` whose success is reported to the ``on_sent`` listeners.
+_REPORTED = frozenset({"edit_message_text", "edit_message_caption", "copy_message", "forward_message"})
 # Parameters sent only with the first chunk of a split message (the reply reference).
 _FIRST_CHUNK_ONLY = ("reply_parameters", "reply_to_message_id", "allow_sending_without_reply")
 
@@ -320,10 +322,17 @@ class Sender:
         self._groups = _ChatWindow(group_per_minute, 60.0, clock) if group_per_minute else None
         self._pauses = _Pauses(clock)
         self._random = random.Random()
+        self._listeners: list[Callable[[str, dict[str, Any], Any], None]] = []
         self._stats_lock = threading.Lock()
         self._stats: dict[str, float] = {
             "calls": 0, "retries": 0, "flood_waits": 0, "failures": 0, "throttled": 0, "throttle_seconds": 0.0,
         }
+
+    def on_sent(self, listener: Callable[[str, dict[str, Any], Any], None]) -> None:
+        """Call ``listener(method, params, result)`` after each message Telegram accepted (a
+        ``send_*`` call, or an edit of a message's text or caption), one call per chunk of a split
+        text. It runs on the sending thread; an exception it raises is logged, never the caller's."""
+        self._listeners.append(listener)
 
     @property
     def stats(self) -> dict[str, float]:
@@ -414,7 +423,16 @@ class Sender:
                     self._sleep(delay)
                 continue
             self._count("calls")
+            if self._listeners and (method in _REPORTED or method.startswith("send_")) and method not in _UNPACED:
+                self._report(method, params, result)
             return result
+
+    def _report(self, method: str, params: dict[str, Any], result: Any) -> None:
+        for listener in self._listeners:
+            try:
+                listener(method, params, result)
+            except Exception:  # noqa: BLE001 - the message went out; a listener cannot take that back
+                logger.exception("listener %r failed on %s to %s", listener, method, params.get("chat_id"))
 
     def _throttle(self, chat: int | str | None) -> None:
         waited = 0.0

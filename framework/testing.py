@@ -165,6 +165,12 @@ class FakeTelegram:
         self.star_transactions: list[dict[str, Any]] = []
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
+        self.chat_members: dict[tuple[int, int], str] = {}  # (chat, user) → status getChatMember answers
+        self.member_counts: dict[int, int] = {}  # chat → what getChatMemberCount answers (default 2)
+
+    def set_member(self, chat_id: int, telegram_id: int, status: str) -> None:
+        """What ``getChatMember`` says of ``telegram_id`` in ``chat_id`` (default: ``member``)."""
+        self.chat_members[(chat_id, telegram_id)] = status
 
     def call(self, method: str, **params: Any) -> Any:
         if method == "get_me":
@@ -183,6 +189,12 @@ class FakeTelegram:
         if method in _PAYMENT_METHODS:
             with self._lock:
                 return self._payment(method, params)
+        if method == "get_chat_member_count":
+            return self.member_counts.get(params.get("chat_id"), 2)
+        if method == "get_chat_member":
+            status = self.chat_members.get((params.get("chat_id"), params.get("user_id")), "member")
+            user = types.User(params.get("user_id"), False, "member")
+            return types.ChatMember(user, status)
         with self._lock:
             reply = self._record(method, params)
         if reply.message_id is not None and method.startswith("send_"):

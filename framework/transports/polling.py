@@ -52,6 +52,8 @@ def run_polling(app: App, *, timeout: int = 25, limit: int = 100, allowed_update
     another 429. ``app.stopping`` interrupts either pause. A 401/404 answer is raised.
     """
     _drop_webhook(app)
+    if allowed_updates is None and hasattr(app, "allowed_updates"):
+        allowed_updates = app.allowed_updates()
     offset: int | None = None
     failures = 0
     poller = _Poller(app.api)

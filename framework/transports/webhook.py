@@ -203,5 +203,7 @@ def set_webhook(app: App, url: str | None = None, *, secret_token: str | None = 
     secret_token = secret_token if secret_token is not None else settings.get("secret_token", "")
     if not url or not secret_token:
         raise ValueError("set_webhook needs telegram.webhook.url and telegram.webhook.secret_token")
+    if allowed_updates is None and hasattr(app, "allowed_updates"):
+        allowed_updates = app.allowed_updates()
     return app.sender.call("set_webhook", url=url, secret_token=secret_token,
                            allowed_updates=allowed_updates, drop_pending_updates=drop_pending_updates)

@@ -197,6 +197,13 @@ def test_hook_plugbot_update_done_counts_updates_for_the_admins(bot_factory) -> 
     assert lines[lines.index("flaky 0.3.0 [enabled]") + 1] == "   updates since start: 2, failed: 1"
 
 
+def test_hook_plugbot_message_sent_reports_each_message_with_its_id(bot_factory) -> None:
+    bot = bot_factory({"watcher": {"module": "plugins_for_tests.watcher"}, "hello": HELLO})
+    reply = bot.user(1).send("/hello")[0]
+    sent = plugins_for_tests.events("sent")
+    assert [(m.chat_id, m.message_id, m.text) for m in sent] == [(1, reply.message_id, reply.text)]
+
+
 # -- time -------------------------------------------------------------------------------------------------
 
 

@@ -138,6 +138,7 @@ def _register_everything(app: Any, routes: Routes, name: str) -> None:
     register.content(["photo"], lambda ctx: None)
     register.payment(pre_checkout=lambda ctx: None, successful=lambda ctx: None, refunded=lambda ctx: None)
     register.middleware(lambda ctx, call_next: call_next())
+    register.observer(lambda ctx: None, updates=["message", "edited_message"])
     JobRegistry(routes, handle)("tick", lambda job: None, trigger="interval", minutes=5)
     CliRegistry(routes, handle)("check", lambda plugin, args: 0)
 
@@ -150,7 +151,8 @@ def test_drop_forgets_every_kind_of_route_of_one_plugin_only(bot_factory) -> Non
     routes.drop("a")
     kept = {"commands": ["cmd_b"], "texts": ["b"], "callbacks": ["cbb", "conv_b"], "content": {"photo": ["b"]},
             "conversations": [("b", "conv_b")], "pre_checkout": ["b"], "successful_payment": ["b"],
-            "refunded_payment": ["b"], "middleware": ["b"], "jobs": ["b.tick"], "cli": [("b", "check")]}
+            "refunded_payment": ["b"], "middleware": ["b"], "jobs": ["b.tick"], "cli": [("b", "check")],
+            "observers": ["b"]}
     # A new kind of route must be dropped too: this test names every field of Routes.
     assert sorted(kept) == sorted(f.name for f in fields(Routes))
     assert list(routes.commands) == kept["commands"]
@@ -164,6 +166,7 @@ def test_drop_forgets_every_kind_of_route_of_one_plugin_only(bot_factory) -> Non
     assert list(routes.middleware) == kept["middleware"]
     assert list(routes.jobs) == kept["jobs"]
     assert list(routes.cli) == kept["cli"]
+    assert [o.plugin for o in routes.observers] == kept["observers"]
 
 
 def test_register_objects_carry_the_plugins_handle(bot_factory) -> None:
