@@ -83,6 +83,25 @@ def _register_forms(new: set[str]) -> None:
         _pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
 
 
+def known_secrets() -> frozenset[str]:
+    """The secrets registered so far (every form); with :func:`keep_only` a test undoes its own."""
+    with _lock:
+        return frozenset(_secrets)
+
+
+def keep_only(secrets: frozenset[str]) -> None:
+    """Forget every secret registered since :func:`known_secrets` gave ``secrets``.
+
+    For tests: the registry lives as long as the process, so a fake key one test registers
+    ("short") would otherwise be blanked out of every later test's messages ("Please ***en it").
+    """
+    global _pattern
+    with _lock:
+        _secrets.intersection_update(secrets)
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(secret) for secret in ordered)) if ordered else None
+
+
 def register_token(token: str | None) -> None:
     """A bot token, and its secret half on its own (the bot id before the colon is public)."""
     if not isinstance(token, str):

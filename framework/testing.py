@@ -35,6 +35,17 @@ def _unavailable(what: str, error: Exception) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only() -> Iterator[None]:
+    """Secrets a test registers (its fake token, an API key) are forgotten after it, so they are not
+    redacted out of the next tests' messages."""
+    from .redaction import keep_only, known_secrets
+
+    before = known_secrets()
+    yield
+    keep_only(before)
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """URL of a new, empty PostgreSQL database, dropped after the test."""

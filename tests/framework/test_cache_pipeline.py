@@ -24,10 +24,13 @@ def test_profile_lookup_is_write_through_cached(bot_factory, monkeypatch, backen
         assert "Hello, User701!" in texts(alice.send("/hello"))[0]
     assert first.touching("users"), "the first update must create the users row"
     assert users_cache.stats()["misses"] == before["misses"] + 1
+    assert users_cache.get(f"user:{ALICE}") is None, "a row inserted by the update is cached once committed"
+    alice.send("/hello")                                     # reads the committed row and caches it
+    before = users_cache.stats()
 
     bot.advance(seconds=30)
     with record_sql() as second:
-        assert "greeting #2" in texts(alice.send("/hello"))[0]
+        assert "greeting #3" in texts(alice.send("/hello"))[0]
     assert second, "the query log must see the update's other statements"
     assert second.touching("users") == []
     assert users_cache.stats()["hits"] == before["hits"] + 1
@@ -51,6 +54,7 @@ def test_invalidate_by_prefix_forces_a_reload(bot_factory, monkeypatch, backend)
     bot = build(bot_factory, backend, monkeypatch, HELLO)
     for telegram_id in (ALICE, ALICE + 1, ALICE + 2):
         bot.user(telegram_id).send("/hello")
+        bot.user(telegram_id).send("/hello")                 # the first inserts the row, the second caches it
     users_cache = bot.app.cache("users")
     assert users_cache.get(f"user:{ALICE}")["telegram_id"] == ALICE
 
@@ -68,6 +72,7 @@ def test_redis_profile_cache_keys_and_scan_invalidation(bot_factory, monkeypatch
     redis, prefix = bot.app.redis, bot.app.config["redis"]["prefix"]
     for telegram_id in (ALICE, ALICE + 1):
         bot.user(telegram_id).send("/hello")
+        bot.user(telegram_id).send("/hello")                 # the first inserts the row, the second caches it
     key = f"{prefix}cache:users:user:{ALICE}"
     assert redis.exists(key)
     assert 0 < redis.ttl(key) <= bot.app.config["cache"]["user_ttl"]
