@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,12 +23,10 @@ from .cache import Cache, make_cache_backend
 from .config import ConfigError, load_config
 from .context import JobContext, Outgoing, sent_message
 from .conversations import Conversation
-from .dispatch import ChatDispatcher
 from .i18n import Translator
 from .llm import LLMService
 from .migrations import migrate, rollback, status
 from .models import AppSettings
-from .origin import origin
 from .outbox import Outbox
 from .pipeline import Pipeline
 from .plugin import Plugin
@@ -42,11 +39,10 @@ from .runtime import RuntimeSettings
 from .scheduler import DbJobStatsStore, Scheduler
 from .sender import Sender, SendError, TelebotApi
 from .sessions import make_session_store
+from .update_queue import UpdateQueue
 from .users import UserService
 
 log = logging.getLogger("plugbot.app")
-
-FAST_WORKERS = 2  # threads that answer pre-checkout queries (see Application.feed)
 
 
 class ApplicationLiveError(RuntimeError):
@@ -136,20 +132,20 @@ class Application:
         # Through the attribute, so a sender replaced later (tests, console mode) is the one used.
         self.outbox = Outbox(lambda items: self.sender.deliver(items), self.clock)
         self.pipeline = Pipeline(self)
-        self.dispatcher = ChatDispatcher(self.pipeline.process, workers=config["workers"])
-        # Telegram cancels a payment whose pre-checkout query is not answered within 10 seconds:
-        # those queries get workers of their own instead of waiting behind a busy chat's updates.
-        self.fast_dispatcher = ChatDispatcher(self.pipeline.process, workers=FAST_WORKERS, name="plugbot-fast")
+        # Every update is stored before it is acknowledged and taken by the workers of any
+        # process, one chat at a time (framework.update_queue).
+        queue_cfg = config["queue"]
+        self.queue = UpdateQueue(self.pipeline.process, self.db, workers=config["workers"],
+                                 max_attempts=queue_cfg["max_attempts"], max_backlog=queue_cfg["max_backlog"], stopping=self.stopping)
         self._migration_sources: list[tuple[str, str]] = []
         self._collect()
 
     def _abandon(self) -> None:
         """A constructor that failed half way gives back what it took, so the next application can live."""
         try:
-            for name in ("dispatcher", "fast_dispatcher"):
-                dispatcher = getattr(self, name, None)
-                if dispatcher is not None:
-                    dispatcher.stop()
+            queue = getattr(self, "queue", None)
+            if queue is not None:
+                queue.stop()
             if getattr(self, "db", None) is not None:
                 self._close_connections()
         finally:
@@ -294,6 +290,8 @@ class Application:
                 self._schedule(job)
         self.save_plugin_states()
         self.outbox.recover(at_start=True)  # replies a killed process committed and never sent go first
+        if self.queue.workers:
+            self.queue.recover()  # updates stored by an earlier run and never processed
         if scheduler:
             self.scheduler.start()
         if telegram:
@@ -363,8 +361,7 @@ class Application:
             return
         self._stopped = True
         try:
-            self.dispatcher.stop()
-            self.fast_dispatcher.stop()
+            self.queue.stop()
             self.scheduler.shutdown(wait=False)
             self.outbox.stop()  # what was sent is marked so, before the database closes
             if self._started:
@@ -402,22 +399,27 @@ class Application:
 
     # -- updates -----------------------------------------------------------------------
     def feed(self, update: dict[str, Any]) -> None:
-        """Queue an update; updates of one chat run in order, chats in parallel."""
+        """Store an update durably, then the workers take it: updates of one chat run in order,
+        one at a time across every process, chats in parallel. Raises when it could not be
+        stored (the transport must not acknowledge it then)."""
+        self.feed_many([update])
+
+    def feed_many(self, updates: list[dict[str, Any]]) -> None:
+        """Store a batch of updates in one transaction (see :meth:`feed`)."""
         self._require_live()
-        if isinstance(update, dict) and isinstance(update.get("pre_checkout_query"), dict):
-            self.fast_dispatcher.submit(("fast", update.get("update_id")), update)
-            return
-        self.dispatcher.submit(_queue_key(update), update)
+        self.queue.store(updates)
+
+    def backlog(self) -> int:
+        """Updates stored and not processed yet, by every process (polling's backpressure)."""
+        return self.queue.backlog()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until every update fed so far is handled (False if ``timeout`` expired first)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if not self.dispatcher.join(timeout):
-            return False
-        return self.fast_dispatcher.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return self.queue.join(timeout)
 
     def process_update(self, update: dict[str, Any]) -> None:
-        """Run one update synchronously (console mode and tests)."""
+        """Run one update synchronously (console mode and tests): not through the queue, still
+        exactly once (the update id is claimed in its transaction)."""
         self._require_live()
         self.pipeline.process(update)
 
@@ -564,15 +566,3 @@ class OfflineApi:
 
     def call(self, method: str, **params: Any) -> Any:
         raise SendError(method, None, "no telegram.token configured")
-
-
-def _queue_key(update: Any) -> Hashable:
-    """Which queue an update waits in: its chat's, so a chat's updates keep their order (always
-    hashable: a malformed update must reach the pipeline, which ignores it, not break the queue)."""
-    if not isinstance(update, dict):
-        return ("malformed",)
-    chat_id = origin(update).chat_id
-    if chat_id is not None:
-        return chat_id
-    update_id = update.get("update_id")
-    return ("update", update_id if isinstance(update_id, int) else None)

@@ -50,6 +50,8 @@ DEFAULTS: dict[str, Any] = {
     "redis": {"url": "", "prefix": ""},
     "admins": [],
     "workers": 4,
+    "processes": 1,
+    "queue": {"max_attempts": 5, "max_backlog": 10_000},
     "auto_migrate": True,
     "strict_plugins": False,
     "default_language": "en",
@@ -78,7 +80,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 # Smallest value each numeric setting accepts (0 for the sender's limits means "off").
 MINIMUMS: dict[str, float] = {
-    "workers": 1, "database.pool_size": 1, "sessions.ttl": 1, "sessions.timeout_notice": 1,
+    "workers": 1, "processes": 1, "queue.max_attempts": 1, "queue.max_backlog": 1, "database.pool_size": 1, "sessions.ttl": 1, "sessions.timeout_notice": 1,
     "ratelimit.messages_per_minute": 1, "access.restricted_messages_per_minute": 1, "cache.default_ttl": 1, "cache.max_value_bytes": 1, "cache.user_ttl": 1,
     "sender.global_per_second": 0, "sender.private_interval": 0, "sender.group_per_minute": 0,
     "sender.max_retries": 0, "audit.retention_days": 1, "retention.remind_after_days": 1,
@@ -133,6 +135,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None,
     register_config(config)  # before anything can print a value: the errors below included
     _validate(config, DEFAULTS, "", errors)
     _validate_webhook(config, errors)
+    _validate_processes(config, errors)
     _validate_token(config, errors)
     if errors:
         raise ConfigError(errors, partial=config)
@@ -207,6 +210,13 @@ def _validate_token(config: dict[str, Any], errors: list[str]) -> None:
     token = telegram.get("token") if isinstance(telegram, dict) else None
     if isinstance(token, str) and token and (token.count(":") != 1 or any(ch.isspace() for ch in token)):
         errors.append("telegram.token: not a bot token (expected the <id>:<secret> that @BotFather gave)")
+
+
+def _validate_processes(config: dict[str, Any], errors: list[str]) -> None:
+    """SQLite's queue is one process's (framework.update_queue): several would each take the same chats."""
+    processes, url = config.get("processes"), (config.get("database") or {}).get("url")
+    if isinstance(processes, int) and processes > 1 and isinstance(url, str) and url.startswith("sqlite"):
+        errors.append(f"processes: {processes} processes need PostgreSQL (database.url); SQLite serves one process")
 
 
 def _validate_webhook(config: dict[str, Any], errors: list[str]) -> None:

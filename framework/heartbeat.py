@@ -101,7 +101,7 @@ class Heartbeat:
             row = {BotProcess.instance: self.instance, BotProcess.host: self.host, BotProcess.pid: self.pid,
                    BotProcess.mode: self.mode, BotProcess.started_at: self._started_at,
                    BotProcess.heartbeat_at: now, BotProcess.polled_at: self._polled_at,
-                   BotProcess.poll_error: self._poll_error, BotProcess.in_hand: app.dispatcher.pending,
+                   BotProcess.poll_error: self._poll_error, BotProcess.in_hand: app.queue.pending,
                    BotProcess.stopped_at: now if stopped else None}
             with connection_scope():
                 (BotProcess.insert(row)

@@ -265,8 +265,24 @@ class OutboxMessage(BaseModel):
         table_name = "outbox"
 
 
+class IncomingUpdate(BaseModel):
+    """An update received and not processed yet (core migration 0007, ``framework.update_queue``):
+    written before Telegram is told it arrived, deleted in the transaction of its effects."""
+
+    update_id = peewee.BigIntegerField(primary_key=True)  # a redelivery hits the key and is ignored
+    chat_key = peewee.BigIntegerField()  # its chat: one worker at a time per chat, in update_id order
+    payload = peewee.TextField()  # the update as Telegram sent it (JSON, ASCII-escaped: NUL and lone surrogates survive)
+    received_at = UtcDateTimeField(default=utcnow)  # wall time, not the app's clock: queue ages are real
+    attempts = peewee.IntegerField(default=0)  # times a worker took it; a poison update is dropped after a few
+    fast = peewee.BooleanField(default=False)  # a pre-checkout query: taken at once by its receiver's fast workers
+
+    class Meta:
+        table_name = "incoming_updates"
+        indexes = ((("chat_key", "update_id"), False),)
+
+
 CORE_MODELS = [
     User, UserSettings, AuditLog, PdAuditLog, UserRestriction, AccessList, RateLimit,
     AppSettings, AdminUser, LlmCache, UsageStats, ProcessedUpdate, PluginState, JobRun, BotProcess,
-    OutboxMessage,
+    OutboxMessage, IncomingUpdate,
 ]

@@ -36,7 +36,7 @@ from .context import Context
 from .db import DB_CONNECTION_ERRORS, connection_scope, database
 from .handling import bound, handled
 from .logs import log_context
-from .models import ProcessedUpdate
+from .models import IncomingUpdate, ProcessedUpdate
 from .origin import malformed, origin
 from .redisconn import ServiceUnavailable
 
@@ -73,24 +73,31 @@ class Pipeline:
         self.app = app
 
     # -- entry -------------------------------------------------------------------
-    def process(self, raw: dict[str, Any]) -> None:
-        """Run one raw Telegram update through the whole pipeline; never raises."""
+    def process(self, raw: dict[str, Any], queued: bool = False) -> bool:
+        """Run one raw Telegram update through the whole pipeline; never raises.
+
+        ``queued``: the update comes from ``incoming_updates`` (framework.update_queue); its row
+        is deleted in the update's transaction, or on its own when the update is ignored or
+        fails for good. Returns False only when the database failed through every retry: the
+        row is then still stored, and taken again.
+        """
         update = self._parse(raw)
         if update is None:
-            return
+            return self._dequeue(raw, queued)
         source = origin(update)
         tg_user, chat_id = source.sender, source.chat_id
         served = source.kind in SERVED or source.kind in self.app.routes.observed()
         if not served or tg_user is None or chat_id is None or getattr(tg_user, "is_bot", False):
             log.debug("update %s ignored: no human sender, no chat, or an unsupported type", update.update_id)
-            return
+            return self._dequeue(raw, queued)
         with log_context(update_id=update.update_id, chat_id=chat_id, user_id=tg_user.id):
             for attempt, delay in enumerate((*DB_RETRY_DELAYS, None)):
                 try:
-                    self._process(update, tg_user)
+                    self._process(update, tg_user, queued)
                 except ServiceUnavailable as exc:
                     log.warning("update %s: a service is unavailable: %s", update.update_id, exc)
                     self._apologise(chat_id, tg_user, "core.unavailable")
+                    return self._dequeue(raw, queued)
                 except DB_CONNECTION_ERRORS as exc:
                     # The rolled-back transaction may have created the user row the cache now names.
                     self._forget_user(tg_user)
@@ -101,11 +108,27 @@ class Pipeline:
                         continue
                     log.exception("update %s failed in the pipeline", update.update_id)
                     self._apologise(chat_id, tg_user, "core.error")
+                    return False
                 except Exception:
                     self._forget_user(tg_user)
                     log.exception("update %s failed in the pipeline", update.update_id)
                     self._apologise(chat_id, tg_user, "core.error")
+                    return self._dequeue(raw, queued)
                 break
+        return True
+
+    def _dequeue(self, raw: dict[str, Any], queued: bool) -> bool:
+        """Delete the stored row of an update that ends without a transaction of its own
+        (ignored, or failed for good). A database that refuses leaves it stored: False."""
+        if not queued:
+            return True
+        try:
+            with connection_scope():
+                IncomingUpdate.delete().where(IncomingUpdate.update_id == raw.get("update_id")).execute()
+        except DB_CONNECTION_ERRORS:
+            log.warning("update %s: its stored row could not be deleted; it is taken again", raw.get("update_id"))
+            return False
+        return True
 
     def _parse(self, raw: dict[str, Any]) -> types.Update | None:
         problem = malformed(raw)
@@ -124,12 +147,12 @@ class Pipeline:
             return None
         return update
 
-    def _process(self, update: types.Update, tg_user: types.User) -> None:
+    def _process(self, update: types.Update, tg_user: types.User, queued: bool = False) -> None:
         with connection_scope():
             self.app.runtime.refresh()  # what admins switched in another process (at most every few seconds)
             try:
                 with database.atomic():
-                    ctx = self._begin(update, tg_user)
+                    ctx = self._begin(update, tg_user, queued)
                     if ctx is None:
                         return
                     if self._admitted(ctx):
@@ -138,7 +161,7 @@ class Pipeline:
             except _HandlerFailed as failed:
                 self._forget_user(tg_user)  # the profile may name a user row that was rolled back
                 with database.atomic():
-                    fresh = self._begin(update, tg_user)
+                    fresh = self._begin(update, tg_user, queued)
                     if fresh is None:
                         return
                     ctx = failed.ctx  # keeps the command, plugin and answers the hooks saw
@@ -150,8 +173,11 @@ class Pipeline:
             self._after_commit(ctx, row)
             self._observe(ctx)
 
-    def _begin(self, update: types.Update, tg_user: types.User) -> Context | None:
-        """Claim the update and know its user: the start of every update's transaction."""
+    def _begin(self, update: types.Update, tg_user: types.User, queued: bool = False) -> Context | None:
+        """Take the update out of the queue, claim it and know its user: the start of every
+        update's transaction (the "already processed" one too, so a redelivery leaves no row)."""
+        if queued:
+            IncomingUpdate.delete().where(IncomingUpdate.update_id == update.update_id).execute()
         if not self._claim(update.update_id):
             log.info("update %s already processed: skipped", update.update_id)
             return None

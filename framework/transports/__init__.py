@@ -21,10 +21,16 @@ class App(Protocol):
     stopping: threading.Event
 
     def feed(self, update: dict[str, Any]) -> None:
-        """Queue one raw Telegram update on the per-chat dispatcher."""
+        """Store one raw Telegram update durably (framework.update_queue); raises if it could not be."""
+
+    def feed_many(self, updates: list[dict[str, Any]]) -> None:
+        """Store a batch of raw updates durably in one transaction."""
+
+    def backlog(self) -> int:
+        """Updates stored and not processed yet, by every process."""
 
     def process_update(self, update: dict[str, Any]) -> None:
         """Run one raw update through the pipeline, synchronously."""
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait until every fed update was processed."""
+        """Wait until every update fed so far was processed."""

@@ -1,14 +1,18 @@
-"""Long polling: ask Telegram for updates, process them, then acknowledge.
+"""Long polling: ask Telegram for updates, store them, acknowledge, ask again.
 
-Telegram forgets an update once ``getUpdates`` is called with an offset
-above its id. The loop therefore waits until a batch is fully processed
-(``app.join()``) before asking with the next offset: if the process dies
-mid-batch, Telegram delivers the batch again and the pipeline's update_id
-guard drops the ones that were already handled.
+Telegram forgets an update once ``getUpdates`` is called with an offset above its id. The
+loop therefore first stores each batch durably (``app.feed_many``: the ``incoming_updates``
+table, framework.update_queue) and only then asks with the next offset. It does not wait for
+the batch to be processed: the queue's workers, in this process or others, take the stored
+updates one chat at a time, so a slow chat in a batch holds up neither the other chats nor
+the next poll. A process killed after storing loses nothing (the rows are processed by the
+next start, or by another process), and one killed before storing gets the batch again.
 
-The long poll itself runs on a thread of its own (:class:`_Poller`), so a
-stop does not wait for it: an idle bot told to stop leaves at once, a busy one
-after the batch in hand. A poll abandoned in flight loses nothing, since its
+Backpressure: while more than ``queue.max_backlog`` updates wait in the table (the workers
+fall behind), the loop pauses before polling again; Telegram keeps the rest meanwhile.
+
+The long poll itself runs on a thread of its own (:class:`_Poller`), so a stop does not wait
+for it: a bot told to stop leaves at once. A poll abandoned in flight loses nothing, since its
 updates were not confirmed and come again to the next process.
 """
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, Protocol
 import requests
 from telebot import apihelper
 
+from ..db import DB_CONNECTION_ERRORS
 from ..sender import retry_after
 from . import App
 
@@ -31,6 +36,7 @@ logger = logging.getLogger(__name__)
 FATAL_CODES = frozenset({401, 404})
 
 STOP_CHECK = 0.1  # seconds between two looks at app.stopping while a long poll is out
+BACKLOG_CHECK = 1.0  # seconds between two looks at the backlog while it is over queue.max_backlog
 
 
 class Progress(Protocol):
@@ -43,8 +49,7 @@ class Progress(Protocol):
 
 def run_polling(app: App, *, timeout: int = 25, limit: int = 100, allowed_updates: list[str] | None = None,
                 backoff_base: float = 1.0, backoff_max: float = 60.0, progress: Progress | None = None) -> None:
-    """Poll until ``app.stopping`` is set: at once when idle (the long poll in flight is
-    abandoned), after the batch in hand when busy.
+    """Poll until ``app.stopping`` is set (the long poll in flight is abandoned).
 
     Network failures, 5xx and 409 answers are logged and retried after an
     exponential pause (``backoff_base`` doubling up to ``backoff_max``); a 429
@@ -80,7 +85,16 @@ def run_polling(app: App, *, timeout: int = 25, limit: int = 100, allowed_update
             if progress is not None:
                 progress.polled()
             if updates:
-                offset = _process_batch(app, updates)
+                try:
+                    offset = _store_batch(app, updates)
+                except DB_CONNECTION_ERRORS as exc:
+                    failures += 1
+                    delay = min(backoff_max, backoff_base * 2 ** (failures - 1))
+                    logger.warning("could not store %d updates (%s); asking again in %.0fs", len(updates),
+                                   exc.__class__.__name__, delay)
+                    app.stopping.wait(delay)
+                    continue
+                _wait_for_backlog(app)
     finally:
         poller.close()
 
@@ -140,13 +154,28 @@ def _reason(exc: BaseException) -> str:
     return f"HTTP {code}" + (f": {description}" if description else "")
 
 
-def _process_batch(app: App, updates: list[Any]) -> int:
-    """Feed a batch, wait until it is processed, return the offset that acknowledges it."""
+def _store_batch(app: App, updates: list[Any]) -> int:
+    """Store a batch durably and return the offset that acknowledges it (not waiting for it to
+    be processed: the queue's workers do that)."""
     raw = [_as_dict(update) for update in updates]
-    for update in raw:
-        app.feed(update)
-    app.join()
+    app.feed_many(raw)
     return max(update["update_id"] for update in raw) + 1
+
+
+def _wait_for_backlog(app: App) -> None:
+    """Pause polling while the workers are more than ``queue.max_backlog`` updates behind."""
+    limit = app.config.get("queue", {}).get("max_backlog")
+    if not limit:
+        return
+    warned = False
+    while not app.stopping.is_set():
+        backlog = app.backlog()
+        if backlog <= limit:
+            return
+        if not warned:
+            logger.warning("%d updates wait to be processed (queue.max_backlog %d): polling paused", backlog, limit)
+            warned = True
+        app.stopping.wait(BACKLOG_CHECK)
 
 
 def _as_dict(update: Any) -> dict[str, Any]:

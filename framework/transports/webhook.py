@@ -1,9 +1,10 @@
 """Webhook: Telegram POSTs each update to a small WSGI application.
 
-The endpoint only authenticates, parses and queues the update, then answers
-200 at once; the per-chat dispatcher does the work. Telegram waits for the
-answer before sending the chat's next update, so a slow handler must not
-hold the request. If queueing fails the answer is 500 and Telegram retries.
+The endpoint only authenticates, parses and stores the update durably (the
+``incoming_updates`` table, framework.update_queue), then answers 200; the
+queue's workers do the work. Telegram waits for the answer before sending the
+chat's next update, so a slow handler must not hold the request. If storing
+fails the answer is 500 and Telegram retries: nothing is acknowledged unstored.
 
 Authentication is Telegram's ``secret_token``: every request carries it in
 ``X-Telegram-Bot-Api-Secret-Token``, compared in constant time.
@@ -84,7 +85,7 @@ def make_wsgi_app(app: App, secret_token: str, path: str = "/webhook",
         try:
             app.feed(update)
         except Exception:
-            logger.exception("could not queue webhook update %s", update.get("update_id"))
+            logger.exception("could not store webhook update %s", update.get("update_id"))
             return _respond(start_response, 500)
         return _respond(start_response, 200)
 

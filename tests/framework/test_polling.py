@@ -58,31 +58,42 @@ class FakeApp:
         self.events: list[tuple[Any, ...]] = []
         self.stopping = RecordingEvent()
         self.api = ScriptedApi(self, script)
-        self.config = {"telegram": {}}
+        self.config = {"telegram": {}, "queue": {"max_backlog": 100}}
         self.sender = None
 
+        self.backlogs: list[int] = []  # what backlog() answers, one entry per call (then 0)
+        self.store_errors: list[Exception] = []  # raised by the next feed_many calls
+
     def feed(self, update: dict[str, Any]) -> None:
-        self.events.append(("feed", update["update_id"]))
+        self.feed_many([update])
+
+    def feed_many(self, updates: list[dict[str, Any]]) -> None:
+        if self.store_errors:
+            raise self.store_errors.pop(0)
+        self.events.append(("store", *(u["update_id"] for u in updates)))
+
+    def backlog(self) -> int:
+        self.events.append(("backlog",))
+        return self.backlogs.pop(0) if self.backlogs else 0
 
     def join(self, timeout: float | None = None) -> bool:
-        self.events.append(("join",))
-        return True
+        raise AssertionError("polling stores a batch and polls again: it never waits for processing")
 
     def process_update(self, update: dict[str, Any]) -> None:
-        raise AssertionError("polling feeds the dispatcher, it never processes inline")
+        raise AssertionError("polling stores updates for the queue, it never processes inline")
 
 
 def updates(*ids: int) -> list[dict[str, Any]]:
     return [{"update_id": n, "message": {"message_id": n, "text": str(n)}} for n in ids]
 
 
-def test_batch_is_processed_before_the_next_offset_acknowledges_it() -> None:
+def test_a_batch_is_stored_before_the_next_offset_acknowledges_it_and_never_waited_for() -> None:
     app = FakeApp([updates(10, 11), [], updates(12)])
     run_polling(app, timeout=5, limit=50, allowed_updates=["message"])
     assert app.events == [
-        ("get", None), ("feed", 10), ("feed", 11), ("join",),
+        ("get", None), ("store", 10, 11), ("backlog",),
         ("get", 12),
-        ("get", 12), ("feed", 12), ("join",),
+        ("get", 12), ("store", 12), ("backlog",),
         ("get", 13),
     ]
     first_method, first_params = app.api.calls[0]
@@ -104,7 +115,27 @@ def test_network_errors_back_off_and_polling_continues() -> None:
     ])
     run_polling(app, backoff_base=1.0, backoff_max=3.0)
     assert app.stopping.waits == [1.0, 2.0, 3.0, 1.0]  # doubling, capped, reset after a success
-    assert ("feed", 1) in app.events
+    assert ("store", 1) in app.events
+
+
+def test_a_batch_that_cannot_be_stored_is_not_acknowledged() -> None:
+    import peewee
+
+    app = FakeApp([updates(5, 6), updates(5, 6)])
+    app.store_errors.append(peewee.OperationalError("database is down"))
+    run_polling(app, backoff_base=1.0)
+    gets = [event for event in app.events if event[0] == "get"]
+    assert gets == [("get", None), ("get", None), ("get", 7)]  # asked again from the same offset
+    assert ("store", 5, 6) in app.events
+    assert app.stopping.waits == [1.0]
+
+
+def test_polling_pauses_while_the_backlog_is_over_the_limit() -> None:
+    app = FakeApp([updates(1), updates(2)])
+    app.backlogs = [250, 150, 90]  # the workers catch up: over, over, under max_backlog (100)
+    run_polling(app)
+    assert app.events[:6] == [("get", None), ("store", 1), ("backlog",), ("backlog",), ("backlog",), ("get", 2)]
+    assert len(app.stopping.waits) == 2
 
 
 def test_a_revoked_token_stops_polling() -> None:
@@ -238,7 +269,7 @@ def test_sigterm_ends_an_idle_polling_bot_before_its_long_poll_would_return(tmp_
         assert db.execute("SELECT count(*) FROM bot_processes WHERE stopped_at IS NOT NULL").fetchone() == (1,)
 
 
-def test_sigterm_mid_batch_finishes_the_updates_in_hand(tmp_path: Path, fake_api: Any) -> None:
+def test_sigterm_mid_batch_leaves_the_rest_stored_for_the_next_start(tmp_path: Path, fake_api: Any) -> None:
     from benchmarks.workloads import UpdateFactory
 
     factory = UpdateFactory(first_update_id=1)
@@ -246,6 +277,15 @@ def test_sigterm_mid_batch_finishes_the_updates_in_hand(tmp_path: Path, fake_api
     bot = start_bot(tmp_path, fake_api.url, {"slow": {"module": "plugins_for_tests.slow"}}, timeout=25)
     at_signal, code = stop_when(bot, fake_api, lambda s: s["reply_count"] >= 1, tmp_path / "bot.log")
     assert at_signal["reply_count"] < 12  # the signal came mid-batch
+    assert code == 0, (tmp_path / "bot.log").read_text()
+    # The whole batch was stored and acknowledged at once; what was not processed waits in the table.
+    assert fake_api.stats()["max_offset"] == 13
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        left = db.execute("SELECT count(*) FROM incoming_updates").fetchone()[0]
+    assert left == 12 - len(fake_api.replies())
+    assert left > 0  # the stop did not wait for the batch
+    bot = start_bot(tmp_path, fake_api.url, {"slow": {"module": "plugins_for_tests.slow"}}, timeout=25)
+    _, code = stop_when(bot, fake_api, lambda s: s["reply_count"] >= 12, tmp_path / "bot.log")
     assert code == 0, (tmp_path / "bot.log").read_text()
     replies = fake_api.replies()
     assert sorted(text for _, _, text, _ in replies) == sorted(f"done: note {chat}" for chat in range(12))
