@@ -1,4 +1,4 @@
-"""Command line: ``python -m framework run | console | migrate | check-config | health |
+"""Command line: ``python -m framework run [--processes N] | worker | console | migrate | check-config | health |
 plugins | webhook set|delete | backup | restore | clear-redis`` (also installed as ``plugbot``),
 and ``python -m framework <plugin> <command> [args...]`` for the commands plugins add
 (``plugbot_register_cli``).
@@ -103,7 +103,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=func)
         return cmd
 
-    add("run", cmd_run, "run the bot (console mode when no token is configured)")
+    run = add("run", cmd_run, "run the bot (console mode when no token is configured)")
+    run.add_argument("--processes", type=int, default=None, metavar="N",
+                     help="this process only receives; N worker processes (`worker`) process "
+                          "(default: config `processes`; 1 = one process does both; PostgreSQL only above 1)")
+    add("worker", cmd_worker, "process stored updates only (no polling, no webhook): more workers, "
+                              "on this machine or another, on the same PostgreSQL")
     add("console", cmd_console, "talk to the bot on this terminal")
     migrate = add("migrate", cmd_migrate, "apply pending migrations of the core and every plugin")
     action = migrate.add_mutually_exclusive_group()
@@ -187,7 +192,13 @@ def _logging(config: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .config import processes_problem
+
     config = _config(args)
+    processes = getattr(args, "processes", None) or config["processes"]
+    problem = processes_problem(config, processes) if processes != config["processes"] else None
+    if problem is not None:
+        raise ConfigError([f"--processes {processes}: {problem.partition(': ')[2]}"])
     if not config["telegram"]["token"]:
         if not _console_has_input():
             return _fail("run", NO_TOKEN, 2)
@@ -196,11 +207,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     _logging(config)
     log.info("config: %s", os.path.abspath(config_path(args)))
     app = _app(config)
+    children: list[Any] = []
     try:
+        if processes > 1:
+            app.queue.workers = 0  # this process receives; the worker processes process
         app.start()  # inside: a start that fails (Telegram unreachable) still stops what it began
         _stop_on_signals(app)
+        if processes > 1:
+            children = _start_workers(args, processes)
+        else:
+            app.queue.start()
         mode = config["telegram"]["mode"]
-        log.info("plugbot running as @%s (%s, %d workers)", app.bot_username, mode, config["workers"])
+        log.info("plugbot running as @%s (%s, %s)", app.bot_username, mode,
+                 f"{processes} worker processes" if processes > 1 else f"{config['workers']} workers")
         from .heartbeat import Heartbeat
 
         with Heartbeat(app, mode) as heartbeat:
@@ -215,9 +234,78 @@ def cmd_run(args: argparse.Namespace) -> int:
                 polling = config["telegram"]["polling"]
                 run_polling(app, timeout=polling["timeout"], limit=polling["limit"], progress=heartbeat)
     finally:
-        app.stop()
+        try:
+            _stop_workers(children)
+        finally:
+            app.stop()
     log.info("plugbot stopped")
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Process stored updates until SIGTERM: no polling, no webhook (another process receives)."""
+    from .db import is_postgres
+
+    config = _config(args)
+    if not config["telegram"]["token"]:
+        raise ConfigError(["telegram.token: required: a worker sends the replies (TELEGRAM_BOT_TOKEN)"])
+    _logging(config)
+    app = _app(config)
+    try:
+        if not is_postgres(app.db):
+            raise ConfigError(["database.url: a worker process needs PostgreSQL; SQLite serves one process "
+                               "(run `python -m framework run` alone)"])
+        app.start()
+        _stop_on_signals(app)
+        app.queue.start()
+        log.info("plugbot worker running as @%s (%d workers)", app.bot_username, config["workers"])
+        from .heartbeat import Heartbeat
+
+        with Heartbeat(app, "worker"):
+            while not app.stopping.wait(1.0):
+                pass
+    finally:
+        app.stop()
+    log.info("plugbot worker stopped")
+    return 0
+
+
+def _start_workers(args: argparse.Namespace, count: int) -> list[Any]:
+    """``count`` processes of ``python -m framework worker`` on the same config; none is restarted
+    (a supervisor — systemd, Kubernetes — restarts the whole bot), and one that exits is logged."""
+    import subprocess
+    import threading
+
+    path = os.path.abspath(config_path(args))
+    children = [subprocess.Popen([sys.executable, "-m", "framework", "worker", "--config", path])
+                for _ in range(count)]
+
+    def watch(child: Any) -> None:
+        code = child.wait()
+        if not getattr(child, "stopping", False):
+            log.error("worker process %d exited (status %s); it is not restarted", child.pid, code)
+
+    for child in children:
+        threading.Thread(target=watch, args=(child,), name=f"plugbot-watch-{child.pid}", daemon=True).start()
+    log.info("started %d worker processes: %s", count, ", ".join(str(c.pid) for c in children))
+    return children
+
+
+def _stop_workers(children: list[Any], timeout: float = 60) -> None:
+    """SIGTERM each worker process (it finishes the update in hand), then wait; kill one that hangs."""
+    import subprocess
+
+    for child in children:
+        child.stopping = True
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("worker process %d did not stop within %.0f s: killed", child.pid, timeout)
+            child.kill()
+            child.wait()
 
 
 def _stop_on_signals(app: Any) -> None:

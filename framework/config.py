@@ -213,10 +213,19 @@ def _validate_token(config: dict[str, Any], errors: list[str]) -> None:
 
 
 def _validate_processes(config: dict[str, Any], errors: list[str]) -> None:
-    """SQLite's queue is one process's (framework.update_queue): several would each take the same chats."""
-    processes, url = config.get("processes"), (config.get("database") or {}).get("url")
+    problem = processes_problem(config, config.get("processes"))
+    if problem is not None:
+        errors.append(problem)
+
+
+def processes_problem(config: dict[str, Any], processes: Any) -> str | None:
+    """Why ``processes`` worker processes cannot serve this config, or None: SQLite's queue is one
+    process's (framework.update_queue), so several processes would each take the same chats."""
+    database = config.get("database")
+    url = database.get("url") if isinstance(database, dict) else None
     if isinstance(processes, int) and processes > 1 and isinstance(url, str) and url.startswith("sqlite"):
-        errors.append(f"processes: {processes} processes need PostgreSQL (database.url); SQLite serves one process")
+        return f"processes: {processes} worker processes need PostgreSQL (database.url); SQLite serves one process"
+    return None
 
 
 def _validate_webhook(config: dict[str, Any], errors: list[str]) -> None:
