@@ -274,6 +274,22 @@ def stored_amounts(url: str) -> list[str]:
     return [f"{Decimal(str(row[0])):.2f}" for row in rows]
 
 
+def stored_updates(url: str) -> int:
+    """Updates stored in ``incoming_updates`` and not processed yet, in the database at ``url``."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url[len("sqlite:///"):]) as conn:
+            return conn.execute("SELECT count(*) FROM incoming_updates").fetchone()[0]
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM incoming_updates")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 # -- a bot process ----------------------------------------------------------------------------------
 
 
@@ -336,16 +352,30 @@ class BotProcess:
         return code
 
     def serve_all(self, server: Any, timeout: float) -> dict[str, Any]:
-        """Start, wait until the fake server saw every update confirmed (or the bot died), stop.
+        """Start, wait until the fake server saw every update confirmed and the bot processed
+        every update it stored (or the bot died), stop.
 
         Returns the server's stats as they were when the wait ended; the bot's exit code is
         kept in ``self.exit_code``.
         """
         self.start()
         try:
-            return server.wait(lambda s: s["confirmed_all_at"] is not None or not self.alive(), timeout=timeout)
+            return server.wait(lambda s: (s["confirmed_all_at"] is not None and self._nothing_stored())
+                               or not self.alive(), timeout=timeout)
         finally:
             self.exit_code = self.terminate()
+
+    def _nothing_stored(self) -> bool:
+        """The bot acknowledges a batch once stored (framework.update_queue): done means the
+        ``incoming_updates`` table is empty too."""
+        import yaml
+
+        with open(self.config_path, encoding="utf-8") as fh:
+            url = yaml.safe_load(fh)["database"]["url"]
+        try:
+            return stored_updates(url) == 0
+        except Exception:  # noqa: BLE001 - not migrated yet, or the database is restarting
+            return False
 
     def log(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as fh:

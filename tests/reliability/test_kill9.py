@@ -4,10 +4,12 @@
 amounts. Once the bot is busy, it gets SIGKILL (no chance to clean up) and is started again. In
 the full run (two kills, on SQLite and on PostgreSQL) the server holds 2,000 more than the bot
 gets through before the last kill, so at least 2,000 are still pending at every kill, counted
-once the process is dead; CI loads 2,000 and kills once (about 1,900 pending). The polling loop
-confirms a getUpdates offset only after the batch was processed and the pipeline drops an
-update_id it already committed, so after the restart every quick-add must be stored exactly
-once: none lost, none twice. Replies go through the outbox, so every stored quick-add's "Saved"
+once the process is dead; CI loads 2,000 and kills once (about 1,900 pending). Pending means
+not processed: stored in ``incoming_updates`` (the polling loop stores each batch and
+acknowledges it at once, framework.update_queue) or not fetched from the server yet. A stored
+update is processed by the restarted bot, an unconfirmed one is delivered again, and the
+pipeline drops an update_id it already committed, so after the restart every quick-add must be
+stored exactly once: none lost, none twice. Replies go through the outbox, so every stored quick-add's "Saved"
 reply is delivered too, by the restarted process when the killed one committed and never sent it.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from reliability_helpers import ROOT, BotProcess, stored_amounts
+from reliability_helpers import ROOT, BotProcess, stored_amounts, stored_updates
 
 from benchmarks.fakeapi import FakeApiProcess
 from benchmarks.services import Storage, bot_config, write_config
@@ -58,7 +60,8 @@ def run_kill9(tmp_path: Any, database_url: str, total: int, kills: int, min_pend
             server.wait(lambda s, t=threshold, b=bot: s["reply_count"] >= t or not b.alive(), timeout=120,
                         interval=0.05)
             bot.kill9()
-            pending_at_kill.append(server.stats()["pending"])  # exact: a dead bot confirms nothing more
+            # Exact: a dead bot confirms and processes nothing more. Stored, or still at the server.
+            pending_at_kill.append(server.stats()["pending"] + stored_updates(database_url))
         bot = BotProcess(path, log_path)
         bot.serve_all(server, timeout=300)
         code = bot.exit_code
@@ -69,6 +72,7 @@ def run_kill9(tmp_path: Any, database_url: str, total: int, kills: int, min_pend
     want = Counter(f"{Decimal(a):.2f}" for a in expected)
     return {
         "sent": total, "min_pending": min_pending, "pending_at_kill": pending_at_kill,
+        "left_stored": stored_updates(database_url),
         "complete": stats["confirmed_all_at"] is not None,
         "lost": sum((want - stored).values()), "duplicates": sum(n - 1 for n in stored.values() if n > 1),
         "extra": sum((stored - want).values()), "replies": stats["reply_count"], "redelivered": stats["redelivered"],
@@ -96,6 +100,7 @@ def _check(result: dict[str, Any], ledger: Any, case: str) -> None:
     assert result["lost"] == 0, f"{result['lost']} quick-adds lost"
     assert result["duplicates"] == 0, f"{result['duplicates']} quick-adds stored twice"
     assert result["extra"] == 0
+    assert result["left_stored"] == 0, "stored updates were never processed"
     assert result["unanswered"] == 0, f"{result['unanswered']} committed quick-adds never got their reply"
     assert result["exit_code"] == 0
     assert TOKEN not in result["log"] and TOKEN.split(":")[1] not in result["log"], "token in the log"
