@@ -18,7 +18,7 @@ from typing import Any
 
 from .fakeapi import FakeApiProcess
 from .instrument import WARMUP, percentile
-from .services import Storage, bot_config, plugins_for, write_config
+from .services import Storage, bot_config, pending_updates, plugins_for, write_config
 from .workloads import Workload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,11 +74,12 @@ def run_plugbot(server: FakeApiProcess, store: Storage, work: Workload, workers:
     try:
         if warmup is not None:
             server.load(warmup.updates)
-            server.wait(lambda s: s["confirmed_all_at"] is not None or proc.poll() is not None,
-                        _timeout(len(warmup.updates)), interval=0.25)
+            server.wait(lambda s: (s["confirmed_all_at"] is not None and pending_updates(store.database_url) == 0)
+                        or proc.poll() is not None, _timeout(len(warmup.updates)), interval=0.25)
         server.load(path=updates, rate=rate, correlate=work.name in ("echo", "quick_add"))
-        stats = server.wait(lambda s: s["confirmed_all_at"] is not None or proc.poll() is not None,
-                            _timeout(n), interval=0.25)
+        # Confirmed means stored (framework.update_queue): the run ends once nothing is left stored.
+        stats = server.wait(lambda s: (s["confirmed_all_at"] is not None and pending_updates(store.database_url) == 0)
+                            or proc.poll() is not None, _timeout(n), interval=0.25)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

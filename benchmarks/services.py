@@ -113,6 +113,29 @@ def bot_config(store: Storage, *, workers: int, plugins: dict[str, Any], api_url
     return config
 
 
+def pending_updates(url: str) -> int:
+    """Updates the bot stored and has not processed yet (``incoming_updates``): the bot acknowledges a
+    batch to Telegram once stored, so a run is over when the server confirmed everything and this is 0.
+    A database not migrated yet counts as pending."""
+    try:
+        if url.startswith("sqlite:///"):
+            import sqlite3
+
+            with sqlite3.connect(url[len("sqlite:///"):]) as conn:
+                return conn.execute("SELECT count(*) FROM incoming_updates").fetchone()[0]
+        import psycopg2
+
+        conn = psycopg2.connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM incoming_updates")
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
+    except Exception:  # noqa: BLE001 - no table yet, or the database is restarting
+        return -1
+
+
 def write_config(config: dict[str, Any], path: str) -> str:
     with open(path, "w", encoding="utf-8") as fh:
         yaml.safe_dump(config, fh, sort_keys=False, allow_unicode=True)

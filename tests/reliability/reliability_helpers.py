@@ -360,10 +360,13 @@ class BotProcess:
         """
         self.start()
         try:
-            return server.wait(lambda s: (s["confirmed_all_at"] is not None and self._nothing_stored())
-                               or not self.alive(), timeout=timeout)
+            return server.wait(lambda s: self.done(s) or not self.alive(), timeout=timeout)
         finally:
             self.exit_code = self.terminate()
+
+    def done(self, stats: dict[str, Any]) -> bool:
+        """The fake server confirmed every update and the bot processed every one it stored."""
+        return stats["confirmed_all_at"] is not None and self._nothing_stored()
 
     def _nothing_stored(self) -> bool:
         """The bot acknowledges a batch once stored (framework.update_queue): done means the

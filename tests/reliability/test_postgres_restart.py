@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from reliability_helpers import PostgresCluster, app_invariants, wait_until
 
-from framework.db import connection_scope
+from framework.db import DB_CONNECTION_ERRORS, connection_scope
 from plugins.expenses.models import Expense
 
 SAVED = re.compile(r"Saved: \$(\d+\.\d\d)")
@@ -55,9 +55,19 @@ class Feed:
         for index, user in enumerate(self.users):
             amount = f"{self.rounds}.{index:02d}"
             self.sent[user.id].append(amount)
-            bot.app.feed({"update_id": bot.next_update_id(),
-                          "message": {"message_id": bot.next_message_id(), "date": bot.timestamp(),
-                                      "chat": user.chat, "from": user.profile, "text": f"coffee {amount}"}})
+            update = {"update_id": bot.next_update_id(),
+                      "message": {"message_id": bot.next_message_id(), "date": bot.timestamp(),
+                                  "chat": user.chat, "from": user.profile, "text": f"coffee {amount}"}}
+            # Storing fails while the server is down: the transport does not acknowledge, so Telegram
+            # delivers the update again, as this does.
+            wait_until(lambda u=update: self._stored(u), timeout=60, interval=0.1)
+
+    def _stored(self, update: dict[str, Any]) -> bool:
+        try:
+            self.bot.app.feed(update)
+        except DB_CONNECTION_ERRORS:
+            return False
+        return True
 
 
 class Restarter(threading.Thread):

@@ -83,7 +83,7 @@ def test_telegram_misbehaves(tmp_path: Any, ledger: Any, full: bool) -> None:
         bot = BotProcess(path, str(tmp_path / "bot.log"), runner=True, extra=["--read-timeout", "1.5"])
         bot.start()
         try:
-            stats = server.wait(lambda s: s["confirmed_all_at"] is not None or not bot.alive(), timeout=240)
+            stats = server.wait(lambda s: bot.done(s) or not bot.alive(), timeout=240)
             replies = server.replies()
         finally:
             code = bot.terminate()
@@ -175,7 +175,7 @@ def test_get_updates_faults(tmp_path: Any, ledger: Any, full: bool) -> None:
             server.faults(**chances, updates_script=SCRIPT_FULL if full else SCRIPT, retry_after=FLOOD_RETRY_AFTER,
                           timeout_seconds=1.5, slow_seconds=BOT_READ_TIMEOUT + 1, flood_at=flood_at,
                           flood_seconds=flood_seconds, methods="updates", max_per_message=2, seed=11)
-            server.wait(lambda s: s["confirmed_all_at"] is not None or not bot.alive(), timeout=300)
+            server.wait(lambda s: bot.done(s) or not bot.alive(), timeout=300)
             replies = server.replies()
         finally:
             code = bot.terminate()

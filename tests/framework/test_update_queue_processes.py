@@ -1,0 +1,182 @@
+"""The proof of the durable update queue across processes: 3 worker processes (``python -m
+framework worker``, real OS processes) on PostgreSQL + Redis, replying to the fake Bot API server
+(benchmarks/fakeapi.py), one of them SIGKILLed midway.
+
+The receiver is this test's own application with no workers of its own, storing updates the way
+the webhook does (``app.feed_many``, from 4 threads at once): 3,000 quick-adds from 100 users,
+10% of them delivered twice (half at once, half after they were processed), the chats'
+updates interleaved so that update ids arrive out of global order (a chat's own updates keep
+theirs, as Telegram sends them). Asserted: every expense stored exactly once, each user's
+expenses processed in the order sent, every one answered, and a reply sent twice only when the
+killed worker had committed it and not yet marked it sent (an outbox row it left, re-sent by the
+worker started after it, as a supervisor would).
+
+The polling receiver's kill -9 with 2,000 stored updates is tests/reliability/test_kill9.py.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "555000333:PROCESSES-token-not-in-logs"
+USERS = 100
+PER_USER = 30          # 3,000 quick-adds
+WORKER_PROCESSES = 3
+KILL_AFTER = 900       # expenses stored before one worker is SIGKILLed
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.fakeapi import FakeApiProcess
+
+    with FakeApiProcess(cwd=str(ROOT)) as server:
+        yield server
+
+
+def _worker(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "REDIS_URL", "BOT_ADMIN_IDS")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    log = open(log_path, "ab")  # noqa: SIM115 - the child holds it; closed by the OS at exit
+    return subprocess.Popen([sys.executable, "-m", "framework", "worker", "--config", str(config_path)],
+                            cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def _wait(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.mark.postgres
+def test_three_worker_processes_one_killed_every_expense_once_in_order(
+        tmp_path: Path, fake_api: Any, postgres_url: str, redis_url: str, redis_prefix: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.services import Storage, bot_config, write_config
+    from benchmarks.workloads import UpdateFactory
+    from framework.app import Application
+    from framework.config import load_config
+
+    store = Storage("postgres", postgres_url, redis_url, redis_prefix)
+    config = bot_config(store, workers=2, plugins={"expenses": {"charts": False}}, api_url=fake_api.url,
+                        token=TOKEN, log_level="INFO")
+    path = Path(write_config(config, str(tmp_path / "bot.yaml")))
+
+    # Each user's quick-adds with amounts rising in the order sent: 1.00, 1.01, ... unique overall.
+    factory = UpdateFactory(first_update_id=1)
+    per_user: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    amounts: dict[int, str] = {}
+    for k in range(USERS * PER_USER):
+        user = k % USERS
+        amount = f"{1 + k // 100}.{k % 100:02d}"
+        update = factory.message(user, f"coffee {amount}")
+        per_user[user].append(update)
+        amounts[update["update_id"]] = amount
+    rng = random.Random(17)
+    twice = set(rng.sample(sorted(amounts), len(amounts) // 10))
+
+    receiver = Application(load_config(str(path), env={}))
+    receiver.queue.workers = 0  # it stores; the worker processes process
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        receiver.start(scheduler=False, telegram=False)  # migrates before the workers start
+        workers = [_worker(path, tmp_path / f"worker-{n}.log") for n in range(WORKER_PROCESSES)]
+
+        def feed(users: list[int]) -> None:
+            # This thread's chats interleaved, one update of each in turn (a chat's own keep their
+            # order, as Telegram sends them), a duplicate now and then.
+            later: list[dict[str, Any]] = []
+            for step in range(PER_USER):
+                batch = []
+                for user in users:
+                    update = per_user[user][step]
+                    batch.append(update)
+                    if update["update_id"] in twice:
+                        (batch if update["update_id"] % 2 else later).append(dict(update))
+                receiver.feed_many(batch)
+            receiver.feed_many(later)  # redelivered after they were (mostly) processed
+
+        threads = [threading.Thread(target=feed, args=([u for u in range(USERS) if u % 4 == t],))
+                   for t in range(4)]
+        for thread in threads:
+            thread.start()
+
+        stored = lambda: _query(postgres_url, "SELECT count(*) FROM expenses")[0][0]  # noqa: E731
+        _wait(lambda: stored() >= KILL_AFTER, 120, f"{KILL_AFTER} expenses")
+        victim = workers[0]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(10)
+        for thread in threads:
+            thread.join(60)
+        _wait(lambda: _query(postgres_url, "SELECT count(*) FROM incoming_updates")[0][0] == 0, 180,
+              "the survivors to process every stored update")
+        # The killed worker's committed replies it had not marked sent: a worker started in its place
+        # (as a supervisor would) sends them; only these may reach a user twice.
+        left_behind = _query(postgres_url, "SELECT count(*) FROM outbox")[0][0]
+        workers.append(_worker(path, tmp_path / "worker-replacement.log"))
+        _wait(lambda: _query(postgres_url, "SELECT count(*) FROM outbox")[0][0] == 0, 60, "the outbox to drain")
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        codes = [worker.wait(60) for worker in workers]
+        receiver.stop()
+
+    assert codes[0] == -signal.SIGKILL and codes[1:] == [0] * (len(codes) - 1)
+    # Every expense exactly once.
+    rows = _query(postgres_url, "SELECT e.id, u.telegram_id, e.amount FROM expenses e JOIN users u ON u.id = e.user_id")
+    got = Counter(f"{Decimal(str(amount)):.2f}" for _, _, amount in rows)
+    want = Counter(amounts.values())
+    assert got == want, f"lost {sum((want - got).values())}, twice {sum((got - want).values())}"
+    # Each user's expenses were processed in the order sent (row ids follow the commits).
+    by_user: dict[int, list[Decimal]] = defaultdict(list)
+    for _, telegram_id, amount in sorted(rows):
+        by_user[telegram_id].append(Decimal(str(amount)))
+    assert all(values == sorted(values) for values in by_user.values())
+    # Every expense answered; twice only for what the killed worker left in the outbox.
+    texts = [(chat, text or "") for method, chat, text, _ in fake_api.replies() if method == "sendMessage"]
+    saved = [(chat, m.group(1)) for chat, text in texts if text.startswith("✅ Saved")
+             for m in [re.search(r"\$(\d+\.\d\d)", text)] if m]
+    answered = Counter(f"{Decimal(a):.2f}" for _, a in saved)
+    assert set(answered) == set(want), "an expense was never answered"
+    assert sum(n - 1 for n in answered.values()) <= left_behind
+    # Per chat, the replies came in the order sent, but for chats whose reply the replacement re-sent.
+    first_seen: dict[Any, list[Decimal]] = defaultdict(list)
+    seen: set[str] = set()
+    for chat, amount in saved:
+        if amount not in seen:
+            seen.add(amount)
+            first_seen[chat].append(Decimal(amount))
+    out_of_order = [chat for chat, values in first_seen.items() if values != sorted(values)]
+    assert len(out_of_order) <= left_behind
+    logs = "".join((tmp_path / name).read_text(errors="replace") for name in os.listdir(tmp_path)
+                   if name.endswith(".log"))
+    assert TOKEN.split(":")[1] not in logs, "the token reached a log"
+    assert "Traceback" not in logs, logs[-3000:]
