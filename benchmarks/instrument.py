@@ -116,7 +116,7 @@ class UpdateRecorder:
     """Per update: latency from arrival to fully handled (replies sent), and its SQL/Redis counts.
 
     ``arrived(update)`` is called when the update enters the process (fed from
-    a getUpdates batch); :meth:`wrap` wraps the dispatcher's handler so the
+    a getUpdates batch); :meth:`wrap` wraps the queue's handler so the
     end time and the worker thread's counters are taken around the pipeline.
     """
 
@@ -139,11 +139,11 @@ class UpdateRecorder:
             if self.first_arrival is None:
                 self.first_arrival = now
 
-    def wrap(self, handle: Callable[[Any], None]) -> Callable[[Any], None]:
-        def timed(update: dict[str, Any]) -> None:
+    def wrap(self, handle: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(update: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
             sql0, redis0, rt0 = SQL.mine(), REDIS.mine(), REDIS_ROUNDTRIPS.mine()
             try:
-                handle(update)
+                return handle(update, *args, **kwargs)
             finally:
                 done = time.perf_counter()
                 uid = update.get("update_id")
@@ -193,19 +193,22 @@ def _summary(latencies: list[float], sql: list[int], redis: list[int], roundtrip
 def instrument_app(app: Any, kinds: dict[int, str] | None = None) -> UpdateRecorder:
     """Count SQL and Redis for ``app`` and time every update it handles.
 
-    The dispatcher keeps a reference to the pipeline's ``process`` taken at
+    The update queue keeps a reference to the pipeline's ``process`` taken at
     construction, so the wrapper replaces that reference (a private attribute
-    of :class:`framework.dispatch.ChatDispatcher`; benchmark code only).
+    of :class:`framework.update_queue.UpdateQueue`; benchmark code only). The
+    queue's own statements (store, take) are not inside it: SQL per update
+    counts the pipeline's.
     """
     count_sql(app.db)
     count_redis()
     recorder = UpdateRecorder(kinds)
-    app.dispatcher._handle = recorder.wrap(app.dispatcher._handle)
-    feed = app.feed
+    app.queue._process = recorder.wrap(app.queue._process)
+    feed_many = app.feed_many  # app.feed goes through it too
 
-    def timed_feed(update: dict[str, Any]) -> None:
-        recorder.arrived(update)
-        feed(update)
+    def timed_feed_many(updates: list[dict[str, Any]]) -> None:
+        for update in updates:
+            recorder.arrived(update)
+        feed_many(updates)
 
-    app.feed = timed_feed
+    app.feed_many = timed_feed_many
     return recorder

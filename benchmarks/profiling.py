@@ -1,6 +1,6 @@
 """Profile the per-update cost: updates run synchronously on the main thread under pyinstrument.
 
-The dispatcher's worker threads are bypassed (``app.process_update``) so the
+The update queue's worker threads are bypassed (``app.process_update``) so the
 profile holds exactly the work of one update, repeated; caches are warmed
 first so it shows the steady state, not first contact with each user.
 

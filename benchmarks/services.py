@@ -114,21 +114,22 @@ def bot_config(store: Storage, *, workers: int, plugins: dict[str, Any], api_url
 
 
 def pending_updates(url: str) -> int:
-    """Updates the bot stored and has not processed yet (``incoming_updates``): the bot acknowledges a
-    batch to Telegram once stored, so a run is over when the server confirmed everything and this is 0.
-    A database not migrated yet counts as pending."""
+    """Updates the bot stored and has not processed yet (``incoming_updates``), plus replies committed
+    and not yet sent (``outbox``): the bot acknowledges a batch to Telegram once stored, so a run is
+    over when the server confirmed everything and this is 0. -1 before the database is migrated."""
+    sql = "SELECT (SELECT count(*) FROM incoming_updates) + (SELECT count(*) FROM outbox)"
     try:
         if url.startswith("sqlite:///"):
             import sqlite3
 
             with sqlite3.connect(url[len("sqlite:///"):]) as conn:
-                return conn.execute("SELECT count(*) FROM incoming_updates").fetchone()[0]
+                return conn.execute(sql).fetchone()[0]
         import psycopg2
 
         conn = psycopg2.connect(url)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM incoming_updates")
+                cur.execute(sql)
                 return cur.fetchone()[0]
         finally:
             conn.close()
