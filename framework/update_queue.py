@@ -71,6 +71,9 @@ FAST_WORKERS = 2
 """Threads of the receiving process that run pre-checkout queries."""
 NO_CHAT = 2 ** 62
 """Updates with neither chat nor sender are keyed NO_CHAT + update_id: each on its own, in parallel."""
+PRUNE_AT, PRUNE_EVERY = 1000, 5.0
+"""Ids stored here and not seen finished above which ``store`` looks for those other processes
+finished, at most every PRUNE_EVERY seconds."""
 ERROR_PAUSE = 1.0
 """Seconds a worker waits after the database refused the queue's own statements."""
 
@@ -125,6 +128,7 @@ class UpdateQueue:
         self._fast: ChatDispatcher | None = None
         self._running = False
         self._lifecycle = threading.Lock()
+        self._pruned_at = 0.0
 
     # -- receiving -------------------------------------------------------------------------
     def store(self, updates: Iterable[Any]) -> None:
@@ -152,8 +156,10 @@ class UpdateQueue:
                 database.execute_sql(f"NOTIFY {CHANNEL}")  # delivered at commit
         self._ensure_running()
         with self._cond:
-            self._waiting.update(rows)
+            # A receiver without workers waits for nobody but its fast path: others process the rest.
+            self._waiting.update(row["update_id"] for row in values if self.workers or row["fast"])
             self._wake_locked()
+        self._prune()
         fast = self._fast
         for row in values:
             if row["fast"] and fast is not None:
@@ -193,18 +199,31 @@ class UpdateQueue:
     def _forget_finished_elsewhere(self, ids: set[int]) -> None:
         """Rows another process finished are gone from the table and were never busy here.
         The table is read first: a thread of ours that deleted a row marked it busy before."""
-        try:
-            with connection_scope():
-                present = {row.update_id for row in IncomingUpdate.select(IncomingUpdate.update_id)
-                           .where(IncomingUpdate.update_id.in_(list(ids)[:1000]))}
-        except DB_CONNECTION_ERRORS:
-            return
-        checked = set(list(ids)[:1000])
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 1000):
+            chunk = ordered[start:start + 1000]
+            try:
+                with connection_scope():
+                    present = {row.update_id for row in IncomingUpdate.select(IncomingUpdate.update_id)
+                               .where(IncomingUpdate.update_id.in_(chunk))}
+            except DB_CONNECTION_ERRORS:
+                return
+            with self._cond:
+                gone = set(chunk) - present - self._busy
+                if gone:
+                    self._waiting -= gone
+                    self._cond.notify_all()
+
+    def _prune(self) -> None:
+        """Other processes' workers finish what this one stored without telling it: forget those now
+        and then, so the ids it waits for stay few (and ``pending`` stays true)."""
+        now = time.monotonic()
         with self._cond:
-            gone = checked - present - self._busy
-            if gone:
-                self._waiting -= gone
-                self._cond.notify_all()
+            if len(self._waiting) < PRUNE_AT or now - self._pruned_at < PRUNE_EVERY:
+                return
+            self._pruned_at = now
+            ids = set(self._waiting)
+        self._forget_finished_elsewhere(ids)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:

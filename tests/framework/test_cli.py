@@ -516,3 +516,18 @@ def test_check_config_reports_a_bad_token_a_bad_database_and_a_bad_redis_in_one_
         "config error: database.url: cannot use the database: connection refused",
         "config error: redis.url: Redis URL must specify one of the following schemes (redis://, rediss://, unix://)",
     ]
+
+
+# -- processes ------------------------------------------------------------------------------------
+
+
+def test_several_processes_on_sqlite_are_refused_in_one_line(tmp_path: Path) -> None:
+    token = "telegram:\n  token: '123:abc'\n"
+    for args, body in ((("run", "--processes", "3"), token), (("run",), token + "processes: 2\n"),
+                       (("worker",), token)):
+        path = config_file(tmp_path, body)
+        result = plugbot(tmp_path, *args, "--config", path)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "SQLite" in lines[0] and "PostgreSQL" in lines[0], (args, lines)
+        assert "Traceback" not in result.stderr

@@ -180,3 +180,37 @@ def test_three_worker_processes_one_killed_every_expense_once_in_order(
                    if name.endswith(".log"))
     assert TOKEN.split(":")[1] not in logs, "the token reached a log"
     assert "Traceback" not in logs, logs[-3000:]
+
+
+@pytest.mark.postgres
+def test_run_with_processes_receives_in_one_and_processes_in_the_workers(
+        tmp_path: Path, fake_api: Any, postgres_url: str, redis_url: str, redis_prefix: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.services import Storage, bot_config, pending_updates, write_config
+    from benchmarks.workloads import UpdateFactory
+
+    store = Storage("postgres", postgres_url, redis_url, redis_prefix)
+    config = bot_config(store, workers=2, plugins={"expenses": {"charts": False}}, api_url=fake_api.url,
+                        token=TOKEN, log_level="INFO")
+    path = Path(write_config(config, str(tmp_path / "bot.yaml")))
+    factory = UpdateFactory(first_update_id=1)
+    fake_api.load([factory.message(k % 20, f"tea {1 + k // 100}.{k % 100:02d}") for k in range(300)])
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "REDIS_URL", "BOT_ADMIN_IDS")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    log_path = tmp_path / "run.log"
+    with open(log_path, "ab") as log:
+        bot = subprocess.Popen([sys.executable, "-m", "framework", "run", "--processes", "2", "--config", str(path)],
+                               cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: fake_api.stats()["confirmed_all_at"] is not None and pending_updates(postgres_url) == 0,
+              120, "the worker processes to process every update")
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        code = bot.wait(60)
+    text = log_path.read_text(errors="replace")
+    assert code == 0, text[-3000:]
+    assert _query(postgres_url, "SELECT count(*) FROM expenses")[0][0] == 300
+    modes = Counter(mode for (mode,) in _query(postgres_url, "SELECT mode FROM bot_processes"))
+    assert modes == {"polling": 1, "worker": 2}  # the receiver and its two workers, each with its heartbeat
+    assert text.count("plugbot worker stopped") == 2 and "Traceback" not in text
