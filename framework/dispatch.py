@@ -1,9 +1,8 @@
-"""A worker pool that keeps the order of work per key (per chat).
+"""A worker pool that keeps the order of work per key, in one process.
 
-Updates of one chat must be handled in the order Telegram sent them — a
-"/cancel" must not overtake the message it cancels — while different chats
-should run in parallel. pyTelegramBotAPI's thread pool only gives the
-second, so this replaces it.
+Updates themselves go through the durable queue (``framework.update_queue``), which keeps each
+chat's order across processes; this pool runs the queue's fast path (pre-checkout queries,
+keyed by update id) on threads of their own.
 
 Design: each key has a deque of waiting items, and a shared *ready* queue
 holds the keys that have work and no owner. A worker takes a key from the

@@ -1,11 +1,12 @@
 """The update pipeline, one update at a time on a worker thread:
 
-    exactly-once guard → user upsert → access control → incoming rate limit
+    queue row deleted → exactly-once guard → user upsert → access control → incoming rate limit
     → session → plugin middleware → plugin handler → outbox row → commit
     → save session → send replies, mark them sent → update observers
 
-Everything an update writes (including its audit rows, the update-id marker
-and its replies, in the outbox: ``framework.outbox``) is one transaction. A handler that raises has its writes rolled back,
+Everything an update writes (including its audit rows, the update-id marker,
+the deletion of its ``incoming_updates`` row — ``framework.update_queue`` — and
+its replies, in the outbox: ``framework.outbox``) is one transaction. A handler that raises has its writes rolled back,
 its replies dropped, and the user gets a short localized apology; the update
 is still marked processed so a redelivery does not run it again.
 

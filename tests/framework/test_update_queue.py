@@ -70,6 +70,21 @@ def test_each_chat_keeps_its_order_with_many_workers(bot_factory: Any, database:
     assert bot.app.queue.pending == 0
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_more_workers_than_chats_never_run_one_chat_twice_at_once(bot_factory: Any, database: str) -> None:
+    # Two workers on one chat would both take its oldest row: one would skip it as processed, but
+    # each take counts an attempt, and max_attempts would drop updates nobody failed on.
+    bot = bot_factory(LANES, database=database, config={"workers": 8, "queue": {"max_attempts": 2}, **UNLIMITED})
+    lanes.pause = 0.002
+    users = [bot.user(200 + n) for n in range(3)]
+    for k in range(30):  # stored while the workers are at it: every store wakes them all
+        bot.app.feed_many([user.message_update(f"n{k}") for user in users])
+    assert bot.app.join(timeout=120)
+    for user in users:
+        assert lanes.SEEN[user.profile["id"]] == [f"n{k}" for k in range(30)]
+        assert len(replies(bot, user.profile["id"])) == 30
+
+
 def test_a_busy_chat_holds_only_itself(bot_factory: Any) -> None:
     # PostgreSQL: on SQLite one transaction writes at a time, so a handler that waits stops every writer.
     bot = bot_factory(LANES, database="postgres", config={"workers": 2, **UNLIMITED})

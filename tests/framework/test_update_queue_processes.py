@@ -85,8 +85,10 @@ def test_three_worker_processes_one_killed_every_expense_once_in_order(
     from framework.config import load_config
 
     store = Storage("postgres", postgres_url, redis_url, redis_prefix)
+    # max_attempts 2: two processes on one chat would both take its oldest row, and the attempts
+    # they count would drop updates nobody failed on (the killed worker's row in hand is taken twice).
     config = bot_config(store, workers=2, plugins={"expenses": {"charts": False}}, api_url=fake_api.url,
-                        token=TOKEN, log_level="INFO")
+                        token=TOKEN, log_level="INFO", queue={"max_attempts": 2})
     path = Path(write_config(config, str(tmp_path / "bot.yaml")))
 
     # Each user's quick-adds with amounts rising in the order sent: 1.00, 1.01, ... unique overall.
@@ -140,7 +142,10 @@ def test_three_worker_processes_one_killed_every_expense_once_in_order(
         # The killed worker's committed replies it had not marked sent: a worker started in its place
         # (as a supervisor would) sends them; only these may reach a user twice.
         left_behind = _query(postgres_url, "SELECT count(*) FROM outbox")[0][0]
-        workers.append(_worker(path, tmp_path / "worker-replacement.log"))
+        replacement = _worker(path, tmp_path / "worker-replacement.log")
+        workers.append(replacement)
+        _wait(lambda: _query(postgres_url, f"SELECT count(*) FROM bot_processes WHERE pid = {replacement.pid}")[0][0],
+              60, "the replacement worker to start")  # its heartbeat: started, and it recovered the outbox first
         _wait(lambda: _query(postgres_url, "SELECT count(*) FROM outbox")[0][0] == 0, 60, "the outbox to drain")
     finally:
         for worker in workers:

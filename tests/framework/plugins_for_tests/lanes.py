@@ -4,6 +4,7 @@ order it saw them; a text starting with "hold" waits until the test sets :data:`
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from framework import Context, PluginInfo, hookimpl
@@ -12,12 +13,15 @@ SEEN: dict[int, list[str]] = {}
 _lock = threading.Lock()
 released = threading.Event()
 released.set()
+pause = 0.0  # seconds each text takes: widens the window in which two workers could meet on one chat
 
 
 def reset() -> None:
+    global pause
     with _lock:
         SEEN.clear()
     released.set()
+    pause = 0.0
 
 
 @hookimpl
@@ -33,6 +37,7 @@ def plugbot_register_handlers(register: Any) -> None:
 def answer(ctx: Context) -> bool:
     if ctx.text.startswith("hold"):
         released.wait(30)
+    time.sleep(pause)
     with _lock:
         SEEN.setdefault(ctx.chat_id, []).append(ctx.text)
     ctx.reply(f"got {ctx.text}")
