@@ -369,6 +369,17 @@ class UpdateQueue:
         """Count an attempt on the chat's oldest pending row (or on row ``update_id``) and return
         (update_id, payload, attempts), or None when there is none."""
         threshold = utcnow() - FAST_GRACE
+        if is_postgres(self._db):
+            # One round trip: the chat is ours (its advisory lock), so nobody moves its head meanwhile.
+            head = ("SELECT update_id FROM incoming_updates WHERE update_id = %s" if update_id is not None else
+                    "SELECT update_id FROM incoming_updates WHERE chat_key = %s AND (NOT fast OR received_at < %s) "
+                    "ORDER BY update_id LIMIT 1")
+            params = (update_id,) if update_id is not None else (key, threshold)
+            with connection_scope():
+                row = database.execute_sql(
+                    f"UPDATE incoming_updates SET attempts = attempts + 1 WHERE update_id = ({head}) "
+                    "RETURNING update_id, payload, attempts", params).fetchone()
+            return None if row is None else (row[0], row[1], row[2])
         with connection_scope(), database.atomic():
             query = IncomingUpdate.select(IncomingUpdate.update_id, IncomingUpdate.payload, IncomingUpdate.attempts)
             if update_id is not None:
