@@ -56,11 +56,11 @@ def test_a_forged_update_has_no_chat_and_never_raises(raw: dict[str, Any]) -> No
     assert origin(raw).chat_id is None
 
 
-def test_the_dispatcher_keys_a_chat_by_its_origin() -> None:
-    from framework.app import _queue_key
+def test_the_update_queue_keys_a_chat_by_its_origin() -> None:
+    from framework.update_queue import NO_CHAT, chat_key
 
     button = {"update_id": 9, "callback_query": {"id": "1", "from": ALICE, "chat_instance": "c",
                                                  "message": message(GROUP)}}
-    assert _queue_key({"update_id": 8, "message": message(GROUP)}) == _queue_key(button) == -100
-    assert _queue_key({"update_id": 3, "message": "forged"}) == ("update", 3)
-    assert _queue_key(["not", "a", "dict"]) == ("malformed",)
+    assert chat_key({"update_id": 8, "message": message(GROUP)}) == chat_key(button) == -100
+    # No chat and no sender: a key of its own, so it waits behind nothing and holds up nothing.
+    assert chat_key({"update_id": 3, "message": "forged"}) == NO_CHAT + 3
