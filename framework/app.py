@@ -26,6 +26,7 @@ from .context import JobContext, Outgoing, sent_message
 from .conversations import Conversation
 from .dispatch import ChatDispatcher
 from .i18n import Translator
+from .leader import LeaderElector, holder_name, make_lease
 from .llm import LLMService
 from .migrations import migrate, rollback, status
 from .models import AppSettings
@@ -39,7 +40,7 @@ from .redaction import error_text, redact, register_config
 from .redisconn import connect_redis
 from .registry import CliRegistry, Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
 from .runtime import RuntimeSettings
-from .scheduler import DbJobStatsStore, Scheduler
+from .scheduler import DbJobStatsStore, DbTickStore, Scheduler, current_fire_time
 from .sender import Sender, SendError, TelebotApi
 from .sessions import make_session_store
 from .users import UserService
@@ -184,7 +185,12 @@ class Application:
         self._cache_backend = make_cache_backend(self.redis, prefix=prefix, clock=seconds)
         self._caches: dict[str, Cache] = {}
         self.i18n = Translator(default_language=config["default_language"])
-        self.scheduler = Scheduler(timezone="UTC", clock=clock)
+        jobs = config["scheduler"]
+        self.holder = holder_name()  # this process in the leader lease and the job ticks it claims
+        lease = make_lease(jobs["leader"], redis=self.redis, prefix=prefix, db=self.db,
+                           lease_seconds=jobs["lease_seconds"])
+        self.leader = LeaderElector(lease, jobs["lease_seconds"])
+        self.scheduler = Scheduler(timezone="UTC", clock=clock, leadership=self.leader)
         llm = config["llm"]
         self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"],
                                        clock=clock)
@@ -279,6 +285,7 @@ class Application:
         else:
             self._require_migrated()
         self.scheduler.use_store(DbJobStatsStore(self.clock))  # job_runs exists now; jobs are added below
+        self.scheduler.use_ticks(DbTickStore(self.holder))  # and job_ticks
         for name, impl in self.plugins.impls("plugbot_startup"):
             try:
                 with dbmod.connection_scope():
@@ -497,6 +504,7 @@ class Application:
             if self.plugins.is_off(job.plugin):
                 return
             context = JobContext(self, job.plugin)
+            context.scheduled_for = current_fire_time()
             with dbmod.connection_scope(), dbmod.database.atomic():
                 job.fn(context)
                 row = self.outbox.store(context.outbox)
