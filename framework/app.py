@@ -11,9 +11,11 @@ the other's server. Building one while another is live raises :class:`Applicatio
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 import time
 from collections.abc import Callable, Hashable
+from functools import reduce
 from typing import Any
 from urllib.parse import urlparse
 
@@ -438,15 +440,31 @@ class Application:
         return sorted(SERVED | observed) if "chat_member" in observed else None
 
     def save_plugin_states(self) -> None:
-        """Persist plugin status so ``plugbot plugins`` in another process sees pauses."""
+        """Persist plugin status so ``plugbot plugins`` and the other processes see pauses.
+
+        A pause is saved with its end (``paused_until``), which the other processes take up at
+        their next refresh (:meth:`RuntimeSettings.refresh`). A process that is not paused leaves
+        a row alone while it holds another process's pause it has not taken up yet, so it never
+        writes a pause away; it clears a pause that ended or that it saw end itself.
+        """
         from .models import PluginState
 
+        now = self.now()
         with dbmod.connection_scope():
             for name, plugin in self.plugins.plugins.items():
-                (PluginState.insert(name=name, status=plugin.status, last_error=redact(plugin.error),
-                                    updated_at=self.now())
-                 .on_conflict(conflict_target=[PluginState.name],
-                              preserve=[PluginState.status, PluginState.last_error, PluginState.updated_at])
+                until = self.plugins.shared_pause(name, now)
+                row = {PluginState.status: plugin.status, PluginState.last_error: redact(plugin.error),
+                       PluginState.paused_until: until, PluginState.updated_at: now}
+                if until is not None:
+                    where = None
+                else:
+                    ended = [PluginState.paused_until.is_null(), PluginState.paused_until <= now]
+                    lifted = self.plugins.lifted_pause(name)
+                    if lifted is not None:
+                        ended.append(PluginState.paused_until == lifted)
+                    where = reduce(operator.or_, ended)
+                (PluginState.insert({PluginState.name: name, **row})
+                 .on_conflict(conflict_target=[PluginState.name], update=row, where=where)
                  .execute())
 
     def notify_admins(self, text: str) -> None:

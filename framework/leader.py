@@ -231,8 +231,9 @@ class LeaderElector:
             self._leader = bool(held) or (held is None and self._leader and self._monotonic() < self._valid_until)
             now = self._leader
         if now != was:
-            log.warning("this process %s the job leader (%s lease)", "became" if now else "is no longer",
-                        self.lease.kind)
+            if self.lease.kind != "none":  # a sole process always leads: nothing to tell
+                log.log(logging.INFO if now else logging.WARNING, "this process %s the job leader (%s lease)",
+                        "became" if now else "is no longer", self.lease.kind)
             for listener in list(self.listeners):
                 listener(now)
         return now
