@@ -128,18 +128,26 @@ class PostgresLease:
         self._held = False
 
     def hold(self) -> bool:
+        lost = False
+        if self._held:
+            try:
+                with self._conn.cursor() as cur:
+                    cur.execute("SELECT 1")  # the session, and so the lock, is still there
+                return True
+            except Exception:  # noqa: BLE001 - the session is gone, and the lock went with it
+                self._drop()
+                lost = True
         try:
             if self._conn is None or self._conn.closed:
                 self._open()
             with self._conn.cursor() as cur:
-                if self._held:
-                    cur.execute("SELECT 1")  # the session, and so the lock, is still there
-                else:
-                    cur.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_id,))
-                    self._held = bool(cur.fetchone()[0])
+                cur.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_id,))
+                self._held = bool(cur.fetchone()[0])
             return self._held
         except Exception:
             self._drop()
+            if lost:  # unlike a Redis key, a lock whose session ended is surely not ours any more
+                return False
             raise
 
     def _open(self) -> None:
@@ -198,6 +206,7 @@ class LeaderElector:
         self._monotonic = monotonic
         self._valid_until = 0.0
         self._leader = False
+        self._reported = False  # what the listeners were last told
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -223,13 +232,13 @@ class LeaderElector:
             self._warn.warning("leader lease (%s) not renewed: %s", self.lease.kind, describe_error(exc))
             held = None
         with self._lock:
-            was = self._leader and self._monotonic() < self._valid_until
+            was = self._reported
             if held:
                 self._valid_until = attempted_at + self.lease_seconds
             # An answer "not yours" ends the leadership at once; an outage ends it when the lease
             # this process last held runs out (another process cannot have taken it before).
             self._leader = bool(held) or (held is None and self._leader and self._monotonic() < self._valid_until)
-            now = self._leader
+            now = self._reported = self._leader
         if now != was:
             if self.lease.kind != "none":  # a sole process always leads: nothing to tell
                 log.log(logging.INFO if now else logging.WARNING, "this process %s the job leader (%s lease)",

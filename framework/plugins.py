@@ -161,6 +161,7 @@ class PluginManager:
         # plugin → the pause this process last wrote or adopted, by its end on the application's clock
         # (``plugin_state.paused_until``): the value that names one pause in every process.
         self._pause_marks: dict[str, dt.datetime] = {}
+        self._adopted: set[str] = set()  # plugins paused here because another process paused them
 
     # -- loading ---------------------------------------------------------------
     def load(self) -> None:
@@ -463,7 +464,10 @@ class PluginManager:
                 self._breaker.reset(name)
                 self._told_paused.pop(name, None)
                 log.warning("plugin %s resumed after its pause", name, extra={"plugin": name})
-                self.status_changed(name, "enabled")
+                if name in self._adopted:
+                    self._adopted.discard(name)  # the process that paused it tells the admins, once
+                else:
+                    self.status_changed(name, "enabled")
             return False
         return True
 
@@ -508,6 +512,7 @@ class PluginManager:
             loaded.status = "paused"
             loaded.paused_until = time.monotonic() + self._breaker.pause_seconds
             self._pause_marks.pop(name, None)  # a new pause: named when it is saved (shared_pause)
+            self._adopted.discard(name)
             log.error("plugin %s paused by the circuit breaker: %s", name, error, extra={"plugin": name})
             return Failure(paused=True)
         if held:
@@ -515,12 +520,16 @@ class PluginManager:
                         self._breaker.user_pause_seconds, extra={"plugin": name})
         return Failure(held=held, seconds=self._breaker.user_pause_seconds if held else 0)
 
-    def resume(self, name: str) -> None:
+    def resume(self, name: str, *, tell: bool = True) -> None:
+        """End a pause of ``name`` now; ``tell``: the ``plugbot_plugin_status`` implementations hear of
+        it (not when the resume was made, and told, in another process)."""
         loaded = self.plugins[name]
         if loaded.status == "paused":
             loaded.status, loaded.paused_until = "enabled", None
             self._breaker.reset(name)
-            self.status_changed(name, "enabled")
+            self._adopted.discard(name)
+            if tell:
+                self.status_changed(name, "enabled")
             self._told_paused.pop(name, None)
 
 
@@ -569,6 +578,8 @@ class PluginManager:
                     loaded.status = "paused"
                     loaded.paused_until = time.monotonic() + (until - now).total_seconds()
                     self._pause_marks[name] = until
+                    self._adopted.add(name)
+                    self._told_paused.pop(name, None)
                     log.error("plugin %s paused by the circuit breaker of another process", name,
                               extra={"plugin": name})
                     continue
@@ -576,7 +587,7 @@ class PluginManager:
                     continue
             if resumed:
                 log.warning("plugin %s resumed by an admin in another process", name, extra={"plugin": name})
-                self.resume(name)
+                self.resume(name, tell=False)
 
 
 @dataclass(frozen=True)
