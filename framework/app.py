@@ -190,7 +190,7 @@ class Application:
         jobs = config["scheduler"]
         self.holder = holder_name()  # this process in the leader lease and the job ticks it claims
         lease = make_lease(jobs["leader"], redis=self.redis, prefix=prefix, db=self.db,
-                           lease_seconds=jobs["lease_seconds"])
+                           lease_seconds=jobs["lease_seconds"], holder=self.holder)
         self.leader = LeaderElector(lease, jobs["lease_seconds"])
         self.scheduler = Scheduler(timezone="UTC", clock=clock, leadership=self.leader)
         llm = config["llm"]

@@ -175,7 +175,8 @@ class PostgresLease:
         self._drop()  # closing the session releases its advisory locks
 
 
-def make_lease(kind: str, *, redis: Any, prefix: str, db: peewee.Database, lease_seconds: float) -> Lease:
+def make_lease(kind: str, *, redis: Any, prefix: str, db: peewee.Database, lease_seconds: float,
+               holder: str | None = None) -> Lease:
     """The lease ``scheduler.leader`` asks for; ``auto``: Redis if configured, else PostgreSQL's
     advisory lock if the database is PostgreSQL, else none (SQLite serves one process)."""
     if kind == "auto":
@@ -183,7 +184,7 @@ def make_lease(kind: str, *, redis: Any, prefix: str, db: peewee.Database, lease
     if kind == "redis":
         if redis is None:
             raise ValueError("scheduler.leader is 'redis' but no redis.url is configured")
-        return RedisLease(redis, f"{prefix}lock:scheduler:leader", lease_seconds)
+        return RedisLease(redis, f"{prefix}lock:scheduler:leader", lease_seconds, holder)
     if kind == "postgres":
         if not isinstance(db, peewee.PostgresqlDatabase):
             raise ValueError("scheduler.leader is 'postgres' but database.url is not PostgreSQL")
