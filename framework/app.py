@@ -11,8 +11,10 @@ the other's server. Building one while another is live raises :class:`Applicatio
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 from collections.abc import Callable
+from functools import reduce
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,6 +26,7 @@ from .config import ConfigError, load_config
 from .context import JobContext, Outgoing, sent_message
 from .conversations import Conversation
 from .i18n import Translator
+from .leader import LeaderElector, holder_name, make_lease
 from .llm import LLMService
 from .migrations import migrate, rollback, status
 from .models import AppSettings
@@ -36,7 +39,7 @@ from .redaction import error_text, redact, register_config
 from .redisconn import connect_redis
 from .registry import CliRegistry, Collector, HandlerRegistry, JobRegistry, RegistrationError, Routes
 from .runtime import RuntimeSettings
-from .scheduler import DbJobStatsStore, Scheduler
+from .scheduler import DbJobStatsStore, DbTickStore, Scheduler, current_fire_time
 from .sender import Sender, SendError, TelebotApi
 from .sessions import make_session_store
 from .update_queue import UpdateQueue
@@ -180,7 +183,12 @@ class Application:
         self._cache_backend = make_cache_backend(self.redis, prefix=prefix, clock=seconds)
         self._caches: dict[str, Cache] = {}
         self.i18n = Translator(default_language=config["default_language"])
-        self.scheduler = Scheduler(timezone="UTC", clock=clock)
+        jobs = config["scheduler"]
+        self.holder = holder_name()  # this process in the leader lease and the job ticks it claims
+        lease = make_lease(jobs["leader"], redis=self.redis, prefix=prefix, db=self.db,
+                           lease_seconds=jobs["lease_seconds"], holder=self.holder)
+        self.leader = LeaderElector(lease, jobs["lease_seconds"])
+        self.scheduler = Scheduler(timezone="UTC", clock=clock, leadership=self.leader)
         llm = config["llm"]
         self.llm = LLMService.from_env(timeout=llm["timeout"], retries=llm["retries"], cache_ttl=llm["cache_ttl"],
                                        clock=clock)
@@ -275,6 +283,7 @@ class Application:
         else:
             self._require_migrated()
         self.scheduler.use_store(DbJobStatsStore(self.clock))  # job_runs exists now; jobs are added below
+        self.scheduler.use_ticks(DbTickStore(self.holder))  # and job_ticks
         for name, impl in self.plugins.impls("plugbot_startup"):
             try:
                 with dbmod.connection_scope():
@@ -433,15 +442,31 @@ class Application:
         return sorted(SERVED | observed) if "chat_member" in observed else None
 
     def save_plugin_states(self) -> None:
-        """Persist plugin status so ``plugbot plugins`` in another process sees pauses."""
+        """Persist plugin status so ``plugbot plugins`` and the other processes see pauses.
+
+        A pause is saved with its end (``paused_until``), which the other processes take up at
+        their next refresh (:meth:`RuntimeSettings.refresh`). A process that is not paused leaves
+        a row alone while it holds another process's pause it has not taken up yet, so it never
+        writes a pause away; it clears a pause that ended or that it saw end itself.
+        """
         from .models import PluginState
 
+        now = self.now()
         with dbmod.connection_scope():
             for name, plugin in self.plugins.plugins.items():
-                (PluginState.insert(name=name, status=plugin.status, last_error=redact(plugin.error),
-                                    updated_at=self.now())
-                 .on_conflict(conflict_target=[PluginState.name],
-                              preserve=[PluginState.status, PluginState.last_error, PluginState.updated_at])
+                until = self.plugins.shared_pause(name, now)
+                row = {PluginState.status: plugin.status, PluginState.last_error: redact(plugin.error),
+                       PluginState.paused_until: until, PluginState.updated_at: now}
+                if until is not None:
+                    where = None
+                else:
+                    ended = [PluginState.paused_until.is_null(), PluginState.paused_until <= now]
+                    lifted = self.plugins.lifted_pause(name)
+                    if lifted is not None:
+                        ended.append(PluginState.paused_until == lifted)
+                    where = reduce(operator.or_, ended)
+                (PluginState.insert({PluginState.name: name, **row})
+                 .on_conflict(conflict_target=[PluginState.name], update=row, where=where)
                  .execute())
 
     def notify_admins(self, text: str) -> None:
@@ -499,6 +524,7 @@ class Application:
             if self.plugins.is_off(job.plugin):
                 return
             context = JobContext(self, job.plugin)
+            context.scheduled_for = current_fire_time()
             with dbmod.connection_scope(), dbmod.database.atomic():
                 job.fn(context)
                 row = self.outbox.store(context.outbox)

@@ -67,6 +67,8 @@ DEFAULTS: dict[str, Any] = {
     "circuit_breaker": {"users": 3, "window_seconds": 300, "pause_seconds": 600, "user_errors": 3,
                         "user_pause_seconds": 60},
     "llm": {"timeout": 20, "retries": 2, "cache_ttl": 86400},
+    # Which process runs the jobs (docs/deployment.md, "Jobs with several processes").
+    "scheduler": {"leader": "auto", "lease_seconds": 10.0},
     "plugins": {},
 }
 
@@ -76,6 +78,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "logging.level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
     "ratelimit.backend": ("auto", "memory", "redis", "db"),
     "access.mode": ("open", "whitelist"),
+    "scheduler.leader": ("auto", "redis", "postgres", "none"),
 }
 
 # Smallest value each numeric setting accepts (0 for the sender's limits means "off").
@@ -86,6 +89,7 @@ MINIMUMS: dict[str, float] = {
     "sender.max_retries": 0, "audit.retention_days": 1, "retention.remind_after_days": 1,
     "retention.archive_after_days": 1, "circuit_breaker.users": 1, "circuit_breaker.window_seconds": 1,
     "circuit_breaker.pause_seconds": 1, "circuit_breaker.user_errors": 1, "circuit_breaker.user_pause_seconds": 1, "llm.timeout": 1, "llm.retries": 0, "llm.cache_ttl": 0,
+    "scheduler.lease_seconds": 1,
     "telegram.polling.timeout": 0, "telegram.polling.limit": 1, "telegram.webhook.port": 1,
 }
 

@@ -491,6 +491,9 @@ class JobContext(_PluginScope):
         self.lang: str = app.config["default_language"]
         self.outbox: list[Outgoing] = []
         self._languages: dict[int, str] = {}
+        # The time the trigger scheduled this run for (UTC), the same in every process; None for a
+        # run started by hand (/job run). A job that must not do a tick's work twice keys it by this.
+        self.scheduled_for: dt.datetime | None = None
 
     def language_of(self, user: User) -> str:
         """The language to write to ``user`` in: their /language choice, else Telegram's, else the default."""

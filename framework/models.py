@@ -233,6 +233,21 @@ class JobRun(BaseModel):
         table_name = "job_runs"
 
 
+class JobTick(BaseModel):
+    """One scheduled run of a job (core migration 0008), claimed before it runs: with several
+    processes, the unique (job, fire time) key lets exactly one of them run each tick, even
+    while the leadership changes hands (framework.scheduler.DbTickStore)."""
+
+    job_id = peewee.CharField(max_length=200)  # '{owner}.{name}'
+    fire_time = UtcDateTimeField()  # the time the trigger scheduled, the same in every process
+    holder = peewee.CharField(max_length=200)  # host:pid of the process that ran it
+    claimed_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "job_ticks"
+        primary_key = peewee.CompositeKey("job_id", "fire_time")
+
+
 class BotProcess(BaseModel):
     """A bot process serving this database (core migration 0003), kept alive by its heartbeat so
     ``plugbot health``, ``plugins``, ``restore`` and ``migrate --down`` in another process know
@@ -284,5 +299,5 @@ class IncomingUpdate(BaseModel):
 CORE_MODELS = [
     User, UserSettings, AuditLog, PdAuditLog, UserRestriction, AccessList, RateLimit,
     AppSettings, AdminUser, LlmCache, UsageStats, ProcessedUpdate, PluginState, JobRun, BotProcess,
-    OutboxMessage, IncomingUpdate,
+    OutboxMessage, IncomingUpdate, JobTick,
 ]

@@ -7,6 +7,7 @@ import time, so a process (a test run) can build one application after another.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import difflib
 import graphlib
 import importlib
@@ -157,6 +158,10 @@ class PluginManager:
         self._breaker = CircuitBreaker(**config.get("circuit_breaker", {}))
         self._counts = threading.Lock()
         self._told_paused: dict[str, set[int]] = {}  # plugin → users told in a group that it is paused
+        # plugin → the pause this process last wrote or adopted, by its end on the application's clock
+        # (``plugin_state.paused_until``): the value that names one pause in every process.
+        self._pause_marks: dict[str, dt.datetime] = {}
+        self._adopted: set[str] = set()  # plugins paused here because another process paused them
 
     # -- loading ---------------------------------------------------------------
     def load(self) -> None:
@@ -459,7 +464,10 @@ class PluginManager:
                 self._breaker.reset(name)
                 self._told_paused.pop(name, None)
                 log.warning("plugin %s resumed after its pause", name, extra={"plugin": name})
-                self.status_changed(name, "enabled")
+                if name in self._adopted:
+                    self._adopted.discard(name)  # the process that paused it tells the admins, once
+                else:
+                    self.status_changed(name, "enabled")
             return False
         return True
 
@@ -503,6 +511,8 @@ class PluginManager:
         if self._breaker.trip(name, user):
             loaded.status = "paused"
             loaded.paused_until = time.monotonic() + self._breaker.pause_seconds
+            self._pause_marks.pop(name, None)  # a new pause: named when it is saved (shared_pause)
+            self._adopted.discard(name)
             log.error("plugin %s paused by the circuit breaker: %s", name, error, extra={"plugin": name})
             return Failure(paused=True)
         if held:
@@ -510,13 +520,74 @@ class PluginManager:
                         self._breaker.user_pause_seconds, extra={"plugin": name})
         return Failure(held=held, seconds=self._breaker.user_pause_seconds if held else 0)
 
-    def resume(self, name: str) -> None:
+    def resume(self, name: str, *, tell: bool = True) -> None:
+        """End a pause of ``name`` now; ``tell``: the ``plugbot_plugin_status`` implementations hear of
+        it (not when the resume was made, and told, in another process)."""
         loaded = self.plugins[name]
         if loaded.status == "paused":
             loaded.status, loaded.paused_until = "enabled", None
             self._breaker.reset(name)
-            self.status_changed(name, "enabled")
+            self._adopted.discard(name)
+            if tell:
+                self.status_changed(name, "enabled")
             self._told_paused.pop(name, None)
+
+
+    # -- the pause shared by every process (plugin_state.paused_until) -------------------
+    def shared_pause(self, name: str, now: dt.datetime) -> dt.datetime | None:
+        """When the pause of ``name`` ends on the clock ``now`` is read from, to be saved for the
+        other processes; None when it is not paused. The same pause keeps the same end, so
+        a process tells its own pause from a new one by this value."""
+        loaded = self.plugins.get(name)
+        if loaded is None or loaded.status != "paused" or loaded.paused_until is None:
+            return None
+        with self._counts:
+            mark = self._pause_marks.get(name)
+            if mark is None:
+                left = max(0.0, loaded.paused_until - time.monotonic())
+                mark = self._pause_marks[name] = now + dt.timedelta(seconds=round(left, 3))
+            return mark
+
+    def lifted_pause(self, name: str) -> dt.datetime | None:
+        """The saved end of the last pause of ``name`` this process knew (ended or not)."""
+        return self._pause_marks.get(name)
+
+    def adopt_pauses(self, saved: dict[str, dt.datetime | None], now: dt.datetime) -> None:
+        """Follow the pauses other processes saved (``{plugin: paused_until}``, ``now`` on the same
+        clock): a pause this process has not seen begins here too, and one that was cleared (an
+        admin resumed the plugin) ends here. A pause this process made and has not saved yet is
+        left alone, and a pause it has already seen end is not taken up again."""
+        for name, until in saved.items():
+            loaded = self.plugins.get(name)
+            if loaded is None or loaded.builtin or loaded.module is None:
+                continue
+            with self._counts:
+                mark = self._pause_marks.get(name)
+                if loaded.status == "paused":
+                    if mark is None or until == mark:
+                        continue  # ours, not saved yet; or the one already in force
+                    if until is None:
+                        resumed = True
+                    else:
+                        resumed = False
+                        if until > now:  # a later pause saved by another process: it lasts longer
+                            self._pause_marks[name] = until
+                            loaded.paused_until = time.monotonic() + (until - now).total_seconds()
+                        continue
+                elif loaded.status == "enabled" and until is not None and until > now and until != mark:
+                    loaded.status = "paused"
+                    loaded.paused_until = time.monotonic() + (until - now).total_seconds()
+                    self._pause_marks[name] = until
+                    self._adopted.add(name)
+                    self._told_paused.pop(name, None)
+                    log.error("plugin %s paused by the circuit breaker of another process", name,
+                              extra={"plugin": name})
+                    continue
+                else:
+                    continue
+            if resumed:
+                log.warning("plugin %s resumed by an admin in another process", name, extra={"plugin": name})
+                self.resume(name, tell=False)
 
 
 @dataclass(frozen=True)

@@ -89,12 +89,11 @@ class RuntimeSettings:
         try:
             with dbmod.connection_scope():
                 row = AppSettings.get_or_none(AppSettings.id == 1)
-                switches = {state.name: bool(state.enabled) for state in
-                            PluginState.select(PluginState.name, PluginState.enabled)
-                            .where(PluginState.enabled.is_null(False))}
+                states = list(PluginState.select(PluginState.name, PluginState.enabled, PluginState.paused_until))
         except Exception:  # noqa: BLE001 - a failed refresh keeps the last known state, tried again later
             log.exception("could not read the runtime settings; keeping the last known ones")
             return
+        switches = {state.name: bool(state.enabled) for state in states if state.enabled is not None}
         with self._lock:
             self._settings = _snapshot(row)
             changed = switches != self._switches
@@ -102,6 +101,8 @@ class RuntimeSettings:
         if changed:
             for listener in list(self.listeners):
                 listener(dict(switches))
+        if self._plugins is not None:  # circuit-breaker pauses saved, or cleared, by other processes
+            self._plugins.adopt_pauses({state.name: state.paused_until for state in states}, now)
 
     def settings(self) -> dict[str, Any]:
         """``active_llm_vendor``, ``llm_config``, ``consent_text``, ``consent_updated_at``, ``access_mode``
@@ -129,11 +130,22 @@ class RuntimeSettings:
         return self._plugins is not None and self._plugins.switchable(name)
 
     def resume(self, name: str, *, actor: User | None) -> bool:
-        """End a circuit-breaker pause of ``name`` in this process now; True if it was paused.
-        Audited as ``plugin_resumed``."""
-        if self._plugins is None or not self._plugins.is_paused(name):
+        """End a circuit-breaker pause of ``name`` here at once and in the other processes within
+        ``refresh_seconds``; True if it was paused. Audited as ``plugin_resumed``. Call inside the
+        update's transaction."""
+        if self._plugins is None:
             return False
-        self._plugins.resume(name)
+        now = self.clock()
+        paused_here = self._plugins.is_paused(name)
+        if paused_here:
+            self._plugins.resume(name)
+        # Cleared in the database too, where the other processes read the pause from; a pause
+        # another process saved and this one has not taken up yet ends as well.
+        cleared = (PluginState.update(status="enabled", paused_until=None, updated_at=now)
+                   .where(PluginState.name == name, PluginState.paused_until > now)
+                   .execute())
+        if not paused_here and not (cleared and self._plugins.switchable(name)):
+            return False
         self.audit.log("plugin_resumed", user=actor, plugin="core", entity_type="plugin", details={"plugin": name})
         return True
 

@@ -15,6 +15,16 @@ statistics are another matter: with a :class:`DbJobStatsStore` they are kept
 in ``job_runs``, so ``plugbot plugins`` (another process) can show them and a
 restarted bot's ``/jobs`` still knows when each job last ran.
 
+With several processes every one runs a scheduler, and only the leader
+(:mod:`framework.leader`) runs the jobs. Each scheduled run is a *tick*: the
+job id and the time the trigger scheduled it for. A :class:`DbTickStore`
+claims the tick in ``job_ticks`` (unique key) before the job runs, so a tick
+is run once even while two processes both believe they lead during a
+hand-over. Interval triggers are anchored at a fixed epoch unless given a
+``start_date``, so every process computes the same fire times. A manual
+:meth:`Scheduler.run_now` is no tick: it claims nothing and runs wherever it
+is asked.
+
 Defaults: ``coalesce=True`` (a backlog of missed run times, after the
 process was suspended or the clock jumped, runs once, not once per missed
 time), ``max_instances=1``, ``misfire_grace_time=60`` (a run more than a
@@ -34,10 +44,11 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import db
-from .models import JobRun
+from .models import JobRun, JobTick
 from .redaction import error_text
 
 log = logging.getLogger(__name__)
@@ -46,6 +57,70 @@ TRIGGERS = ("cron", "interval", "date")
 DEFAULT_JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 JOB_OPTIONS = tuple(DEFAULT_JOB_OPTIONS)
 UTC = dt.UTC
+# Where interval triggers count from when no start_date is given: the same instant in every
+# process, so their fire times (the tick keys) agree. APScheduler's own default, the moment the
+# job is added, differs from process to process.
+INTERVAL_ANCHOR = dt.datetime(2000, 1, 1, tzinfo=UTC)
+TICK_RETENTION = dt.timedelta(days=2)  # claimed ticks older than this are pruned
+PRUNE_EVERY = dt.timedelta(hours=1)
+
+_tick = threading.local()  # the fire time of the tick this executor thread runs (None: run_now)
+
+
+def current_fire_time() -> dt.datetime | None:
+    """The scheduled time of the tick being run on this thread; None outside a tick (``run_now``)."""
+    return getattr(_tick, "fire_time", None)
+
+
+class _TickExecutor(ThreadPoolExecutor):
+    """APScheduler's thread pool, telling each run which fire time it is for.
+
+    APScheduler hands the executor the run times (``run_job(job, jobstore_alias, run_times,
+    logger_name)``) but not the job function; the pool is wrapped so each run time is run on
+    its own with the time in a thread-local the scheduler's wrapper reads.
+    """
+
+    def __init__(self, max_workers: int = 10) -> None:
+        super().__init__(max_workers)
+        self._pool = _StampingPool(self._pool)
+
+
+class _StampingPool:
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def submit(self, run_job: Callable[..., list[Any]], job: Any, jobstore_alias: str, run_times: list[dt.datetime],
+               logger_name: str) -> Any:
+        def stamped() -> list[Any]:
+            events: list[Any] = []
+            for run_time in run_times:
+                _tick.fire_time = run_time
+                try:
+                    events.extend(run_job(job, jobstore_alias, [run_time], logger_name))
+                finally:
+                    _tick.fire_time = None
+            return events
+
+        return self._pool.submit(stamped)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait)
+
+
+class TickStore(Protocol):
+    """Who ran which tick (see :class:`DbTickStore`)."""
+
+    def claim(self, job_id: str, fire_time: dt.datetime) -> bool: ...
+
+
+class Leadership(Protocol):
+    """Whether this process runs the jobs (see :class:`framework.leader.LeaderElector`)."""
+
+    def is_leader(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -104,12 +179,17 @@ class Scheduler:
         job_defaults: dict[str, Any] | None = None,
         store: JobStatsStore | None = None,
         clock: Callable[[], dt.datetime] = db.utcnow,
+        leadership: Leadership | None = None,
+        ticks: TickStore | None = None,
     ) -> None:
         self.timezone = resolve_timezone(timezone)
         self.clock = clock  # the application's: run times and statistics follow it (the test kit moves it)
         self._connection_scope = connection_scope
         self._job_defaults = {**DEFAULT_JOB_OPTIONS, **(job_defaults or {})}
-        self._scheduler = BackgroundScheduler(timezone=self.timezone, job_defaults=self._job_defaults)
+        self._scheduler = BackgroundScheduler(timezone=self.timezone, job_defaults=self._job_defaults,
+                                              executors={"default": _TickExecutor()})
+        self.leadership = leadership  # None: this process always runs the jobs
+        self._ticks = ticks
         self._scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         self._jobs: dict[str, _Registered] = {}
         self._stats: dict[str, JobStats] = {}
@@ -124,6 +204,14 @@ class Scheduler:
         calls this right after migrating).
         """
         self._store = store
+
+    def use_ticks(self, ticks: TickStore) -> None:
+        """Claim every tick in ``ticks`` before running it (``Application.start``, once migrated)."""
+        self._ticks = ticks
+
+    def is_leader(self) -> bool:
+        """Does this process run the scheduled jobs (always, without a leadership)?"""
+        return self.leadership is None or self.leadership.is_leader()
 
     # -- registration -------------------------------------------------------
 
@@ -157,6 +245,8 @@ class Scheduler:
             )
             if value is not None
         }
+        if trigger == "interval" and "start_date" not in trigger_args:
+            trigger_args["start_date"] = INTERVAL_ANCHOR
         stored = self._stored_stats(job_id)
         with self._lock:
             existing = self._jobs.get(job_id)
@@ -188,14 +278,19 @@ class Scheduler:
         return self._scheduler.running
 
     def start(self) -> None:
-        """Start the background thread; jobs added before start are scheduled now."""
+        """Start the background thread (and the run for leadership); jobs added before start are scheduled now."""
         if not self._scheduler.running:
+            if self.leadership is not None:
+                self.leadership.start()
             self._scheduler.start()
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop scheduling; with ``wait`` also wait for runs in progress. Safe to call twice."""
+        """Stop scheduling and give the leadership up; with ``wait`` also wait for runs in progress.
+        Safe to call twice."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
+            if self.leadership is not None:
+                self.leadership.stop()
 
     # -- running ------------------------------------------------------------
 
@@ -216,6 +311,9 @@ class Scheduler:
         job = self._jobs.get(job_id)
         if job is None:
             return
+        fire_time = current_fire_time()
+        if fire_time is not None and not self._may_run(job_id, fire_time):
+            return
         with job.lock:
             started_at = self.clock()
             started = time.perf_counter()
@@ -227,6 +325,29 @@ class Scheduler:
                 error = exc
                 log.exception("job %s failed", job_id, extra={"job": job_id})
             self._record(job_id, started_at, time.perf_counter() - started, error)
+
+    def _may_run(self, job_id: str, fire_time: dt.datetime) -> bool:
+        """Is this tick ours to run: this process leads, and no other process claimed the tick?
+
+        The claim commits before the job runs, so a tick whose leader dies half way is not run
+        again by the next leader: at most once per tick, and exactly once while processes live.
+        A claim that cannot be written (database down) skips the tick rather than risk a double.
+        """
+        if not self.is_leader():
+            return False
+        if self._ticks is None:
+            return True
+        try:
+            with self._connection_scope():
+                claimed = self._ticks.claim(job_id, fire_time)
+        except Exception:  # noqa: BLE001 - a tick not claimed is a tick not run; the next one tries again
+            log.exception("could not claim tick %s of job %s; skipped", fire_time.isoformat(), job_id,
+                          extra={"job": job_id})
+            return False
+        if not claimed:
+            log.info("tick %s of job %s was run by another process", fire_time.isoformat(), job_id,
+                     extra={"job": job_id})
+        return claimed
 
     def _record(self, job_id: str, started_at: dt.datetime, duration: float, error: BaseException | None) -> None:
         message = error_text(error) if error else None
@@ -247,6 +368,8 @@ class Scheduler:
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         """APScheduler skipped a run time older than ``misfire_grace_time`` (it logs a warning itself)."""
+        if not self.is_leader():
+            return  # the leader counts missed ticks; the others would not have run them anyway
         with self._lock:
             previous = self._stats.get(event.job_id)
             if previous is None:
@@ -342,6 +465,44 @@ class DbJobStatsStore:
         (JobRun.insert({JobRun.job_id: job_id, **first})
          .on_conflict(conflict_target=[JobRun.job_id], update=update)
          .execute())
+
+
+class DbTickStore:
+    """Ticks claimed in ``job_ticks`` (core migration 0008): the insert that conflicts on the
+    (job id, fire time) key tells a process that another one already ran the tick.
+
+    Old rows are pruned on the way, at most once per :data:`PRUNE_EVERY` per process: a tick
+    is only ever contested around its own fire time, so two days of rows is plenty.
+    """
+
+    def __init__(self, holder: str, now: Callable[[], dt.datetime] = db.utcnow) -> None:
+        self.holder = holder[:200]
+        self._now = now  # real time, like APScheduler's fire times (not the test kit's clock)
+        self._pruned_at: dt.datetime | None = None
+
+    def claim(self, job_id: str, fire_time: dt.datetime) -> bool:
+        now = self._now()
+        with db.database.atomic():
+            (JobTick.insert(job_id=job_id, fire_time=fire_time.astimezone(UTC), holder=self.holder, claimed_at=now)
+             .on_conflict_ignore()
+             .execute())
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            self.prune(now - TICK_RETENTION)
+        # What a conflicting insert returns differs by database; whose row it is does not.
+        return self.holder_of(job_id, fire_time) == self.holder
+
+    @staticmethod
+    def holder_of(job_id: str, fire_time: dt.datetime) -> str | None:
+        """Which process claimed a tick (None: nobody yet)."""
+        row = (JobTick.select(JobTick.holder)
+               .where(JobTick.job_id == job_id, JobTick.fire_time == fire_time.astimezone(UTC)).first())
+        return None if row is None else row.holder
+
+    @staticmethod
+    def prune(before: dt.datetime) -> int:
+        """Delete ticks fired before ``before``; returns how many."""
+        return JobTick.delete().where(JobTick.fire_time < before).execute()
 
 
 def _stats_of(row: JobRun) -> JobStats:
