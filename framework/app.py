@@ -131,7 +131,9 @@ class Application:
         self.sender = Sender(self.api, global_per_second=sender_cfg["global_per_second"] or None,
                              private_interval=sender_cfg["private_interval"] or None,
                              group_per_minute=sender_cfg["group_per_minute"] or None,
-                             max_retries=sender_cfg["max_retries"])
+                             max_retries=sender_cfg["max_retries"],
+                             # Several processes of one bot share Telegram's limits through Redis.
+                             redis=self.redis, redis_prefix=config["redis"]["prefix"])
         self.sender.on_sent(self._message_sent)
         # Through the attribute, so a sender replaced later (tests, console mode) is the one used.
         self.outbox = Outbox(lambda items: self.sender.deliver(items), self.clock)
