@@ -20,10 +20,11 @@ from urllib.parse import urlparse
 from . import db as dbmod
 from .access import AccessControl
 from .audit import AuditService
-from .cache import Cache, make_cache_backend
+from .cache import Cache, lookup_totals, make_cache_backend
 from .config import ConfigError, load_config
 from .context import JobContext, Outgoing, sent_message
 from .conversations import Conversation
+from .counters import SharedCounters
 from .dispatch import ChatDispatcher
 from .i18n import Translator
 from .llm import LLMService
@@ -185,6 +186,9 @@ class Application:
                                                               prefix=prefix, clock=seconds))
         self._cache_backend = make_cache_backend(self.redis, prefix=prefix, clock=seconds)
         self._caches: dict[str, Cache] = {}
+        # /botstats' numbers summed over every process (with Redis), flushed once a second.
+        self.counters = SharedCounters(self.redis, prefix, clock=seconds)
+        self.counters.track("cache", lambda: lookup_totals(self.caches().values()))
         self.i18n = Translator(default_language=config["default_language"])
         self.scheduler = Scheduler(timezone="UTC", clock=clock)
         llm = config["llm"]
@@ -296,6 +300,7 @@ class Application:
                 self._schedule(job)
         self.save_plugin_states()
         self.outbox.recover(at_start=True)  # replies a killed process committed and never sent go first
+        self.counters.start()
         if scheduler:
             self.scheduler.start()
         if telegram:
@@ -372,6 +377,7 @@ class Application:
             if self._started:
                 self._started = False  # a revived application runs its startup hooks again only through start()
                 self.plugins.call_each("plugbot_shutdown")
+            self.counters.stop()  # after the shutdown hooks: what they counted is flushed too
             self._close_connections()
         finally:
             _LIVE.release(self)
