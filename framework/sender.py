@@ -250,7 +250,9 @@ class Sender:
         limits = {"global_per_second": global_per_second, "private_interval": private_interval,
                   "group_per_minute": group_per_minute}
         local = LocalPacing(clock=clock, **limits)
-        self.pacing: Pacing = local if redis is None else FailoverPacing(
+        # No limit at all (the console has no Telegram to respect): nothing worth a round trip.
+        shared = redis is not None and any(limits.values())
+        self.pacing: Pacing = local if not shared else FailoverPacing(
             RedisPacing(redis, redis_prefix, clock=shared_clock, **limits), local, clock=clock)
         self._random = random.Random()
         self._listeners: list[Callable[[str, dict[str, Any], Any], None]] = []
