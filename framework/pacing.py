@@ -229,10 +229,10 @@ if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local untill = now + tonumber(ARGV[2])
+local ends = now + tonumber(ARGV[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current < untill then
-  redis.call('SET', KEYS[1], untill, 'PX', math.ceil(tonumber(ARGV[2]) / 1000) + 1)
+if current < ends then
+  redis.call('SET', KEYS[1], ends, 'PX', math.ceil(tonumber(ARGV[2]) / 1000) + 1)
 end
 return 1
 """

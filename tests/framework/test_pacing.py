@@ -3,8 +3,14 @@ Redis prefix play two processes of one bot. Time is a fake clock both share, mov
 sleeps, so the pacing is checked as arithmetic, never by measuring."""
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +18,8 @@ from test_sender import FakeTime, RecordingApi, telegram_error
 
 from framework.redisconn import connect_redis
 from framework.sender import Sender, SendError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.usefixtures("redis_url")
 
@@ -146,3 +154,34 @@ def test_limits_are_shared_again_once_redis_answers(redis_url: str, redis_prefix
     logged = [r.getMessage() for r in caplog.records if r.name == "framework.pacing"]
     assert sum(m.startswith("sender: Redis unreachable") for m in logged) == 2  # once per process
     assert sum(m.startswith("sender: Redis answers again") for m in logged) == 2
+
+
+def test_two_os_processes_share_the_global_limit(redis_url: str, redis_prefix: str) -> None:
+    """Two real processes, each sending 45 messages to chats of its own. The shared clock stands
+    still, so whatever the interleaving, the waits both were given together are exactly those of
+    one process sending 90: a burst of 30, then one every 1/30 s."""
+    script = textwrap.dedent("""
+        import json, sys
+        from framework.redisconn import connect_redis
+        from framework.sender import Sender
+
+        class Api:
+            def call(self, method, **params):
+                return {}
+
+        url, prefix, first = sys.argv[1], sys.argv[2], int(sys.argv[3])
+        waits = []
+        sender = Sender(Api(), sleep=waits.append, clock=lambda: 0.0, private_interval=None,
+                        redis=connect_redis(url), redis_prefix=prefix, shared_clock=lambda: 1_700_000_000.0)
+        for chat in range(first, first + 45):
+            sender.call("send_message", chat_id=chat, text="hi")
+        print(json.dumps(waits))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    workers = [subprocess.Popen([sys.executable, "-c", script, redis_url, redis_prefix, str(first)], env=env,
+                                stdout=subprocess.PIPE, text=True) for first in (1, 1001)]
+    outputs = [worker.communicate(timeout=60)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0]
+    waits = sorted(wait for output in outputs for wait in json.loads(output))
+    # Throttled messages only record a wait: 60 of the 90, the first 30 went at once.
+    assert waits == pytest.approx([k * 33_334 / 1_000_000 for k in range(1, 61)], abs=1e-6)
