@@ -21,10 +21,11 @@ from urllib.parse import urlparse
 from . import db as dbmod
 from .access import AccessControl
 from .audit import AuditService
-from .cache import Cache, make_cache_backend
+from .cache import Cache, lookup_totals, make_cache_backend
 from .config import ConfigError, load_config
 from .context import JobContext, Outgoing, sent_message
 from .conversations import Conversation
+from .counters import SharedCounters
 from .i18n import Translator
 from .leader import LeaderElector, holder_name, make_lease
 from .llm import LLMService
@@ -130,7 +131,9 @@ class Application:
         self.sender = Sender(self.api, global_per_second=sender_cfg["global_per_second"] or None,
                              private_interval=sender_cfg["private_interval"] or None,
                              group_per_minute=sender_cfg["group_per_minute"] or None,
-                             max_retries=sender_cfg["max_retries"])
+                             max_retries=sender_cfg["max_retries"],
+                             # Several processes of one bot share Telegram's limits through Redis.
+                             redis=self.redis, redis_prefix=config["redis"]["prefix"])
         self.sender.on_sent(self._message_sent)
         # Through the attribute, so a sender replaced later (tests, console mode) is the one used.
         self.outbox = Outbox(lambda items: self.sender.deliver(items), self.clock)
@@ -182,6 +185,9 @@ class Application:
                                                               prefix=prefix, clock=seconds))
         self._cache_backend = make_cache_backend(self.redis, prefix=prefix, clock=seconds)
         self._caches: dict[str, Cache] = {}
+        # /botstats' numbers summed over every process (with Redis), flushed once a second.
+        self.counters = SharedCounters(self.redis, prefix, clock=seconds)
+        self.counters.track("cache", lambda: lookup_totals(self.caches().values()))
         self.i18n = Translator(default_language=config["default_language"])
         jobs = config["scheduler"]
         self.holder = holder_name()  # this process in the leader lease and the job ticks it claims
@@ -299,6 +305,7 @@ class Application:
                 self._schedule(job)
         self.save_plugin_states()
         self.outbox.recover(at_start=True)  # replies a killed process committed and never sent go first
+        self.counters.start()
         if self.queue.workers:
             self.queue.recover()  # updates stored by an earlier run and never processed
         if scheduler:
@@ -376,6 +383,7 @@ class Application:
             if self._started:
                 self._started = False  # a revived application runs its startup hooks again only through start()
                 self.plugins.call_each("plugbot_shutdown")
+            self.counters.stop()  # after the shutdown hooks: what they counted is flushed too
             self._close_connections()
         finally:
             _LIVE.release(self)

@@ -24,7 +24,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -331,3 +331,13 @@ def make_cache_backend(redis_client: redis.Redis | None, prefix: str = "", *,
     if redis_client is None:
         return MemoryCacheBackend(clock, prefix=prefix)
     return RedisCacheBackend(redis_client, prefix, clock)
+
+
+def lookup_totals(caches: Iterable[Cache]) -> dict[str, int]:
+    """Hits and misses of ``caches`` (one per name) together: the bot's cache hit rate."""
+    hits = misses = 0
+    for cache in caches:
+        counts = cache.stats()
+        hits += counts.get("hits", 0)
+        misses += counts.get("misses", 0)
+    return {"hits": hits, "misses": misses}

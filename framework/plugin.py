@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .app import Application
     from .audit import AuditService
     from .cache import Cache
+    from .counters import SharedCounters
     from .i18n import Translator
     from .llm import LLMService
     from .ratelimit import RateLimiter
@@ -30,7 +31,8 @@ class Plugin:
     ``name``, ``settings`` (its merged config section), ``cache`` (its own namespace),
     ``t``/``tn`` (its catalog), ``log`` (the logger ``plugbot.<name>``), ``send``, ``notify_admins``,
     ``now()``, and the application's services: ``users``, ``access``, ``audit``, ``llm``,
-    ``scheduler``, ``i18n``, ``ratelimiter``, ``runtime``.
+    ``scheduler``, ``i18n``, ``ratelimiter``, ``runtime``, ``counters`` (numbers summed over every
+    process of the bot, :class:`framework.counters.SharedCounters`).
     """
 
     users: UserService
@@ -41,12 +43,13 @@ class Plugin:
     i18n: Translator
     ratelimiter: RateLimiter
     runtime: RuntimeSettings
+    counters: SharedCounters
 
     def __init__(self, app: Application, name: str):
         self._app = app
         self.name = name
         self.log = logging.getLogger(f"plugbot.{name}")
-        for service in ("users", "access", "audit", "llm", "scheduler", "i18n", "ratelimiter", "runtime"):
+        for service in ("users", "access", "audit", "llm", "scheduler", "i18n", "ratelimiter", "runtime", "counters"):
             setattr(self, service, getattr(app, service))
 
     @property

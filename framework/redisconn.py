@@ -132,7 +132,8 @@ class Keys:
 
     #: The first part of every key the bot writes. A new kind of key adds its family here, or a
     #: restore would leave it behind (:func:`drop_bot_state`; a test checks every method).
-    FAMILIES = ("user:", "ratelimit:", "cache:", "active_sessions", "update:", "lock:", "plugin:")
+    FAMILIES = ("user:", "ratelimit:", "cache:", "active_sessions", "update:", "lock:", "plugin:", "sender:",
+                "stats:")
 
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
@@ -170,6 +171,22 @@ class Keys:
 
     def cache(self, key: str) -> str:
         return f"{self.prefix}cache:{key}"
+
+    def sender_pause(self, chat: int | str) -> str:
+        """Until when Telegram asked to leave ``chat`` alone (a 429); chat ``*``: the whole bot."""
+        return f"{self.prefix}sender:pause:{chat}"
+
+    def sender_window(self, chat: int | str) -> str:
+        """The send slots booked for ``chat`` (Telegram's per-chat pacing, every process's)."""
+        return f"{self.prefix}sender:window:{chat}"
+
+    def sender_bucket(self) -> str:
+        """The bot-wide message bucket (30 a second, every process's)."""
+        return f"{self.prefix}sender:bucket"
+
+    def stats(self, name: str) -> str:
+        """Counters every process adds to (a hash: counter name -> total)."""
+        return f"{self.prefix}stats:{name}"
 
     def cache_pattern(self, key_prefix: str) -> str:
         """SCAN MATCH pattern for every cache key starting with ``key_prefix``."""

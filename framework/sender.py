@@ -8,9 +8,9 @@ and each would need its own retry logic. The sender paces message-producing
 calls, honours ``retry_after``, retries transient failures with bounded
 backoff and turns every other failure into one exception, :class:`SendError`.
 
-Pacing uses *reservations*: a thread books the next free slot of its chat
-(and then of the global bucket) under a short lock and sleeps outside it, so
-one slow chat never blocks the threads serving other chats.
+The limits live in a *pacing* (:mod:`framework.pacing`): this process's own,
+or, with Redis, every process's together, so N processes of one bot stay
+within them and a 429 one of them saw pauses the others.
 """
 from __future__ import annotations
 
@@ -19,17 +19,19 @@ import os
 import random
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 import telebot
 from telebot import apihelper
 
+from .pacing import FailoverPacing, LocalPacing, Pacing, RedisPacing
 from .redaction import redact_call, register_token
 
 if TYPE_CHECKING:
+    from redis import Redis
+
     from .context import Outgoing
 
 logger = logging.getLogger(__name__)
@@ -147,86 +149,6 @@ class _Http:
 # -- pacing ----------------------------------------------------------------------------
 
 
-class _TokenBucket:
-    """``rate`` calls a second with bursts of ``rate``; each reservation says how long to wait."""
-
-    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
-        self._rate = rate
-        self._clock = clock
-        self._tokens = rate
-        self._updated = clock()
-        self._lock = threading.Lock()
-
-    def reserve(self) -> float:
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self._rate, self._tokens + (now - self._updated) * self._rate)
-            self._updated = now
-            self._tokens -= 1  # may go negative: later callers queue behind this reservation
-            return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
-
-
-class _ChatWindow:
-    """At most ``count`` calls per ``period`` seconds for each chat (sliding window of booked slots)."""
-
-    _PRUNE_EVERY = 1024
-
-    def __init__(self, count: int, period: float, clock: Callable[[], float]) -> None:
-        self._count = count
-        self._period = period
-        self._clock = clock
-        self._slots: dict[Hashable, deque[float]] = {}
-        self._reservations = 0
-        self._lock = threading.Lock()
-
-    def reserve(self, chat: Hashable) -> float:
-        """Book the chat's next free slot; return the seconds to wait for it."""
-        with self._lock:
-            now = self._clock()
-            slots = self._slots.setdefault(chat, deque(maxlen=self._count))
-            slot = now
-            if slots:
-                slot = max(slot, slots[-1])  # keep each chat's calls in booking order
-            if len(slots) == self._count:
-                slot = max(slot, slots[0] + self._period)
-            slots.append(slot)
-            self._reservations += 1
-            if self._reservations % self._PRUNE_EVERY == 0:
-                self._prune(now)
-            return slot - now
-
-    def _prune(self, now: float) -> None:
-        # Forget chats whose bookings can no longer delay anyone, so memory stays bounded.
-        idle = [chat for chat, slots in self._slots.items() if not slots or slots[-1] + self._period <= now]
-        for chat in idle:
-            del self._slots[chat]
-
-
-class _Pauses:
-    """Chats Telegram told us to leave alone for a while (429 ``retry_after``)."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._until: dict[Hashable, float] = {}
-        self._lock = threading.Lock()
-
-    def pause(self, chat: Hashable, seconds: float) -> None:
-        with self._lock:
-            until = self._clock() + seconds
-            self._until[chat] = max(until, self._until.get(chat, until))
-
-    def remaining(self, chat: Hashable) -> float:
-        """Seconds ``chat`` is still paused for (expired pauses are forgotten)."""
-        with self._lock:
-            until = self._until.get(chat)
-            if until is None:
-                return 0.0
-            left = until - self._clock()
-            if left <= 0:
-                del self._until[chat]
-            return max(left, 0.0)
-
-
 def chat_key(chat_id: Any) -> int | str | None:
     """Normalise a ``chat_id`` parameter: ``"123"`` → ``123``; ``"@channel"`` stays a string."""
     if isinstance(chat_id, bool) or chat_id is None:
@@ -297,6 +219,11 @@ class Sender:
     A limit set to ``None`` is not applied (the console transport has no
     Telegram limits to respect). ``sleep`` and ``clock`` are injectable so
     tests check the pacing without waiting.
+
+    With ``redis`` the limits are shared by every sender on that Redis and
+    ``redis_prefix`` (every process of the bot), on the Redis server's clock
+    (``shared_clock``, epoch seconds, replaces it in tests); while Redis is
+    unreachable each process paces itself alone (:class:`~framework.pacing.FailoverPacing`).
     """
 
     def __init__(
@@ -311,16 +238,22 @@ class Sender:
         backoff_max: float = 30,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        redis: Redis | None = None,
+        redis_prefix: str = "",
+        shared_clock: Callable[[], float] | None = None,
     ) -> None:
         self.api = api
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
-        self._bucket = _TokenBucket(global_per_second, clock) if global_per_second else None
-        self._private = _ChatWindow(1, private_interval, clock) if private_interval else None
-        self._groups = _ChatWindow(group_per_minute, 60.0, clock) if group_per_minute else None
-        self._pauses = _Pauses(clock)
+        limits = {"global_per_second": global_per_second, "private_interval": private_interval,
+                  "group_per_minute": group_per_minute}
+        local = LocalPacing(clock=clock, **limits)
+        # No limit at all (the console has no Telegram to respect): nothing worth a round trip.
+        shared = redis is not None and any(limits.values())
+        self.pacing: Pacing = local if not shared else FailoverPacing(
+            RedisPacing(redis, redis_prefix, clock=shared_clock, **limits), local, clock=clock)
         self._random = random.Random()
         self._listeners: list[Callable[[str, dict[str, Any], Any], None]] = []
         self._stats_lock = threading.Lock()
@@ -415,6 +348,9 @@ class Sender:
                 wait = retry_after(exc) if flood_raises else None
                 if wait is not None:
                     self._count("flood_waits")
+                    # Among many messages in a row a 429 means the bot as a whole goes too fast:
+                    # every message of every process waits, not only the caller's.
+                    self.pacing.pause(None, wait)
                     raise SendError(method, 429, _describe(exc)[1], retry_after=wait) from exc
                 delay = self._retry_delay(method, exc, attempt, chat)
                 attempt += 1
@@ -435,29 +371,10 @@ class Sender:
                 logger.exception("listener %r failed on %s to %s", listener, method, params.get("chat_id"))
 
     def _throttle(self, chat: int | str | None) -> None:
-        waited = 0.0
-        if chat is not None:
-            paused = self._pauses.remaining(chat)
-            if paused > 0:
-                self._sleep(paused)
-            window = self._window_for(chat)
-            booked = window.reserve(chat) if window is not None else 0.0
-            if booked > 0:
-                self._sleep(booked)
-            waited = paused + booked
-        if self._bucket is not None:
-            wait = self._bucket.reserve()
-            if wait > 0:
-                self._sleep(wait)
-                waited += wait
+        waited = self.pacing.throttle(chat, self._sleep)
         if waited > 0:
             self._count("throttled")
             self._count("throttle_seconds", waited)
-
-    def _window_for(self, chat: int | str) -> _ChatWindow | None:
-        if isinstance(chat, int) and chat > 0:
-            return self._private
-        return self._groups  # negative ids and @channel names
 
     def _retry_delay(self, method: str, exc: Exception, attempt: int, chat: int | str | None) -> float:
         """Seconds to sleep before retrying ``exc``, or raise :class:`SendError` if it must not be.
@@ -472,7 +389,7 @@ class Sender:
             if delay is None:  # a bare HTTP 429 (a proxy's), without Telegram's answer
                 delay = 1.0
             if chat is not None:
-                self._pauses.pause(chat, delay)
+                self.pacing.pause(chat, delay)
         elif code is None or code >= 500:
             delay = self._backoff(attempt)
         else:

@@ -107,7 +107,7 @@ def plugbot_update_done(ctx: Any, error: BaseException | None, plugin: Plugin) -
 
 @hookimpl
 def plugbot_startup(plugin: Plugin) -> None:
-    stats.counters[plugin.name] = stats.UpdateCounters(since=plugin.now())
+    stats.track(plugin)
     delivery = Delivery(plugin)
     _deliveries[id(plugin)] = delivery
     delivery.start()  # resumes a broadcast a stopped process left unfinished

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from framework import Context, User
+from framework import Context, Plugin, User
 
 from . import stats_chart
 
@@ -17,7 +17,8 @@ CHART_DAYS = 14
 @dataclass
 class UpdateCounters:
     """Updates this process finished since it started: counted by ``plugbot_update_done``, in memory,
-    so counting costs an update no query."""
+    so counting costs an update no query. The core's shared counters (``plugin.counters``) add them
+    up over every process of the bot (:func:`track`)."""
 
     since: dt.datetime
     processed: int = 0
@@ -31,9 +32,24 @@ class UpdateCounters:
             self.errors += error is not None
             self.rate_limited += refused == "rate_limit"
 
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {"processed": self.processed, "errors": self.errors, "rate_limited": self.rate_limited}
+
 
 # One set of counters per running plugin (its runtime name), replaced when the bot starts again.
 counters: dict[str, UpdateCounters] = {}
+
+
+def counters_name(plugin: str) -> str:
+    """The shared counters of the admin plugin loaded as ``plugin`` (Redis hash ``stats:<this>``)."""
+    return f"updates:{plugin}"
+
+
+def track(plugin: Plugin) -> None:
+    """Count this process's updates from now on, and add them to every other process's."""
+    seen = counters[plugin.name] = UpdateCounters(since=plugin.now())
+    plugin.counters.track(counters_name(plugin.name), seen.snapshot)
 
 
 def register(register: Any) -> None:
@@ -61,13 +77,10 @@ def new_users_per_day(today: dt.date, days: int = CHART_DAYS) -> list[tuple[dt.d
 
 
 def cache_hit_rate(ctx: Context) -> tuple[int, int]:
-    """Hits and lookups of every cache of this process."""
-    hits = lookups = 0
-    for cache in ctx.app.caches().values():
-        stats = cache.stats()
-        hits += stats.get("hits", 0)
-        lookups += stats.get("hits", 0) + stats.get("misses", 0)
-    return hits, lookups
+    """Hits and lookups of every cache, in every process of the bot."""
+    totals = ctx.app.counters.totals("cache")
+    hits = totals.get("hits", 0)
+    return hits, hits + totals.get("misses", 0)
 
 
 def plugin_counters(ctx: Context) -> list[tuple[str, dict[str, Any]]]:
@@ -83,11 +96,12 @@ def botstats(ctx: Context) -> None:
              ctx.t("stats.users", total=f"{users['total']:,}", day=f"{users['day']:,}", week=f"{users['week']:,}",
                    month=f"{users['month']:,}"),
              ctx.t("stats.new_users", days=CHART_DAYS, count=f"{sum(n for _, n in days):,}")]
-    seen = counters.get(ctx.plugin)
-    if seen is not None:
-        lines.append(ctx.t("stats.updates", since=seen.since.strftime("%Y-%m-%d %H:%M"),
-                           processed=f"{seen.processed:,}", errors=f"{seen.errors:,}",
-                           rate_limited=f"{seen.rate_limited:,}"))
+    if ctx.plugin in counters:
+        seen = ctx.app.counters.totals(counters_name(ctx.plugin))  # every process's, since the first began
+        since = dt.datetime.fromtimestamp(seen["since"], dt.UTC)
+        lines.append(ctx.t("stats.updates", since=since.strftime("%Y-%m-%d %H:%M"),
+                           processed=f"{seen.get('processed', 0):,}", errors=f"{seen.get('errors', 0):,}",
+                           rate_limited=f"{seen.get('rate_limited', 0):,}"))
     hits, lookups = cache_hit_rate(ctx)
     lines.append(ctx.t("stats.cache", rate=f"{hits / lookups:.0%}" if lookups else "—", hits=f"{hits:,}",
                        lookups=f"{lookups:,}"))

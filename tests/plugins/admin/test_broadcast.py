@@ -258,3 +258,22 @@ def test_a_user_who_muted_notifications_gets_no_broadcast(make_bot) -> None:
     admin.press("Send")
     assert eventually(_finished, timeout=30)
     assert set(received(bot, TEXT)) == set(users[3:]) | {SUPERADMIN}
+
+
+def test_a_429_during_a_broadcast_pauses_the_other_processes_too(bot_factory, db_url, redis_url,
+                                                                  redis_prefix) -> None:
+    from framework.redisconn import connect_redis
+    from framework.sender import Sender
+
+    bot = bot_factory({"admin": {"broadcast_per_second": 30}}, db_url=db_url, admins=(SUPERADMIN,), redis=True)
+    add_users(1, 40)
+    telegram = Telegram(bot, TEXT, flood_at=10, retry_after=30.0)
+    admin, _ = _start(bot)
+    admin.press("Send")
+    assert eventually(lambda: any(what == "429" for _, what in telegram.moments), timeout=30)
+    # Another process of the same bot (its sender on the same Redis prefix) replies to someone meanwhile.
+    waited: list[float] = []
+    other = Sender(bot.telegram, redis=connect_redis(redis_url), redis_prefix=redis_prefix, sleep=waited.append)
+    other.call("send_message", chat_id=5, text="a reply in another process")
+    assert len(waited) == 1 and 20 < waited[0] <= 30              # it waits out Telegram's retry_after too
+    assert [what for _, what in telegram.moments].count("sent") == 9  # and so does the broadcast

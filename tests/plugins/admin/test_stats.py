@@ -96,3 +96,24 @@ def test_botstats_reveals_nothing_to_a_non_admin_and_needs_the_permission(bot_fa
 
 def test_botstats_in_russian() -> None:
     assert_locales_complete("admin")
+
+
+def test_botstats_adds_up_every_process_of_the_bot(bot_factory, redis_url, redis_prefix) -> None:
+    from framework.cache import lookup_totals
+    from framework.counters import SharedCounters
+    from framework.redisconn import connect_redis
+    from plugins.admin.stats import counters_name
+
+    bot = bot_factory({"admin": {}}, admins=(SUPERADMIN,), redis=True)
+    # Another process of the same bot (one application per process: its counters, on the same prefix).
+    other = SharedCounters(connect_redis(redis_url), redis_prefix, clock=lambda: 1_700_000_000.0)
+    other.track(counters_name("admin"), lambda: {"processed": 100, "errors": 3, "rate_limited": 2})
+    other.track("cache", lambda: {"hits": 30, "misses": 10})
+    assert other.flush()
+    bot.user(7).send("/start")
+    lines = bot.user(SUPERADMIN).send("/botstats")[0].text.splitlines()
+    # Alice's /start counted here, the rest there; "since": when the first process began counting.
+    assert lines[3] == "Since 2023-11-14 22:13 UTC: 101 updates processed, 3 errors, 2 rate-limited"
+    own = lookup_totals(bot.app.caches().values())
+    hits, lookups = 30 + own["hits"], 40 + own["hits"] + own["misses"]
+    assert lines[4] == f"Cache hit rate: {hits / lookups:.0%} ({hits} of {lookups} lookups)"
