@@ -611,12 +611,12 @@ def cmd_webhook(args: argparse.Namespace) -> int:
         raise ConfigError(errors)
     with _app(config) as app:
         if args.action == "set":
-            from .transports.webhook import set_webhook
+            from .transports.webhook import set_webhook, updates_to_ask_for
 
-            allowed = app.allowed_updates()
-            set_webhook(app)
+            allowed = updates_to_ask_for(app)
+            set_webhook(app, allowed_updates=allowed)
             print(f"webhook set to {redact(hook['url'])}")
-            print(f"allowed_updates: {', '.join(allowed) if allowed else 'Telegram default'}; "
+            print(f"allowed_updates: {', '.join(allowed)}; "
                   f"max_connections: {hook['max_connections']}")
         elif args.action == "info":
             from .transports.webhook import webhook_info

@@ -19,9 +19,11 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 from ..config import load_config
-from ..metrics import MULTIPROC_ENV
 from ..redaction import redact
 
+# framework.metrics's name for it, spelt out: importing that module imports prometheus_client,
+# which must only happen once the variable is set (below).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _CONFIG_PATH = os.environ.get("PLUGBOT_CONFIG") or "config.yaml"
 _CONFIG = load_config(_CONFIG_PATH)
 _HOOK = _CONFIG["telegram"]["webhook"]

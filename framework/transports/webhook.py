@@ -226,11 +226,21 @@ def set_webhook(app: App, url: str | None = None, *, secret_token: str | None = 
     if not url or not secret_token:
         raise ValueError("set_webhook needs telegram.webhook.url and telegram.webhook.secret_token")
     if allowed_updates is None and hasattr(app, "allowed_updates"):
-        allowed_updates = app.allowed_updates()
+        allowed_updates = updates_to_ask_for(app)
     if max_connections is None:
         max_connections = int(settings.get("max_connections", 40))
     return app.sender.call("set_webhook", url=url, secret_token=secret_token, allowed_updates=allowed_updates,
                            max_connections=max_connections, drop_pending_updates=drop_pending_updates)
+
+
+def updates_to_ask_for(app: Any) -> list[str]:
+    """The update kinds the enabled plugins handle: what every bot serves (messages, payments
+    included, buttons, pre-checkout queries) and what observers watch (edits, member changes).
+    Always a list: without one, Telegram keeps the list of the previous ``setWebhook``, so a bot
+    whose member-watching plugin was disabled would go on receiving member updates."""
+    from ..pipeline import SERVED
+
+    return app.allowed_updates() or sorted(SERVED | app.routes.observed())
 
 
 def webhook_info(app: App) -> dict[str, Any]:
