@@ -143,3 +143,27 @@ def test_healthz_answers_json_200_when_healthy_and_503_when_redis_is_unreachable
     assert report["checks"]["database"] == {"ok": True}
     assert report["checks"]["redis"] == {"ok": False, "detail": "connection refused"}
     assert list(report["checks"]) == ["database", "redis", "bot"]
+
+
+def test_a_polling_bot_serves_metrics_on_a_port_of_its_own(bot_factory, monkeypatch) -> None:
+    import socket
+    import urllib.request
+
+    from framework.metrics import serve_metrics
+
+    bot = build(bot_factory, "memory", monkeypatch, PROBE)
+    bot.user(USER).send("/write polled")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = serve_metrics(bot.app, port, "127.0.0.1")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {"plugbot_updates", "plugbot_update_duration_seconds", "plugbot_queue_depth",
+            "plugbot_telegram_requests"} <= names
+    assert "polled" not in text and str(USER) not in text
