@@ -98,6 +98,8 @@ def test_run_in_webhook_mode_serves_updates_under_gunicorn_and_metrics_sum_both_
             assert answer.status_code == 200
         forged = requests.post(base + "/webhook", json=message(999, 1, "/hello"), timeout=10)
         assert forged.status_code == 403
+        # A token in a URL (a path some setups use) reaches the access log redacted.
+        assert requests.get(f"{base}/bot{TOKEN}/webhook", timeout=10).status_code == 404
         stats = fake_api.wait(lambda s: s["replies"].get("sendMessage", 0) >= len(updates), timeout=60)
         assert stats["replies"]["sendMessage"] == len(updates)
 
@@ -127,6 +129,7 @@ def test_run_in_webhook_mode_serves_updates_under_gunicorn_and_metrics_sum_both_
     assert code == 0, output
     assert "Booting worker" in output and "gthread" in output
     assert '"POST /webhook" 200' in output  # the access log is on, and redacted:
+    assert '"GET /bot***/webhook" 404' in output
     assert TOKEN not in output and TOKEN.split(":")[1] not in output and SECRET not in output
 
 
