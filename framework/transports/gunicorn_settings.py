@@ -52,6 +52,9 @@ preload_app = False
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 proc_name = "plugbot-webhook"
+# gunicorn 24+'s management socket lives under $HOME, which the container's user may not be able
+# to write; nothing here uses it (older versions ignore the name).
+control_socket_disable = True
 
 
 class RedactedAccessLog(Logger):
