@@ -243,6 +243,7 @@ def _run_gunicorn(config: dict[str, Any], path: str) -> int:
     the token never appears on a command line another user of the machine could read."""
     hook = config["telegram"]["webhook"]
     _check_port(hook["listen"], int(hook["port"]))
+    _preflight(config)
     env = dict(os.environ, PLUGBOT_CONFIG=os.path.abspath(path))
     command = [sys.executable, "-m", "gunicorn", "-c", "python:framework.transports.gunicorn_settings",
                "framework.transports.webhook:create_app()"]
@@ -251,6 +252,18 @@ def _run_gunicorn(config: dict[str, Any], path: str) -> int:
     sys.stderr.flush()
     os.execve(sys.executable, command, env)  # signals (SIGTERM from docker stop) reach gunicorn itself
     return 0  # not reached
+
+
+def _preflight(config: dict[str, Any]) -> None:
+    """What `run` checks before serving, here rather than in gunicorn's workers: a database, Redis
+    or Bot API that cannot be reached, a refused token or a pending migration is then one line and
+    exit 2, not a worker that fails to boot. The application is stopped before gunicorn forks."""
+    with _app(config) as app:
+        if config["auto_migrate"]:
+            app.migrate()
+        else:
+            app._require_migrated()
+        app.sender.call("get_me")
 
 
 def _check_port(listen: str, port: int) -> None:

@@ -534,6 +534,20 @@ def test_run_in_webhook_mode_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: P
     assert "Traceback" not in result.stderr
 
 
+def test_run_in_webhook_mode_checks_telegram_before_starting_gunicorn(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = config_file(tmp_path, "telegram:\n  token: '123:abcdef'\n  api_url: http://127.0.0.1:1\n  mode: webhook\n"
+                                 f"  webhook:\n    secret_token: s3cret-value\n    listen: 127.0.0.1\n    port: {port}\n")
+    result = plugbot(tmp_path, "run", "--config", path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == "run: telegram.api_url: cannot reach the Bot API: connection refused"
+    assert "starting gunicorn" not in result.stderr
+
+
 def test_check_config_warns_about_a_plugin_run_would_skip(tmp_path: Path) -> None:
     path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}  broken:\n    module: plugins_for_tests.broken_import\n")
     result = plugbot(tmp_path, "check-config", "--config", path)
