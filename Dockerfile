@@ -32,6 +32,8 @@ COPY framework ./framework
 COPY plugins ./plugins
 RUN pip install .
 COPY config.yaml ./config.yaml
+# webhook mode: `run` starts gunicorn with the same settings; this file is for running it by hand
+COPY gunicorn.conf.py ./gunicorn.conf.py
 
 # Both volumes belong to the bot's user: Docker copies this ownership into a new named volume.
 RUN mkdir -p /app/data /app/backups && chown -R plugbot:plugbot /app/data /app/backups

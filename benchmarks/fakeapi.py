@@ -16,6 +16,8 @@ HTTP under ``/control/``:
 * ``GET  /control/stats``   counters and timings (see :meth:`FakeApi.stats`)
 * ``GET  /control/replies`` every recorded reply ``[method, chat_id, text, t]``
 * ``POST /control/reset``   forget everything
+* ``POST /control/webhook`` fields ``getWebhookInfo`` answers besides what ``setWebhook`` stored
+  (``{"pending_update_count": 3, "last_error_date": ..., "last_error_message": "..."}``)
 
 Telegram semantics kept: ``getUpdates(offset)`` confirms (forgets) every update
 below ``offset`` and returns the next unconfirmed ones, so an update handed to a
@@ -155,6 +157,21 @@ class FakeApi:
     polls_waiting: int = 0              # getUpdates requests being held right now (long polls)
     poll_started_at: float | None = None  # when the newest of them arrived
     poll_deadline: float | None = None    # when it will be answered if nothing arrives
+    webhook: dict[str, Any] = field(default_factory=dict)  # what getWebhookInfo answers
+
+    def webhook_info(self) -> dict[str, Any]:
+        """``getWebhookInfo``: the last ``setWebhook`` (its secret_token is never echoed, as Telegram)."""
+        info: dict[str, Any] = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        info.update({k: v for k, v in self.webhook.items() if k != "secret_token"})
+        return info
+
+    def set_webhook(self, params: dict[str, str]) -> None:
+        self.webhook["url"] = params.get("url", "")
+        self.webhook["secret_token"] = params.get("secret_token")
+        if params.get("max_connections"):
+            self.webhook["max_connections"] = int(params["max_connections"])
+        if params.get("allowed_updates"):
+            self.webhook["allowed_updates"] = json.loads(params["allowed_updates"])
 
     # -- control ---------------------------------------------------------------------
     def load(self, updates: list[dict[str, Any]], rate: float, correlate: bool, append: bool) -> None:
@@ -418,6 +435,12 @@ class _Handler(BaseHTTPRequestHandler):
             return api.get_updates(params)
         if method == "getMe":
             return BOT_USER
+        if method in ("setWebhook", "getWebhookInfo"):
+            with api.lock:
+                if method == "setWebhook":
+                    api.set_webhook(params)
+                    return True
+                return api.webhook_info()
         if method.startswith(REPLY_PREFIXES):
             with api.lock:
                 return api.reply(method, params)
@@ -451,6 +474,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif action == "replies":
             with api.lock:
                 self._send(200, list(api.replies))
+        elif action == "webhook":
+            with api.lock:
+                api.webhook.update(body)
+                self._send(200, {"ok": True})
         elif action == "reset":
             self.server.api = FakeApi()
             self._send(200, {"ok": True})
@@ -520,6 +547,10 @@ class FakeApiProcess:
 
     def faults(self, **plan: Any) -> dict[str, Any]:
         return self._post("faults", plan)["plan"]
+
+    def webhook(self, **fields: Any) -> dict[str, Any]:
+        """Add ``fields`` to what ``getWebhookInfo`` answers (a pending count, the last error)."""
+        return self._post("webhook", fields)
 
     def stats(self) -> dict[str, Any]:
         return self._session.get(f"{self.url}/control/stats", timeout=30).json()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from .config import ConfigError, load_config
-from .redaction import describe_error, install_excepthooks, redacting_streams
+from .redaction import describe_error, install_excepthooks, redact, redacting_streams
 
 if TYPE_CHECKING:
     from .scheduler import JobStats
@@ -118,8 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     add("check-config", cmd_check_config, "validate the configuration and the plugins")
     add("health", cmd_health, "check the database, Redis and the running bot's progress (exit 1 if unhealthy)")
     add("plugins", cmd_plugins, "list plugins: live status, version, schema, commands, models, jobs, last error")
-    webhook = add("webhook", cmd_webhook, "register or remove the webhook with Telegram")
-    webhook.add_argument("action", choices=("set", "delete"))
+    webhook = add("webhook", cmd_webhook, "register, show or remove the webhook with Telegram")
+    webhook.add_argument("action", choices=("set", "info", "delete"))
     backup = add("backup", cmd_backup, "write a checked backup of the database")
     backup.add_argument("--output", default=None,
                         help="file, or directory for bot-<UTC timestamp>.* (default: backups/)")
@@ -206,6 +206,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_console(args, config, require_input=True)
     _logging(config)
     log.info("config: %s", os.path.abspath(config_path(args)))
+    if config["telegram"]["mode"] == "webhook":
+        return _run_gunicorn(config, config_path(args))
     app = _app(config)
     children: list[Any] = []
     try:
@@ -223,16 +225,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .heartbeat import Heartbeat
 
         with Heartbeat(app, mode) as heartbeat:
-            if mode == "webhook":
-                from .transports.webhook import serve_webhook
+            from .transports.polling import run_polling
 
-                hook = config["telegram"]["webhook"]
-                serve_webhook(app, hook["listen"], hook["port"])
-            else:
-                from .transports.polling import run_polling
-
-                polling = config["telegram"]["polling"]
+            polling = config["telegram"]["polling"]
+            metrics_server = _serve_metrics(app, config)
+            try:
                 run_polling(app, timeout=polling["timeout"], limit=polling["limit"], progress=heartbeat)
+            finally:
+                if metrics_server is not None:
+                    metrics_server.shutdown()
     finally:
         try:
             _stop_workers(children)
@@ -306,6 +307,65 @@ def _stop_workers(children: list[Any], timeout: float = 60) -> None:
             log.warning("worker process %d did not stop within %.0f s: killed", child.pid, timeout)
             child.kill()
             child.wait()
+
+
+def _serve_metrics(app: Any, config: dict[str, Any]) -> Any:
+    """/metrics of a polling bot, on ``metrics.port`` when one is set (a webhook serves it itself)."""
+    settings = config["metrics"]
+    if not settings["port"]:
+        return None
+    from .metrics import serve_metrics
+
+    try:
+        server = serve_metrics(app, settings["port"], settings["listen"])
+    except OSError as exc:
+        raise ConfigError([f"metrics.port: cannot listen on {settings['listen']}:{settings['port']}: "
+                           f"{describe_error(exc)}"]) from None
+    log.info("metrics on http://%s:%s/metrics", settings["listen"], settings["port"])
+    return server
+
+
+def _run_gunicorn(config: dict[str, Any], path: str) -> int:
+    """Webhook mode: become gunicorn, serving ``framework.transports.webhook:create_app()`` with
+    the settings of gunicorn.conf.py. The config travels as PLUGBOT_CONFIG (a path, no secret):
+    the token never appears on a command line another user of the machine could read."""
+    hook = config["telegram"]["webhook"]
+    _check_port(hook["listen"], int(hook["port"]))
+    _preflight(config)
+    env = dict(os.environ, PLUGBOT_CONFIG=os.path.abspath(path))
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:framework.transports.gunicorn_settings",
+               "framework.transports.webhook:create_app()"]
+    log.info("webhook mode: starting gunicorn on %s:%s", hook["listen"], hook["port"])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, env)  # signals (SIGTERM from docker stop) reach gunicorn itself
+    return 0  # not reached
+
+
+def _preflight(config: dict[str, Any]) -> None:
+    """What `run` checks before serving, here rather than in gunicorn's workers: a database, Redis
+    or Bot API that cannot be reached, a refused token or a pending migration is then one line and
+    exit 2, not a worker that fails to boot. The application is stopped before gunicorn forks."""
+    with _app(config) as app:
+        if config["auto_migrate"]:
+            app.migrate()
+        else:
+            app._require_migrated()
+        app.sender.call("get_me")
+
+
+def _check_port(listen: str, port: int) -> None:
+    """Refuse a port that is taken in one line, before gunicorn would retry binding it for seconds."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((listen, port))
+        except OSError as exc:
+            raise ConfigError([f"telegram.webhook.port: cannot listen on {listen}:{port}: "
+                               f"{describe_error(exc)}"]) from None
 
 
 def _stop_on_signals(app: Any) -> None:
@@ -652,14 +712,35 @@ def cmd_webhook(args: argparse.Namespace) -> int:
         raise ConfigError(errors)
     with _app(config) as app:
         if args.action == "set":
-            from .transports.webhook import set_webhook
+            from .transports.webhook import set_webhook, updates_to_ask_for
 
-            set_webhook(app)
-            print(f"webhook set to {hook['url']}")
+            allowed = updates_to_ask_for(app)
+            set_webhook(app, allowed_updates=allowed)
+            print(f"webhook set to {redact(hook['url'])}")
+            print(f"allowed_updates: {', '.join(allowed)}; "
+                  f"max_connections: {hook['max_connections']}")
+        elif args.action == "info":
+            from .transports.webhook import webhook_info
+
+            _print_webhook_info(webhook_info(app))
         else:
             app.sender.call("delete_webhook")
             print("webhook deleted: use polling mode")
     return 0
+
+
+def _print_webhook_info(info: dict[str, Any]) -> None:
+    print(f"url: {info['url'] or '(none: polling)'}")
+    print(f"pending_update_count: {info['pending_update_count']}")
+    print(f"max_connections: {info['max_connections'] if info['max_connections'] is not None else '-'}")
+    allowed = info["allowed_updates"]
+    print(f"allowed_updates: {', '.join(allowed) if allowed else 'Telegram default'}")
+    if info["last_error_date"] or info["last_error_message"]:
+        print(f"last_error: {info['last_error_date'] or '-'}: {info['last_error_message'] or '-'}")
+    else:
+        print("last_error: none")
+    if info["last_synchronization_error_date"]:
+        print(f"last_synchronization_error: {info['last_synchronization_error_date']}")
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

@@ -44,7 +44,12 @@ DEFAULTS: dict[str, Any] = {
         "api_url": "https://api.telegram.org",
         "mode": "polling",
         "polling": {"timeout": 25, "limit": 100},
-        "webhook": {"url": "", "secret_token": "", "listen": "0.0.0.0", "port": 8080, "path": "/webhook"},
+        "webhook": {"url": "", "secret_token": "", "listen": "0.0.0.0", "port": 8080, "path": "/webhook",
+                    # Telegram's simultaneous connections to the webhook (1-100; its default is 40)
+                    "max_connections": 40,
+                    # gunicorn's processes and each one's threads (gunicorn.conf.py; WEB_CONCURRENCY and
+                    # PLUGBOT_GUNICORN_THREADS win), and the seconds a silent worker lives
+                    "gunicorn": {"workers": 2, "threads": 8, "timeout": 30}},
     },
     "database": {"url": "sqlite:///data/bot.db", "pool_size": 20},
     "redis": {"url": "", "prefix": ""},
@@ -69,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
     "llm": {"timeout": 20, "retries": 2, "cache_ttl": 86400},
     # Which process runs the jobs (docs/deployment.md, "Jobs with several processes").
     "scheduler": {"leader": "auto", "lease_seconds": 10.0},
+    # /metrics of a polling bot on a port of its own (0: none); in webhook mode it is on the webhook's port
+    "metrics": {"port": 0, "listen": "127.0.0.1"},
     "plugins": {},
 }
 
@@ -91,6 +98,8 @@ MINIMUMS: dict[str, float] = {
     "circuit_breaker.pause_seconds": 1, "circuit_breaker.user_errors": 1, "circuit_breaker.user_pause_seconds": 1, "llm.timeout": 1, "llm.retries": 0, "llm.cache_ttl": 0,
     "scheduler.lease_seconds": 1,
     "telegram.polling.timeout": 0, "telegram.polling.limit": 1, "telegram.webhook.port": 1,
+    "telegram.webhook.max_connections": 1, "telegram.webhook.gunicorn.workers": 1,
+    "telegram.webhook.gunicorn.threads": 1, "telegram.webhook.gunicorn.timeout": 1, "metrics.port": 0,
 }
 
 # Settings that changed meaning: the line an operator upgrading an old config gets.
@@ -235,6 +244,10 @@ def processes_problem(config: dict[str, Any], processes: Any) -> str | None:
 def _validate_webhook(config: dict[str, Any], errors: list[str]) -> None:
     """Webhook mode without a secret would accept updates from anyone who finds the URL."""
     telegram = config.get("telegram")
+    webhook = telegram.get("webhook") if isinstance(telegram, dict) else None
+    connections = webhook.get("max_connections") if isinstance(webhook, dict) else None
+    if isinstance(connections, int) and connections > 100:  # Telegram refuses more
+        errors.append(f"telegram.webhook.max_connections: at most 100 (Telegram's limit), got {connections}")
     if not isinstance(telegram, dict) or telegram.get("mode") != "webhook" or not isinstance(telegram.get("webhook"), dict):
         return
     if not telegram["webhook"].get("secret_token"):

@@ -8,6 +8,7 @@ sends nothing but the friendly error, and nothing it wrote is kept.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -321,6 +322,8 @@ class Context(_PluginScope):
         self.refused: str | None = None  # "rate_limit" when the incoming rate limit turned the update away
         self.error: BaseException | None = None  # the first handler failure of this update, for observers
         self.callback_data: Any = None  # the pressed button's parsed CallbackData, set before its handler runs
+        # When the pipeline began this update (after its exactly-once claim): its duration, for /metrics.
+        self.started = time.perf_counter()
         self._plugin = plugin
         self.session = SessionView(app, user.telegram_id, plugin, self.chat_id)
 

@@ -1,4 +1,4 @@
-"""The bot's health: one set of checks behind the webhook's ``/healthz`` and ``plugbot health``.
+"""The bot's health: one set of checks behind the webhook's ``/healthz`` (JSON) and ``plugbot health`` (lines).
 
 Three checks, each answered in words an operator can act on:
 
@@ -53,6 +53,13 @@ class HealthReport:
 
     def text(self) -> str:
         return "\n".join(self.lines()) + "\n"
+
+    def as_json(self) -> dict[str, Any]:
+        """``/healthz``'s body: ``{"healthy": false, "checks": {"database": {"ok": true}, "redis":
+        {"ok": false, "detail": "connection refused"}, ...}}``, checks in the order they ran."""
+        return {"healthy": self.healthy,
+                "checks": {check.name: {"ok": check.ok, **({"detail": check.detail} if check.detail else {})}
+                           for check in self.checks}}
 
 
 def check_health(config: Mapping[str, Any], redis_client: Any) -> HealthReport:

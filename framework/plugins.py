@@ -45,6 +45,7 @@ BUILTIN_PLUGINS = (
     "framework.builtins.core",
     "framework.builtins.datarights",
     "framework.builtins.maintenance",
+    "framework.builtins.metrics",
 )
 
 hookimpl = pluggy.HookimplMarker("plugbot")

@@ -195,6 +195,13 @@ class Scheduler:
         self._stats: dict[str, JobStats] = {}
         self._lock = threading.Lock()
         self._store = store
+        self._run_listeners: list[Callable[[str, float, BaseException | None], None]] = []
+
+    def on_run(self, listener: Callable[[str, float, BaseException | None], None]) -> None:
+        """Call ``listener(job_id, seconds, error)`` after each run of a job in this process (the
+        metrics count runs through it); one that raises is logged, never the job's failure."""
+        if listener not in self._run_listeners:
+            self._run_listeners.append(listener)
 
     def use_store(self, store: JobStatsStore) -> None:
         """Keep statistics in ``store`` from now on; jobs registered afterwards start from what it holds.
@@ -324,7 +331,13 @@ class Scheduler:
             except Exception as exc:  # noqa: BLE001 - a job's failure must never reach APScheduler
                 error = exc
                 log.exception("job %s failed", job_id, extra={"job": job_id})
-            self._record(job_id, started_at, time.perf_counter() - started, error)
+            duration = time.perf_counter() - started
+            self._record(job_id, started_at, duration, error)
+        for listener in self._run_listeners:
+            try:
+                listener(job_id, duration, error)
+            except Exception:  # noqa: BLE001 - the run is over; a listener cannot change it
+                log.exception("run listener %r failed on job %s", listener, job_id)
 
     def _may_run(self, job_id: str, fire_time: dt.datetime) -> bool:
         """Is this tick ours to run: this process leads, and no other process claimed the tick?

@@ -372,9 +372,46 @@ def test_webhook_set_registers_the_url_with_its_secret(tmp_path: Path, fake_api)
     path = config_file(tmp_path, f"telegram:\n  token: '123:abc'\n  api_url: {fake_api.url}\n"
                                  "  webhook:\n    url: https://bot.example/webhook\n")
     result = plugbot(tmp_path, "webhook", "set", "--config", path, env={"TELEGRAM_WEBHOOK_SECRET": "s3cret-value"})
-    assert (result.returncode, result.stdout) == (0, "webhook set to https://bot.example/webhook\n"), result.stderr
+    assert (result.returncode, result.stdout.splitlines()[0]) == (0, "webhook set to https://bot.example/webhook"), \
+        result.stderr
     assert fake_api.stats()["requests"]["setWebhook"] == 1
     assert "s3cret-value" not in result.stdout + result.stderr
+
+
+def test_run_in_polling_mode_serves_metrics_on_its_port_and_stops_on_sigterm(tmp_path: Path, fake_api) -> None:
+    import signal
+    import socket
+    import urllib.request
+
+    from framework.testing import eventually
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = config_file(tmp_path, f"telegram:\n  token: '123:abcdef'\n  api_url: {fake_api.url}\n"
+                                 f"  polling: {{timeout: 1}}\nmetrics:\n  port: {port}\n")
+    environ = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PLUGBOT_")}
+    environ["PYTHONPATH"] = os.pathsep.join([str(HERE.parents[1]), str(EXAMPLES), str(HERE)])
+    process = subprocess.Popen([PYTHON, "-m", "framework", "run", "--config", path], cwd=tmp_path, env=environ,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    scraped: list[str] = []
+
+    def scrape() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                scraped.append(response.read().decode())
+        except OSError:
+            return False
+        return True
+
+    try:
+        assert eventually(scrape, timeout=60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 0, output
+    assert "plugbot_telegram_requests_total{method=\"get_me\"} 1.0" in scraped[0]
+    assert "plugbot_queue_depth 0.0" in scraped[0]
 
 
 # -- every malformed setup: one line, exit 2, never a traceback --------------------------------------------
@@ -495,6 +532,20 @@ def test_run_in_webhook_mode_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: P
     assert result.stderr.splitlines()[-1] == (f"config error: telegram.webhook.port: cannot listen on 127.0.0.1:{port}: "
                                               "address already in use")
     assert "Traceback" not in result.stderr
+
+
+def test_run_in_webhook_mode_checks_telegram_before_starting_gunicorn(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = config_file(tmp_path, "telegram:\n  token: '123:abcdef'\n  api_url: http://127.0.0.1:1\n  mode: webhook\n"
+                                 f"  webhook:\n    secret_token: s3cret-value\n    listen: 127.0.0.1\n    port: {port}\n")
+    result = plugbot(tmp_path, "run", "--config", path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == "run: telegram.api_url: cannot reach the Bot API: connection refused"
+    assert "starting gunicorn" not in result.stderr
 
 
 def test_check_config_warns_about_a_plugin_run_would_skip(tmp_path: Path) -> None:

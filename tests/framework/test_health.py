@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import subprocess
 import sys
@@ -27,7 +28,8 @@ SECRET = "health-test-secret"
 
 
 def healthz(app: Any) -> tuple[str, list[str]]:
-    """GET /healthz on the bot's own webhook application."""
+    """GET /healthz on the bot's own webhook application: its status, and its JSON body written
+    as the lines of `plugbot health`, so the two can be compared."""
     environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz", "wsgi.input": io.BytesIO()}
     setup_testing_defaults(environ)
     answer: dict[str, str] = {}
@@ -35,8 +37,10 @@ def healthz(app: Any) -> tuple[str, list[str]]:
     def start_response(status: str, headers: list[tuple[str, str]]) -> None:
         answer["status"] = status
 
-    body = b"".join(make_wsgi_app(app, SECRET)(environ, start_response)).decode()
-    return answer["status"], body.splitlines()
+    body = json.loads(b"".join(make_wsgi_app(app, SECRET)(environ, start_response)))
+    lines = [f"{name}: {'ok' if check['ok'] else 'failing'}" + (f" — {check['detail']}" if "detail" in check else "")
+             for name, check in body["checks"].items()]
+    return answer["status"], lines + ["healthy" if body["healthy"] else "unhealthy"]
 
 
 def health_cli(tmp_path: Path, db_url: str, redis_url: str) -> subprocess.CompletedProcess[str]:

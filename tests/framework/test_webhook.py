@@ -86,7 +86,12 @@ def healthy() -> HealthReport:
 
 def test_health_unknown_paths_and_methods() -> None:
     wsgi = make_wsgi_app(FakeApp(), SECRET, "/hook", health=healthy)
-    assert request(wsgi, "GET", "/healthz")[::2] == ("200 OK", b"database: ok\nbot: ok \xe2\x80\x94 polling\nhealthy\n")
+    status, headers, body = request(wsgi, "GET", "/healthz")
+    assert (status, headers["Content-Type"]) == ("200 OK", "application/json")
+    assert json.loads(body) == {"healthy": True, "checks": {"database": {"ok": True},
+                                                            "bot": {"ok": True, "detail": "polling"}}}
+    assert request(wsgi, "POST", "/healthz")[0] == "405 Method Not Allowed"
+    assert request(wsgi, "POST", "/metrics")[0] == "405 Method Not Allowed"
     assert request(wsgi, "POST", "/elsewhere", b"{}")[0] == "404 Not Found"
     status, headers, _ = request(wsgi, "GET", "/hook")
     assert status == "405 Method Not Allowed" and headers["Allow"] == "POST"
@@ -115,7 +120,7 @@ def test_threaded_server_over_http() -> None:
         with urllib.request.urlopen(post, timeout=10) as response:
             assert response.status == 200
         with urllib.request.urlopen(base + "/healthz", timeout=10) as response:
-            assert response.read().decode().splitlines()[-1] == "healthy"
+            assert json.loads(response.read())["healthy"] is True
         forged = urllib.request.Request(base + "/webhook", data=b"{}", method="POST")
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(forged, timeout=10)
@@ -140,7 +145,7 @@ def test_set_webhook_registers_url_and_secret_from_config() -> None:
     assert set_webhook(app, allowed_updates=["message", "callback_query"]) is True
     assert app.sent == [("set_webhook", {"url": "https://bot.example/webhook", "secret_token": SECRET,
                                          "allowed_updates": ["message", "callback_query"],
-                                         "drop_pending_updates": False})]
+                                         "max_connections": 40, "drop_pending_updates": False})]
 
 
 def _message(sender_id: Any = 5, chat_id: Any = 5) -> dict[str, Any]:
