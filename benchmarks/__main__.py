@@ -4,11 +4,14 @@
     python -m benchmarks --n 2000 --workers 4    # a quick look
     python -m benchmarks --modes inproc --workloads mix --backends postgres
     python -m benchmarks --only scale --scale 10000,100000 [--scale-1m]
+    python -m benchmarks --only processes --n 6000 --processes 1,2,4
 
 Sections: ``matrix`` (workloads × backends × workers × modes), ``baseline``
 (plain pyTelegramBotAPI, same fake server), ``latency`` (the mix at a fixed
-offered load, so latency is not queueing) and ``scale`` (quick-add and /stats
-against 10^4…10^6 stored expenses and 100k users). Numbers only: nothing here
+offered load, so latency is not queueing), ``scale`` (quick-add and /stats
+against 10^4…10^6 stored expenses and 100k users) and ``processes`` (one receiver and
+1, 2, 4 worker processes on PostgreSQL + Redis, end to end, and a polling batch with one slow
+chat in it). Numbers only: nothing here
 asserts a time.
 """
 from __future__ import annotations
@@ -25,11 +28,11 @@ from typing import Any
 
 from . import e2e, scale
 from .fakeapi import FakeApiProcess
-from .report import print_baseline, print_kinds, print_matrix, print_scale
+from .report import print_baseline, print_kinds, print_matrix, print_processes, print_scale
 from .services import storage
 from .workloads import generate
 
-SECTIONS = ("matrix", "baseline", "latency", "scale")
+SECTIONS = ("matrix", "baseline", "latency", "scale", "processes")
 
 
 def _csv(text: str, kind: type = str) -> list[Any]:
@@ -54,6 +57,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-1m", action="store_true", help="also 10^6 stored expenses (slow to prepare)")
     parser.add_argument("--scale-users", type=int, default=100_000)
     parser.add_argument("--scale-n", type=int, default=3000, help="updates per scale run")
+    parser.add_argument("--processes", default="1,2,4", help="worker processes for the processes section")
+    parser.add_argument("--processes-workloads", default="quick_add,mix")
+    parser.add_argument("--slow-rate", type=float, default=60,
+                        help="offered updates/s of the slow-chat pair (echo, then echo with one slow chat)")
+    parser.add_argument("--processes-workers", type=int, default=4, help="threads per worker process")
     parser.add_argument("--charts", action="store_true", help="let /stats render its matplotlib chart")
     parser.add_argument("--json", default=None, help="also write every result to this JSON file")
     return parser.parse_args(argv)
@@ -130,6 +138,26 @@ def run_latency(args: argparse.Namespace, workdir: str) -> list[dict[str, Any]]:
     return results
 
 
+def run_processes(args: argparse.Namespace, workdir: str) -> list[dict[str, Any]]:
+    """The same workload on PostgreSQL + Redis with 1, 2, 4... worker processes: does it scale out?
+
+    1 is ``run`` as one process (it receives and works); N > 1 is ``run --processes N``'s shape,
+    a polling receiver plus N worker processes. ``slow_chat`` runs once as one process: the echo
+    workload with one chat whose handler takes a second (see ``benchmarks.workloads.slow_chat``),
+    to compare with the plain echo row of the matrix.
+    """
+    results = []
+    with FakeApiProcess(cwd=e2e.ROOT) as server:
+        for workload in _csv(args.processes_workloads):
+            for processes in ([1] if workload == "slow_chat" else _csv(args.processes, int)):
+                with storage("postgres", workdir) as store:
+                    result = e2e.run_plugbot(server, store, generate(workload, args.n, args.users),
+                                             args.processes_workers, workdir, processes=processes)
+                results.append(result)
+                print_processes([result], header=len(results) == 1)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sections = _csv(args.only)
@@ -161,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             everything["scale"] = scale.run(sizes, users=args.scale_users, n=args.scale_n, workdir=workdir,
                                             inproc=_inproc)
             print_scale(everything["scale"])
+        if "processes" in sections:
+            print(f"\n## processes: PostgreSQL + Redis, {args.processes_workers} threads per worker process")
+            everything["processes"] = run_processes(args, workdir)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(everything, fh, indent=1, default=str)

@@ -49,15 +49,18 @@ def _server_numbers(stats: dict[str, Any], n: int, end: float | None) -> dict[st
 
 
 def run_plugbot(server: FakeApiProcess, store: Storage, work: Workload, workers: int, workdir: str, *,
-                rate: float = 0.0, charts: bool = False, warmup: Workload | None = None) -> dict[str, Any]:
-    """One plugbot run: load the updates, start the bot process, wait until all are confirmed.
+                rate: float = 0.0, charts: bool = False, warmup: Workload | None = None,
+                processes: int = 1) -> dict[str, Any]:
+    """One plugbot run: load the updates, start the bot, wait until all are confirmed and processed.
 
     With ``warmup`` (update ids below the measured ones), those updates are served first and
-    the clock starts only afterwards, so the run measures a bot whose caches are warm.
+    the clock starts only afterwards, so the run measures a bot whose caches are warm. With
+    ``processes`` above 1 the bot is a receiver process (polling, storing) and that many worker
+    processes of ``workers`` threads each, as ``run --processes N`` runs it (PostgreSQL only).
     """
-    tag = f"{work.name}-{store.backend}-{workers}-{int(time.time() * 1000)}"
+    tag = f"{work.name}-{store.backend}-{workers}-{processes}-{int(time.time() * 1000)}"
     updates, kinds = os.path.join(workdir, f"{tag}.jsonl"), os.path.join(workdir, f"{tag}.kinds.json")
-    stats_out, config_path = os.path.join(workdir, f"{tag}.stats.json"), os.path.join(workdir, f"{tag}.yaml")
+    config_path = os.path.join(workdir, f"{tag}.yaml")
     work.write(updates, kinds)
     if warmup is not None:
         with open(kinds, encoding="utf-8") as fh:
@@ -69,38 +72,73 @@ def run_plugbot(server: FakeApiProcess, store: Storage, work: Workload, workers:
                  config_path)
     server.reset()
     n = len(work.updates)
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.runner", "--config", config_path,
-                             "--stats-out", stats_out, "--kinds", kinds], cwd=ROOT, env=_env())
+    roles = ["both"] if processes <= 1 else ["receiver"] + ["worker"] * processes
+    stats_files = [os.path.join(workdir, f"{tag}.{k}.stats.json") for k in range(len(roles))]
+    procs = []
+    for role, out in zip(roles, stats_files, strict=True):
+        procs.append(subprocess.Popen([sys.executable, "-m", "benchmarks.runner", "--config", config_path,
+                                       "--role", role, "--stats-out", out, "--kinds", kinds], cwd=ROOT, env=_env()))
+        if role == "receiver":  # it migrates; the workers start on a migrated database, as `run` does it
+            deadline = time.monotonic() + 60
+            while pending_updates(store.database_url) < 0 and procs[0].poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+    def finished(s: dict[str, Any]) -> bool:
+        # Confirmed means stored (framework.update_queue): the run ends once nothing is left stored.
+        return ((s["confirmed_all_at"] is not None and pending_updates(store.database_url) == 0)
+                or any(proc.poll() is not None for proc in procs))
+
     try:
         if warmup is not None:
             server.load(warmup.updates)
-            server.wait(lambda s: (s["confirmed_all_at"] is not None and pending_updates(store.database_url) == 0)
-                        or proc.poll() is not None, _timeout(len(warmup.updates)), interval=0.25)
-        server.load(path=updates, rate=rate, correlate=work.name in ("echo", "quick_add"))
-        # Confirmed means stored (framework.update_queue): the run ends once nothing is left stored.
-        stats = server.wait(lambda s: (s["confirmed_all_at"] is not None and pending_updates(store.database_url) == 0)
-                            or proc.poll() is not None, _timeout(n), interval=0.25)
+            server.wait(finished, _timeout(len(warmup.updates)), interval=0.25)
+        server.load(path=updates, rate=rate, correlate=work.name in ("echo", "quick_add", "slow_chat"))
+        stats = server.wait(finished, _timeout(n), interval=0.25)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     end = stats["last_reply_at"] if stats["last_reply_at"] is not None else stats["confirmed_all_at"]
     result = {"mode": "e2e", "engine": "plugbot", "workload": work.name, "backend": store.backend,
-              "workers": workers, "n": n, "rate": rate, "complete": stats["confirmed_all_at"] is not None,
+              "workers": workers, "processes": processes, "n": n, "rate": rate,
+              "complete": stats["confirmed_all_at"] is not None and pending_updates(store.database_url) == 0,
               **_server_numbers(stats, n, end)}
-    if os.path.exists(stats_out):
-        with open(stats_out, encoding="utf-8") as fh:
-            bot = json.load(fh)
+    reports = []
+    for path in stats_files:
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                reports.append(json.load(fh))
+    if len(reports) == 1:
+        bot = reports[0]
         result.update({"bot": bot, "peak_rss_mb": bot["peak_rss_mb"], "all": bot["all"], "kinds": bot["kinds"],
                        "sql_total": bot["sql_total"], "redis_total": bot["redis_total"],
                        "redis_roundtrips": bot["redis_roundtrips"]})
-    for path in (updates, kinds, stats_out, config_path):
+        result.update({k: v for k, v in _combined(reports).items() if k.endswith("_per_update")})
+    elif reports:
+        result.update(_combined(reports))
+    for path in (updates, kinds, config_path, *stats_files):
         if os.path.exists(path):
             os.remove(path)
     return result
+
+
+def _combined(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The numbers of several bot processes as one bot's: totals summed, the SQL the pipeline ran
+    per update weighted by the updates each process handled; what the processes ran besides (the
+    queue's store, scan, take and wakeups) is ``queue_sql_per_update``."""
+    handled = sum(r["all"]["n"] for r in reports)
+    pipeline_sql = sum(r["all"]["sql_per_update"] * r["all"]["n"] for r in reports)
+    sql_total = sum(r["sql_total"] for r in reports)
+    return {"peak_rss_mb": sum(r["peak_rss_mb"] for r in reports), "sql_total": sql_total,
+            "redis_total": sum(r["redis_total"] for r in reports),
+            "redis_roundtrips": sum(r["redis_roundtrips"] for r in reports),
+            "pipeline_sql_per_update": pipeline_sql / handled if handled else None,
+            "queue_sql_per_update": (sql_total - pipeline_sql) / handled if handled else None}
 
 
 def run_baseline(server: FakeApiProcess, store: Storage, work: Workload, workers: int,

@@ -78,3 +78,24 @@ def print_scale(results: list[dict[str, Any]]) -> None:
         print(f"| {r['expenses']:,} | {r['users']:,} | {r['workload']} | {r['updates_per_s']:.0f} | "
               f"{a['p50_ms']:.1f} | {a['p99_ms']:.1f} | {a['sql_per_update']:.2f} | {a['redis_per_update']:.2f} "
               f"| {r.get('prepare_s', 0):.0f} |")
+
+
+PROCESSES_HEADER = ("| workload | worker processes | offered/s | N | updates/s | reply p50 ms | reply p99 ms | pipeline SQL/update "
+                    "| queue SQL/update | peak RSS MB (all) |")
+
+
+def print_processes(results: list[dict[str, Any]], header: bool = True) -> None:
+    """Throughput and reply latency (the fake server's: update served → its reply, echo and
+    quick-add only) by worker processes; SQL per update split into the pipeline's and the queue's."""
+    if header:
+        print(PROCESSES_HEADER)
+        print("|" + "---|" * (PROCESSES_HEADER.count("|") - 1))
+    for r in results:
+        lat = r.get("server_latency") or {}
+        has_latency = bool(lat.get("n"))
+        done = "" if r.get("complete", True) else " (incomplete!)"
+        offered = f"{r['rate']:.0f}" if r.get("rate") else "all at once"
+        print(f"| {r['workload']} | {r['processes'] if r['processes'] > 1 else '1 (run)'} | {offered} | {r['n']} "
+              f"| {_f(r.get('updates_per_s'), 0)}{done} | {_f(lat.get('p50_ms')) if has_latency else '—'} "
+              f"| {_f(lat.get('p99_ms')) if has_latency else '—'} | {_f(r.get('pipeline_sql_per_update'), 2)} "
+              f"| {_f(r.get('queue_sql_per_update'), 2)} | {_f(r.get('peak_rss_mb'), 0)} |", flush=True)

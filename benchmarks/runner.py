@@ -5,7 +5,10 @@ start it, poll until SIGTERM) and additionally counts SQL statements and Redis
 commands, times every update from its arrival in a getUpdates batch to its
 last reply, and on exit writes those numbers with the peak RSS as JSON.
 
-    python -m benchmarks.runner --config bot.yaml --stats-out stats.json [--kinds kinds.json]
+    python -m benchmarks.runner --config bot.yaml --stats-out stats.json [--kinds kinds.json] [--role ROLE]
+
+``--role receiver`` only polls and stores (``run --processes N``'s receiver), ``--role worker`` only
+processes what is stored (``python -m framework worker``); the default does both, as ``run`` does.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", default=None, help="JSON {update_id: kind} for per-type latencies")
     parser.add_argument("--read-timeout", type=float, default=None,
                         help="pyTelegramBotAPI read timeout for API calls (the reliability suite shortens it)")
+    parser.add_argument("--role", choices=("both", "receiver", "worker"), default="both")
     args = parser.parse_args(argv)
 
     config = load_config(args.config)
@@ -47,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     app = Application(config)
     recorder = instrument_app(app, kinds)
     started = time.perf_counter()
+    if args.role == "receiver":
+        app.queue.workers = 0  # as `run --processes N`: the worker processes process
     app.start()
+    if args.role != "receiver":
+        app.queue.start()
     startup_s = time.perf_counter() - started
     baseline = (SQL.total, REDIS.total, REDIS_ROUNDTRIPS.total)
 
@@ -58,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     polling = config["telegram"]["polling"]
     try:
-        run_polling(app, timeout=polling["timeout"], limit=polling["limit"])
+        if args.role == "worker":
+            while not app.stopping.wait(0.5):
+                pass
+        else:
+            run_polling(app, timeout=polling["timeout"], limit=polling["limit"])
     finally:
         app.stop()
     report: dict[str, Any] = recorder.report()

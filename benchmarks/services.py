@@ -156,4 +156,6 @@ PLUGINS = {
 def plugins_for(workload: str, charts: bool = False) -> dict[str, Any]:
     if workload in ("echo", "tarot", "chatmemory"):
         return PLUGINS[workload]
+    if workload == "slow_chat":
+        return PLUGINS["echo"]
     return PLUGINS["expenses_charts" if charts else "expenses"]

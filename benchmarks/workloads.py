@@ -111,6 +111,27 @@ def echo(n: int, users: int = 1000, seed: int = 1, first_update_id: int = 1, use
     return work
 
 
+SLOW_EVERY = 50  # in the slow_chat workload, one update in this many is the slow chat's /slow
+
+
+def slow_chat(n: int, users: int = 1000, seed: int = 6, first_update_id: int = 1,
+              user_base: int = USER_BASE) -> Workload:
+    """The echo workload with one chat (user index ``users``, outside the others) sending ``/slow``
+    (a handler that takes a second, see ``benchmarks.echo_plugin``) every :data:`SLOW_EVERY`
+    updates: does one slow chat hold the others back? Its updates are tagged ``slow``."""
+    rng = random.Random(seed)
+    factory = UpdateFactory(first_update_id, user_base)
+    work = Workload("slow_chat")
+    for k in range(n):
+        if k % SLOW_EVERY == SLOW_EVERY // 2:
+            update, kind = factory.message(users, "/slow"), "slow"
+        else:
+            update, kind = factory.message(rng.randrange(users), f"hello #{k} {rng.randint(0, 10**6)}"), "echo"
+        work.updates.append(update)
+        work.kinds[update["update_id"]] = kind
+    return work
+
+
 def quick_add(n: int, users: int = 1000, seed: int = 2, first_update_id: int = 1,
               user_base: int = USER_BASE) -> Workload:
     """(b) "coffee 5"-style messages; each is stored and answered with one message."""
@@ -242,7 +263,7 @@ def chatmemory(n: int, users: int = 200, seed: int = 5, first_update_id: int = 1
     return work
 
 
-GENERATORS = {"echo": echo, "quick_add": quick_add, "mix": mix, "stats": stats, "tarot": tarot,
+GENERATORS = {"echo": echo, "slow_chat": slow_chat, "quick_add": quick_add, "mix": mix, "stats": stats, "tarot": tarot,
               "chatmemory": chatmemory}
 
 

@@ -17,6 +17,7 @@ secret (the token is never part of a method name or a label).
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import re
@@ -35,6 +36,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
+
+from .db import utcnow
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -76,13 +79,14 @@ class QueueState:
 
 
 def queue_state(app: Any) -> QueueState:
-    """The queue gauges' source. Today the queue is the in-memory per-chat dispatcher (updates fed
-    and not finished, in this process), which does not keep arrival times: the age is known only
-    when it is empty. The durable update queue replaces this function's body with a query of its
-    table (count of pending rows, now minus the oldest pending row's arrival), which is the same
-    for every process, so any gunicorn worker's scrape tells the truth."""
-    depth = app.dispatcher.pending + app.fast_dispatcher.pending
-    return QueueState(depth, 0.0 if depth == 0 else None)
+    """The queue gauges' source: the durable queue's table (``framework.update_queue``), the same
+    for every process, so any gunicorn worker's scrape tells the deployment's truth."""
+    depth, oldest = app.queue.oldest()
+    if oldest is None:
+        return QueueState(depth, 0.0)
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    return QueueState(depth, max(0.0, (utcnow() - oldest).total_seconds()))  # the clock that stamped it
 
 
 class CountingApi:

@@ -8,7 +8,9 @@ the history is written: one ``schema_version`` table with a row per
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import peewee
@@ -101,12 +103,32 @@ class MigrationStatus:
     applied_at: dt.datetime | None
 
 
+MIGRATION_LOCK = (0x706C6D67, 0)  # 'plmg': a namespace of its own
+"""The PostgreSQL advisory lock ``migrate`` holds: processes starting together (``run --processes``,
+gunicorn workers, a worker on another machine) migrate one after the other, and the later ones
+find nothing pending, instead of racing to create the same tables."""
+
+
 def migrate(database: peewee.Database, sources: list[tuple[str, str]]) -> dict[str, list[str]]:
     """Apply pending migrations of every (plugin, directory), in the given (dependency) order."""
     applied: dict[str, list[str]] = {}
-    for plugin, directory in sources:
-        applied[plugin] = PluginRunner(database, directory, plugin).up()
+    with _migration_lock(database):
+        for plugin, directory in sources:
+            applied[plugin] = PluginRunner(database, directory, plugin).up()
     return applied
+
+
+@contextlib.contextmanager
+def _migration_lock(database: peewee.Database) -> Iterator[None]:
+    """Hold :data:`MIGRATION_LOCK` (a session lock: migrations commit one by one) on PostgreSQL."""
+    if not is_postgres(database):
+        yield
+        return
+    database.execute_sql("SELECT pg_advisory_lock(%s, %s)", MIGRATION_LOCK)
+    try:
+        yield
+    finally:
+        database.execute_sql("SELECT pg_advisory_unlock(%s, %s)", MIGRATION_LOCK)
 
 
 class RollbackError(Exception):

@@ -170,6 +170,16 @@ class UpdateQueue:
         with connection_scope():
             return IncomingUpdate.select().count()
 
+    def oldest(self) -> tuple[int, dt.datetime | None]:
+        """(rows waiting, arrival of the oldest) over every process: the /metrics queue gauges."""
+        with connection_scope():
+            row = IncomingUpdate.select(peewee.fn.COUNT(IncomingUpdate.update_id),
+                                        peewee.fn.MIN(IncomingUpdate.received_at)).tuples().get()
+        count, oldest = row
+        if isinstance(oldest, str):  # SQLite hands an aggregate back as text
+            oldest = dt.datetime.fromisoformat(oldest)
+        return int(count or 0), oldest
+
     @property
     def pending(self) -> int:
         """Updates in this process's hands: stored here and not finished, or being run here."""

@@ -300,6 +300,7 @@ def create_app(config_path: str | None = None) -> WSGIApp:
     app = Application(config)
     try:
         app.start()
+        app.queue.start()  # every gunicorn worker receives and works: stored updates go to any of them
         heartbeat = Heartbeat(app, "webhook")
         heartbeat.start()
     except BaseException:
