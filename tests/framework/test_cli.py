@@ -582,3 +582,26 @@ def test_several_processes_on_sqlite_are_refused_in_one_line(tmp_path: Path) -> 
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "SQLite" in lines[0] and "PostgreSQL" in lines[0], (args, lines)
         assert "Traceback" not in result.stderr
+
+
+def test_processes_starting_together_on_a_new_postgres_database_migrate_one_after_the_other(
+        tmp_path: Path, postgres_url: str) -> None:
+    """`run --processes`, gunicorn's workers, a worker on another machine: several processes may
+    migrate the same new database at once; the advisory lock makes the later ones find nothing to do."""
+    import psycopg2
+
+    path = config_file(tmp_path, f"plugins:\n{HELLO_YAML}")
+    Path(path).write_text(Path(path).read_text().replace(f"sqlite:///{tmp_path}/bot.db", postgres_url))
+    environ = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PLUGBOT_")}
+    environ["PYTHONPATH"] = os.pathsep.join([str(HERE.parents[1]), str(EXAMPLES), str(HERE)])
+    processes = [subprocess.Popen([PYTHON, "-m", "framework", "migrate", "--config", path], cwd=tmp_path, env=environ,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], outputs
+    conn = psycopg2.connect(postgres_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT name FROM schema_version WHERE plugin = 'core' ORDER BY name")
+            assert [row[0] for row in cur.fetchall()] == CORE
+    finally:
+        conn.close()
