@@ -18,7 +18,7 @@ from framework.transports.webhook import make_wsgi_app
 
 SECRET = "metrics-test-webhook-secret"
 TOKEN = "123456:AAHmetrics-test-token-value"
-USER = 424242
+USER = 7_310_042_111  # digits no metric value would show by chance
 NOTE = "my-private-note-text"
 
 # Every label a plugbot series may carry: bounded sets the code defines, never a chat, user or text.
