@@ -208,6 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("config: %s", os.path.abspath(config_path(args)))
     if config["telegram"]["mode"] == "webhook":
         return _run_gunicorn(config, config_path(args))
+    if processes > 1 and config["metrics"]["port"]:
+        _share_metrics_directory()
     app = _app(config)
     children: list[Any] = []
     try:
@@ -262,13 +264,41 @@ def cmd_worker(args: argparse.Namespace) -> int:
         log.info("plugbot worker running as @%s (%d workers)", app.bot_username, config["workers"])
         from .heartbeat import Heartbeat
 
-        with Heartbeat(app, "worker"):
-            while not app.stopping.wait(1.0):
-                pass
+        # A worker of `run --processes` is summed in its receiver's /metrics; one on its own serves its own.
+        metrics_server = None if os.environ.get(SPAWNED_ENV) else _serve_metrics(app, config)
+        try:
+            with Heartbeat(app, "worker"):
+                while not app.stopping.wait(1.0):
+                    pass
+        finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
     finally:
         app.stop()
     log.info("plugbot worker stopped")
     return 0
+
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+SPAWNED_ENV = "PLUGBOT_SPAWNED_WORKER"  # set for the worker processes `run --processes` starts
+
+
+def _share_metrics_directory() -> None:
+    """``run --processes N`` with ``metrics.port``: the worker processes (which inherit the
+    environment) write their values where the receiver's /metrics sums them, as under gunicorn.
+    Set before ``prometheus_client`` is first imported, which reads it then."""
+    import tempfile
+
+    if not os.environ.get(METRICS_DIR_ENV):  # not framework.metrics': importing it imports prometheus_client
+        os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="plugbot-metrics-")
+
+
+def _metrics_process_dead(pid: int) -> None:
+    """A worker process that exited no longer counts in the live gauges (its counters still do)."""
+    if os.environ.get(METRICS_DIR_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 def _start_workers(args: argparse.Namespace, count: int) -> list[Any]:
@@ -278,11 +308,13 @@ def _start_workers(args: argparse.Namespace, count: int) -> list[Any]:
     import threading
 
     path = os.path.abspath(config_path(args))
-    children = [subprocess.Popen([sys.executable, "-m", "framework", "worker", "--config", path])
+    env = dict(os.environ, **{SPAWNED_ENV: "1"})
+    children = [subprocess.Popen([sys.executable, "-m", "framework", "worker", "--config", path], env=env)
                 for _ in range(count)]
 
     def watch(child: Any) -> None:
         code = child.wait()
+        _metrics_process_dead(child.pid)
         if not getattr(child, "stopping", False):
             log.error("worker process %d exited (status %s); it is not restarted", child.pid, code)
 

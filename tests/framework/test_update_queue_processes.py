@@ -194,15 +194,24 @@ def test_run_with_processes_receives_in_one_and_processes_in_the_workers(
     from benchmarks.services import Storage, bot_config, pending_updates, write_config
     from benchmarks.workloads import UpdateFactory
 
+    import socket
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        metrics_port = probe.getsockname()[1]
     store = Storage("postgres", postgres_url, redis_url, redis_prefix)
     config = bot_config(store, workers=2, plugins={"expenses": {"charts": False}}, api_url=fake_api.url,
-                        token=TOKEN, log_level="INFO")
+                        token=TOKEN, log_level="INFO", metrics={"port": metrics_port})
     path = Path(write_config(config, str(tmp_path / "bot.yaml")))
     factory = UpdateFactory(first_update_id=1)
     fake_api.load([factory.message(k % 20, f"tea {1 + k // 100}.{k % 100:02d}") for k in range(300)])
     env = {k: v for k, v in os.environ.items()
            if k not in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "REDIS_URL", "BOT_ADMIN_IDS")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log_path = tmp_path / "run.log"
     with open(log_path, "ab") as log:
         bot = subprocess.Popen([sys.executable, "-m", "framework", "run", "--processes", "2", "--config", str(path)],
@@ -210,9 +219,16 @@ def test_run_with_processes_receives_in_one_and_processes_in_the_workers(
     try:
         _wait(lambda: fake_api.stats()["confirmed_all_at"] is not None and pending_updates(postgres_url) == 0,
               120, "the worker processes to process every update")
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+            scraped = response.read().decode()
     finally:
         bot.send_signal(signal.SIGTERM)
         code = bot.wait(60)
+    # The receiver's /metrics sums what the worker processes counted (they processed every update).
+    processed = sum(sample.value for family in text_string_to_metric_families(scraped)
+                    if family.name == "plugbot_updates" for sample in family.samples
+                    if sample.name == "plugbot_updates_total")
+    assert processed == 300
     text = log_path.read_text(errors="replace")
     assert code == 0, text[-3000:]
     assert _query(postgres_url, "SELECT count(*) FROM expenses")[0][0] == 300
