@@ -275,5 +275,5 @@ def test_a_429_during_a_broadcast_pauses_the_other_processes_too(bot_factory, db
     waited: list[float] = []
     other = Sender(bot.telegram, redis=connect_redis(redis_url), redis_prefix=redis_prefix, sleep=waited.append)
     other.call("send_message", chat_id=5, text="a reply in another process")
-    assert len(waited) == 1 and 20 < waited[0] <= 30              # it waits out Telegram's retry_after too
+    assert len(waited) == 1 and 5 < waited[0] <= 30  # it waits out the rest of Telegram's retry_after (30 s), not a pacing gap
     assert [what for _, what in telegram.moments].count("sent") == 9  # and so does the broadcast
