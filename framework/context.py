@@ -8,6 +8,7 @@ sends nothing but the friendly error, and nothing it wrote is kept.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from .runtime import RuntimeSettings
     from .scheduler import Scheduler
     from .users import UserService
+
+log = logging.getLogger("plugbot.jobs")
 
 
 @dataclass(frozen=True)
@@ -490,7 +493,27 @@ class JobContext(_PluginScope):
         self._plugin = plugin
         self.lang: str = app.config["default_language"]
         self.outbox: list[Outgoing] = []
+        self.commit_callbacks: list[Callable[[], None]] = []  # see after_commit()
         self._languages: dict[int, str] = {}
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the job's changes are committed (never if they are rolled back),
+        as ``ctx.after_commit`` does for an update.
+
+        For dropping a cache entry the job's own writes make stale: dropped before the commit, an
+        update reading in that instant would cache the old committed value again. Exceptions are
+        logged, not raised.
+        """
+        self.commit_callbacks.append(callback)
+
+    def run_commit_callbacks(self) -> None:
+        """Called by the job runner once the job's transaction committed."""
+        for callback in self.commit_callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - the job is committed; its messages must still go
+                log.exception("after-commit callback %r of a job of %s failed", callback, self._plugin)
+        self.commit_callbacks.clear()
 
     def language_of(self, user: User) -> str:
         """The language to write to ``user`` in: their /language choice, else Telegram's, else the default."""
