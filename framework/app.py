@@ -453,7 +453,7 @@ class Application:
         with self._switching:
             for name in list(self.plugins.plugins):
                 if self.plugins.switchable(name):
-                    self._apply_switch(name, switches.get(name, True))
+                    self._apply_switch(name, switches.get(name, self.plugins.config_default(name)))
 
     def _apply_switch(self, name: str, enabled: bool) -> None:
         """Switch one plugin in this process: its status, and its jobs in the scheduler."""
@@ -471,6 +471,8 @@ class Application:
                 self.scheduler.remove_job(job.id)
 
     def _schedule(self, job: Any) -> None:
+        if job.id in {info.id for info in self.scheduler.jobs()}:
+            return  # already scheduled: start() after a stored switch turned a config-disabled plugin on
         self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger, **job.trigger_args)
 
     def _message_sent(self, method: str, params: dict[str, Any], result: Any) -> None:
