@@ -502,7 +502,7 @@ class Application:
             with dbmod.connection_scope(), dbmod.database.atomic():
                 job.fn(context)
                 row = self.outbox.store(context.outbox)
-            context.run_commit_callbacks()
+            context._run_commit_callbacks()
             self.outbox.send(row, context.outbox)
 
         run.__qualname__ = job.id

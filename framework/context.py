@@ -506,7 +506,7 @@ class JobContext(_PluginScope):
         """
         self.commit_callbacks.append(callback)
 
-    def run_commit_callbacks(self) -> None:
+    def _run_commit_callbacks(self) -> None:
         """Called by the job runner once the job's transaction committed."""
         for callback in self.commit_callbacks:
             try:
