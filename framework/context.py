@@ -526,14 +526,17 @@ class JobContext(_PluginScope):
         their private chat, once the job's transaction committed.
 
         Button labels are the caller's: translate them with ``job.t(label, lang=job.language_of(user))``.
-        Nothing is sent to a user who muted notifications (``user.notifications_enabled``); to answer
-        a user, reply in the update.
+        Nothing is sent to a user who muted notifications (``user.notifications_enabled``), nor to one
+        whose ``user.status`` is not ``active`` (banned, blocked the bot, erased); to answer a user,
+        reply in the update.
         """
         if isinstance(user, (int, str)) or not hasattr(user, "telegram_id") or not isinstance(key, str):
             raise TypeError("job.notify(user, key, *, buttons=None, **params) takes the user's User row and a key "
                             f"of the plugin's catalog (it translates in the user's language), got {user!r}, {key!r}")
         if not getattr(user, "notifications_enabled", True):
             return  # muted (users.notifications_enabled): a job's message is the bot speaking on its own
+        if getattr(user, "status", "active") != "active":
+            return  # banned, blocked the bot (Telegram would refuse it) or erased: users.status
         self.send_message(user.telegram_id, self.t(key, lang=self.language_of(user), **params), buttons)
 
 

@@ -98,8 +98,8 @@ def _missing(job: Any, item: Any) -> str | None:
     if Transaction.select().where((Transaction.payment_reference == charge_id)
                                   & Transaction.status.in_(("completed", "refunded"))).exists():
         return None
-    user = User.get_or_none(User.telegram_id == source.user.id)
-    if user is None:
+    user = User.get_or_none((User.telegram_id == source.user.id) & (User.status != "deleted"))
+    if user is None:  # never met, or erased (/deleteme): their tombstone gets no account
         return f"{charge_id}: {item.amount} Stars from {source.user.id}, who is not a user any more: not credited"
     tx, created = ledger.purchase(user, payload.credits, charge_id, job.now(),
                                   kind="subscription" if payload.kind == "s" else "purchase",

@@ -96,3 +96,20 @@ def test_botstats_reveals_nothing_to_a_non_admin_and_needs_the_permission(bot_fa
 
 def test_botstats_in_russian() -> None:
     assert_locales_complete("admin")
+
+
+def test_an_erased_users_tombstone_is_not_counted(bot_factory) -> None:
+    pytest.importorskip("matplotlib", reason="the chart needs the charts extra")
+    bot = bot_factory({"admin": {}}, admins=(SUPERADMIN,))
+    bot.set_time(NOW)
+    _users()
+    alice = bot.user(7)
+    alice.send("/start")
+    admin = bot.user(SUPERADMIN)
+    before = admin.send("/botstats")[0].text.splitlines()
+    assert before[1] == "Users: 10; active in 24 h: 4, 7 days: 6, 30 days: 8"
+    alice.send("/deleteme")
+    alice.press("Yes, delete everything")
+    after = admin.send("/botstats")[0].text.splitlines()
+    assert after[1] == "Users: 9; active in 24 h: 3, 7 days: 5, 30 days: 7"   # the row stays, uncounted
+    assert after[2] == "New users in 14 days: 7"
