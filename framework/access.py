@@ -189,7 +189,7 @@ class AccessControl:
             listener(user)
 
     def forget(self, user: User) -> None:
-        """Drop the cached role and restrictions of an erased user: SQLite may give its id to the next new user."""
+        """Drop the cached role and restrictions of an erased user: if they come back, it is under the same id."""
         self.cache.delete(f"role:{user.id}")
         self.cache.delete(f"restrictions:{user.id}")
         _memo(user).clear()
@@ -215,6 +215,8 @@ class AccessControl:
                 date = until[:16].replace("T", " ") + " UTC" if until else ""
                 notice = ctx.t("core.banned", until=ctx.t("core.banned_until", date=date) if until else "")
             return Verdict(False, notice)
+        if ctx.user.status == "suspended" and self.lift_expired_bans(ctx.user):
+            ctx.users.invalidate(tid)  # the ban ran out: the cached profile still says suspended
         if self.consent_required and not self._consented(ctx.user):
             if ConsentAnswer.matches(ctx.data):
                 return Verdict(True)  # the press is still owner-checked and parsed before its handler
@@ -299,7 +301,7 @@ class AccessControl:
         row = UserRestriction.create(user=user.id, restriction_type=kind, reason=reason, expires_at=until,
                                      created_by=by, created_at=self.clock())
         if kind == "ban":  # seed 000/002 users.status says it too, for tools that read the table
-            User.update(status="suspended").where(User.id == user.id, User.status == "active").execute()
+            User.update(status="suspended").where(User.id == user.id, User.status.in_(("active", "blocked"))).execute()
         self._restrictions_changed(user)
         self._audit(kind, user, actor, {"reason": reason, "expires_at": until.isoformat() if until else None})
         return row
@@ -326,6 +328,26 @@ class AccessControl:
         if changed:
             self._audit(f"un{kind}", user, actor, {"reason": reason, "lifted": changed})
         return changed
+
+    def lift_expired_bans(self, user: User | None = None) -> list[int]:
+        """``users.status`` back to ``active`` for users ``suspended`` whose every ban has expired (or
+        just ``user``); their Telegram ids. A ban stops applying at its ``expires_at`` without this
+        (see the module doc); this keeps the column, which broadcasts and jobs select on, true: run
+        on the user's next update, by the core's ``lift_expired_bans`` job, and before /user."""
+        now = self.clock()
+        in_force = UserRestriction.select(UserRestriction.id).where(
+            (UserRestriction.user == User.id) & (UserRestriction.restriction_type == "ban")
+            & (UserRestriction.is_active == True)  # noqa: E712
+            & (UserRestriction.expires_at.is_null() | (UserRestriction.expires_at > now)))
+        query = User.select(User.id, User.telegram_id).where((User.status == "suspended") & ~peewee.fn.EXISTS(in_force))
+        if user is not None:
+            query = query.where(User.id == user.id)
+        lifted = []
+        for row in query:
+            if User.update(status="active", updated_at=now).where(
+                    (User.id == row.id) & (User.status == "suspended")).execute():
+                lifted.append(row.telegram_id)
+        return lifted
 
     def _restrictions_changed(self, user: User) -> None:
         self.cache.delete(f"restrictions:{user.id}")

@@ -135,6 +135,7 @@ class Application:
                              # Several processes of one bot share Telegram's limits through Redis.
                              redis=self.redis, redis_prefix=config["redis"]["prefix"])
         self.sender.on_sent(self._message_sent)
+        self.sender.failure_listeners.append(self._send_failed)
         # Through the attribute, so a sender replaced later (tests, console mode) is the one used.
         self.outbox = Outbox(lambda items: self.sender.deliver(items), self.clock)
         self.pipeline = Pipeline(self)
@@ -211,6 +212,7 @@ class Application:
                                     mode=config["access"]["mode"], consent_required=config["consent"]["required"],
                                     audit=self.audit, live_settings=self.runtime.settings)
         self.access.role_listeners.append(self._roles_changed)
+        self.users.lift_expired_bans = lambda user: self.access.lift_expired_bans(user)
 
     # -- collecting what plugins register --------------------------------------------
     def _collect(self) -> None:
@@ -488,7 +490,7 @@ class Application:
         with self._switching:
             for name in list(self.plugins.plugins):
                 if self.plugins.switchable(name):
-                    self._apply_switch(name, switches.get(name, True))
+                    self._apply_switch(name, switches.get(name, self.plugins.config_default(name)))
 
     def _apply_switch(self, name: str, enabled: bool) -> None:
         """Switch one plugin in this process: its status, and its jobs in the scheduler."""
@@ -506,7 +508,17 @@ class Application:
                 self.scheduler.remove_job(job.id)
 
     def _schedule(self, job: Any) -> None:
+        if job.id in {info.id for info in self.scheduler.jobs()}:
+            return  # already scheduled: start() after a stored switch turned a config-disabled plugin on
         self.scheduler.add_job(job.plugin, job.name, self._job_runner(job), trigger=job.trigger, **job.trigger_args)
+
+    def _send_failed(self, item: Outgoing, error: Any) -> None:
+        """A reply or job message Telegram refused: a 403 to a private chat means that user blocked
+        the bot, so users.status says ``blocked`` until they write again."""
+        chat_id = item.params.get("chat_id")
+        if error.error_code == 403 and isinstance(chat_id, int) and chat_id > 0:
+            with dbmod.connection_scope(), dbmod.database.atomic():
+                self.users.mark_blocked(chat_id)
 
     def _message_sent(self, method: str, params: dict[str, Any], result: Any) -> None:
         """``plugbot_message_sent`` for each plugin that implements it, each in its own transaction."""
@@ -536,6 +548,7 @@ class Application:
             with dbmod.connection_scope(), dbmod.database.atomic():
                 job.fn(context)
                 row = self.outbox.store(context.outbox)
+            context._run_commit_callbacks()
             self.outbox.send(row, context.outbox)
 
         run.__qualname__ = job.id

@@ -8,6 +8,7 @@ sends nothing but the friendly error, and nothing it wrote is kept.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from .runtime import RuntimeSettings
     from .scheduler import Scheduler
     from .users import UserService
+
+log = logging.getLogger("plugbot.jobs")
 
 
 @dataclass(frozen=True)
@@ -493,10 +496,30 @@ class JobContext(_PluginScope):
         self._plugin = plugin
         self.lang: str = app.config["default_language"]
         self.outbox: list[Outgoing] = []
+        self.commit_callbacks: list[Callable[[], None]] = []  # see after_commit()
         self._languages: dict[int, str] = {}
         # The time the trigger scheduled this run for (UTC), the same in every process; None for a
         # run started by hand (/job run). A job that must not do a tick's work twice keys it by this.
         self.scheduled_for: dt.datetime | None = None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the job's changes are committed (never if they are rolled back),
+        as ``ctx.after_commit`` does for an update.
+
+        For dropping a cache entry the job's own writes make stale: dropped before the commit, an
+        update reading in that instant would cache the old committed value again. Exceptions are
+        logged, not raised.
+        """
+        self.commit_callbacks.append(callback)
+
+    def _run_commit_callbacks(self) -> None:
+        """Called by the job runner once the job's transaction committed."""
+        for callback in self.commit_callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - the job is committed; its messages must still go
+                log.exception("after-commit callback %r of a job of %s failed", callback, self._plugin)
+        self.commit_callbacks.clear()
 
     def language_of(self, user: User) -> str:
         """The language to write to ``user`` in: their /language choice, else Telegram's, else the default."""
@@ -509,14 +532,17 @@ class JobContext(_PluginScope):
         their private chat, once the job's transaction committed.
 
         Button labels are the caller's: translate them with ``job.t(label, lang=job.language_of(user))``.
-        Nothing is sent to a user who muted notifications (``user.notifications_enabled``); to answer
-        a user, reply in the update.
+        Nothing is sent to a user who muted notifications (``user.notifications_enabled``), nor to one
+        whose ``user.status`` is not ``active`` (banned, blocked the bot, erased); to answer a user,
+        reply in the update.
         """
         if isinstance(user, (int, str)) or not hasattr(user, "telegram_id") or not isinstance(key, str):
             raise TypeError("job.notify(user, key, *, buttons=None, **params) takes the user's User row and a key "
                             f"of the plugin's catalog (it translates in the user's language), got {user!r}, {key!r}")
         if not getattr(user, "notifications_enabled", True):
             return  # muted (users.notifications_enabled): a job's message is the bot speaking on its own
+        if getattr(user, "status", "active") != "active":
+            return  # banned, blocked the bot (Telegram would refuse it) or erased: users.status
         self.send_message(user.telegram_id, self.t(key, lang=self.language_of(user), **params), buttons)
 
 

@@ -170,7 +170,8 @@ def plugbot_register_jobs(register: Any) -> None:
     lang=None, **params)`` (the default language unless ``lang=`` says otherwise),
     ``job.language_of(user)`` (the user's /language choice, else Telegram's), ``job.notify(user,
     key, *, buttons=None, **params)`` (``key`` of the plugin's catalog in ``user``'s language) and
-    ``job.audit(action, user=...)``; ``job.cache`` (the plugin's cache) and ``job.call_api(method, ...)``.
+    ``job.audit(action, user=...)``; ``job.cache`` (the plugin's cache), ``job.call_api(method, ...)``
+    and ``job.after_commit(callback)`` (run once the job's transaction committed).
     A job runs in a transaction; what it sends leaves after the
     commit. Registering a job name twice is a RegistrationError.
     """

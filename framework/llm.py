@@ -243,6 +243,12 @@ class LLMService:
         shown["yandex_folder_id"] = mask_secret(self._yandex_folder_id)
         return shown
 
+    @staticmethod
+    def key_variable(vendor: str) -> str | None:
+        """The environment variable a vendor's API key is read from (``OPENAI_API_KEY`` for
+        ``openai``), for telling an operator where a key goes; None for a vendor without a key."""
+        return ENV_API_KEYS.get(vendor)
+
     def cache_ttl_for(self, settings: LlmSettings) -> float:
         """The llm_cache lifetime: the admins' ``llm_config.cache_ttl`` (seconds), else the config's."""
         value = settings.config.get("cache_ttl") if isinstance(settings.config, Mapping) else None

@@ -10,7 +10,9 @@ import peewee
 
 from .db import BaseModel, JSONField, UtcDateTimeField, utcnow
 
-USER_STATUSES = ("active", "suspended", "deleted")
+# active; suspended while banned; blocked after Telegram answered 403 (the user blocked the bot),
+# until they write again; deleted: a tombstone after /deleteme (only the Telegram id and status).
+USER_STATUSES = ("active", "suspended", "deleted", "blocked")
 
 
 class User(BaseModel):
@@ -27,7 +29,7 @@ class User(BaseModel):
     is_admin = peewee.BooleanField(default=False)
     status = peewee.CharField(
         max_length=20, default="active",
-        constraints=[peewee.Check("status IN ('active', 'suspended', 'deleted')")],
+        constraints=[peewee.Check("status IN ('active', 'suspended', 'deleted', 'blocked')")],  # core 0009
     )
     created_at = UtcDateTimeField(default=utcnow)
     updated_at = UtcDateTimeField(default=utcnow)

@@ -70,7 +70,10 @@ class LoadedPlugin:
     module: ModuleType | None
     info: PluginInfo | None
     builtin: bool = False
-    status: str = "enabled"  # enabled | disabled | failed | paused | off (an admin switched it off at runtime)
+    status: str = "enabled"  # enabled | disabled | failed | paused | off (switched off: by an admin, or the config)
+    # The config's ``enabled:``. False: loaded (imported, migrated, registered) but switched off
+    # until an admin switches it on (``/plugin enable``): the admin's stored choice wins.
+    config_enabled: bool = True
     error: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     models: list[Any] = field(default_factory=list)
@@ -177,23 +180,67 @@ class PluginManager:
                 errors.append(f"plugins.{name}: the name {name!r} is taken by a built-in plugin")
                 continue
             if not section.get("enabled", True):
-                self.plugins[name] = LoadedPlugin(name, None, None, status="disabled")
+                # Loaded but off, so an admin can switch it on without a restart. What would stop
+                # an enabled plugin only keeps this one out: the operator did not ask for it.
+                problems: list[str] = []
+                loaded = self._import(name, section, problems, strict=True)
+                if loaded is None:
+                    self._keep_out(name, problems)
+                else:
+                    loaded.config_enabled = False
+                    candidates[name] = loaded
                 continue
             loaded = self._import(name, section, errors, strict)
             if loaded is not None:
                 candidates[name] = loaded
+        self._drop_unservable_defaults_off(candidates)
         order = self._dependency_order(candidates, errors)
         for name in order:
             loaded = candidates[name]
-            if not self._register(loaded, errors):
+            problems = errors if loaded.config_enabled else []
+            if not self._register(loaded, problems):
+                if not loaded.config_enabled:
+                    self._keep_out(name, problems)
                 continue
             self.plugins[name] = loaded
             self.order.append(name)
-            self._settings_for(loaded, self.config["plugins"].get(name, {}), errors)
+            self._settings_for(loaded, self.config["plugins"].get(name, {}), problems)
+            if not loaded.config_enabled:
+                if problems:
+                    self.pm.unregister(loaded.module)
+                    self.order.remove(name)
+                    self._keep_out(name, problems)
+                else:
+                    loaded.status = "off"
         errors.extend(self._unknown_hooks())
         if errors:
             raise ConfigError(errors)
         self.pm.check_pending()  # everything it could object to was reported above, file by file
+
+    def _keep_out(self, name: str, problems: list[str]) -> None:
+        """A plugin the config disables that could not be loaded: left out, as before it was loaded
+        at all, with the reason logged (switching it on needs the config fixed and a restart)."""
+        error = "; ".join(problems) or "could not be loaded"
+        log.warning("plugin %s (enabled: false) left out: %s", name, error)
+        self.plugins[name] = LoadedPlugin(name, None, None, status="disabled", error=error)
+
+    def _drop_unservable_defaults_off(self, candidates: dict[str, LoadedPlugin]) -> None:
+        """Leave out each config-disabled candidate whose dependency is not loaded; an enabled plugin
+        needing a config-disabled one stays an error (see ``_dependency_order``)."""
+        while True:
+            missing = {name: dep for name, loaded in candidates.items() if not loaded.config_enabled
+                       for dep in (loaded.info.depends_on if loaded.info else ())
+                       if dep not in candidates and not self.plugins.get(dep, LoadedPlugin(dep, None, None)).builtin}
+            if not missing:
+                return
+            for name, dep in missing.items():
+                candidates.pop(name)
+                self._keep_out(name, [f"plugins.{name}.depends_on: needs {dep!r}, which is not loaded"])
+
+    def config_default(self, name: str) -> bool:
+        """Is ``name`` on when no admin has chosen: the config's ``enabled:`` (True for a built-in)."""
+        loaded = self.plugins.get(name)
+        return loaded is None or loaded.config_enabled
 
     def _add(self, module: ModuleType) -> None:
         info = module.plugbot_plugin_info()
@@ -327,10 +374,15 @@ class PluginManager:
         for name, loaded in candidates.items():
             deps = set(loaded.info.depends_on if loaded.info else ())
             for dep in sorted(deps):
-                if dep in candidates or self.plugins.get(dep, LoadedPlugin(dep, None, None)).builtin:
+                if dep in candidates and (candidates[dep].config_enabled or not loaded.config_enabled):
+                    continue
+                if self.plugins.get(dep, LoadedPlugin(dep, None, None)).builtin:
                     continue
                 state = self.plugins.get(dep)
-                why = "is disabled" if state and state.status == "disabled" else (
+                # An enabled plugin cannot need one the config switches off: an admin could not
+                # switch the dependency off without breaking it.
+                disabled = (dep in candidates) or (state is not None and state.status == "disabled")
+                why = "is disabled" if disabled else (
                     "failed to load" if state and state.status == "failed" else "is not configured")
                 errors.append(f"plugins.{name}.depends_on: {name!r} needs {dep!r}, which {why}")
             graph[name] = {d for d in deps if d in candidates}

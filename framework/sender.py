@@ -256,6 +256,7 @@ class Sender:
             RedisPacing(redis, redis_prefix, clock=shared_clock, **limits), local, clock=clock)
         self._random = random.Random()
         self._listeners: list[Callable[[str, dict[str, Any], Any], None]] = []
+        self.failure_listeners: list[Callable[[Outgoing, SendError], None]] = []  # see deliver()
         self._stats_lock = threading.Lock()
         self._stats: dict[str, float] = {
             "calls": 0, "retries": 0, "flood_waits": 0, "failures": 0, "throttled": 0, "throttle_seconds": 0.0,
@@ -328,6 +329,11 @@ class Sender:
                 self.call(item.method, **params)
             except SendError as exc:
                 logger.warning("%s to %s failed: %s", item.method, params.get("chat_id"), exc)
+                for listener in self.failure_listeners:  # e.g. the core marks a 403's user blocked
+                    try:
+                        listener(item, exc)
+                    except Exception:  # noqa: BLE001 - the rest of the outbox must still go
+                        logger.exception("failure listener %r failed", listener)
 
     # -- internals ------------------------------------------------------------------------------
 

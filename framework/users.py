@@ -49,6 +49,9 @@ class UserService:
         # Called with the User row when an archived user is back; the application sets it to call
         # every plugin's plugbot_unarchive_user_data (one broken plugin must not lock the user out).
         self.on_unarchive: Callable[[User], Any] = lambda user: None
+        # Set by the application to AccessControl.lift_expired_bans (bans live there): a profile an
+        # admin views shows ``active`` once the user's last ban ran out.
+        self.lift_expired_bans: Callable[[User], list[int]] | None = None
 
     def upsert(self, tg_user: types.User) -> tuple[User, str]:
         """The core ``User`` row for this Telegram user, and the language to answer in.
@@ -87,6 +90,9 @@ class UserService:
         row = User.get_or_none(User.telegram_id == telegram_id)
         if row is None:
             return None
+        if row.status == "suspended" and self.lift_expired_bans is not None and self.lift_expired_bans(row):
+            row = User.get_by_id(row.id)  # the ban ran out since: show the status as it is now
+            self.invalidate(telegram_id)
         settings = UserSettings.get_or_none(UserSettings.user == row.id)
         profile: dict[str, Any] = {name: getattr(row, name) for name in _PROFILE_FIELDS if name != "id"}
         profile.update(created_at=row.created_at, last_active=row.last_active,
@@ -119,6 +125,29 @@ class UserService:
             self.invalidate(row.telegram_id)
             self.audit.pd(actor, target, "update_settings", changed)
         return changed
+
+    # -- users.status the core keeps (seed 000): active, suspended, blocked, deleted ------------------
+    def mark_blocked(self, telegram_id: int) -> bool:
+        """Telegram refused a message to ``telegram_id`` with 403 (the user blocked the bot): their
+        status becomes ``blocked`` (only from ``active``: a ban or an erasure says more), so
+        broadcasts and jobs skip them until they write again. True when it changed."""
+        changed = (User.update(status="blocked", updated_at=self.clock())
+                   .where((User.telegram_id == telegram_id) & (User.status == "active")).execute())
+        if changed:
+            self.invalidate(telegram_id)
+        return bool(changed)
+
+    def tombstone(self, user: User) -> None:
+        """What stays of a user after /deleteme: the row with its Telegram id, ``status='deleted'``
+        and its timestamps; every personal field is cleared or back to its default. Kept so the
+        erasure is on record and broadcasts and jobs skip the id; a return starts afresh (consent
+        asked again, nothing of before). Plugins' rows are the caller's (``erase_user``)."""
+        now = self.clock()
+        (User.update(username=None, first_name=None, last_name=None, language_code=self.default_language,
+                     timezone="UTC", notifications_enabled=True, is_admin=False, status="deleted",
+                     updated_at=now, last_active=now)
+         .where(User.id == user.id).execute())
+        self.invalidate(user.telegram_id)
 
     def set_notifications(self, target: User, enabled: bool) -> bool:
         """Mute (False) or unmute what the bot sends ``target`` on its own; True when it changed.
@@ -169,6 +198,12 @@ class UserService:
         }
         is_admin = tg.id in self.admins
         fields = {**personal, User.last_active: now, User.updated_at: now, User.is_admin: is_admin}
+        if existing is not None and existing["status"] in ("blocked", "deleted"):
+            # They wrote: whoever blocked the bot has unblocked it; an erased user starts afresh
+            # (their tombstone holds nothing of before, and consent is asked again).
+            fields[User.status] = "active"
+            if existing["status"] == "deleted":
+                fields[User.created_at] = now
         if existing is None:
             (User.insert({User.telegram_id: tg.id, User.created_at: now, **fields})
              .on_conflict(conflict_target=[User.telegram_id], update=fields).execute())

@@ -146,16 +146,25 @@ def _job_lines(ctx: Context, job_id: str, job: Any, next_run: Any = None) -> lis
     return lines
 
 
+def off_label(status: str, switch: bool | None) -> str:
+    """``off (admin)`` for a plugin an admin switched off, ``off (config)`` for one the config's
+    ``enabled: false`` keeps off (an admin can switch it on); other statuses as they are."""
+    if status != "off":
+        return status
+    return "off (admin)" if switch is False else "off (config)"
+
+
 def plugins(ctx: Context) -> None:
     """Admins: each plugin's live status (a paused plugin shows here), version, updates handled,
     last error, its jobs' last runs, the counters plugins contribute through ``plugbot_stats``,
     and cache hit rates."""
     lines = [ctx.t("core.plugins_header")]
     job_stats = ctx.scheduler.job_stats()
+    switches = ctx.runtime.switches()
     for name, plugin in ctx.app.plugins.plugins.items():
         ctx.app.plugins.is_paused(name)  # lets an expired pause lift before it is shown
         version = plugin.info.version if plugin.info else "—"
-        lines.append(f"{name} {version} [{plugin.status}]")
+        lines.append(f"{name} {version} [{off_label(plugin.status, switches.get(name))}]")
         if plugin.updates:
             lines.append(ctx.t("core.plugin_updates", updates=plugin.updates, failed=plugin.failed_updates))
         if plugin.error:

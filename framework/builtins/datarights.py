@@ -124,18 +124,36 @@ def confirm_delete(ctx: Context, data: DeleteMeAnswer) -> None:
 
 
 def erase_user(app: Any, user: User, *, actor: User | None) -> list[str]:
-    """Delete a user's data in every plugin, anonymise their audit trail, drop their row.
+    """Delete a user's data in every plugin, anonymise their audit trail, and leave their row as a
+    tombstone: the Telegram id and ``status='deleted'``, every personal field cleared.
 
-    All in the caller's transaction: if one plugin fails, nothing is deleted.
+    The tombstone records that the user asked to be erased, so broadcasts and jobs (which take
+    ``status='active'`` users) skip the id; a return starts afresh. All in the caller's
+    transaction: if one plugin fails, nothing is deleted.
     """
     plugins = [name for name, _ in app.plugins.call_each("plugbot_delete_user_data", isolate=False, user=user)]
     app.audit.anonymise(user)
     app.audit.pd(actor, None, "delete_account", {"plugins": plugins})
     UserSettings.delete().where(UserSettings.user == user.id).execute()
-    User.delete().where(User.id == user.id).execute()
-    app.users.invalidate(user.telegram_id)
+    _drop_rows_pointing_at(user)
+    app.users.tombstone(user)
     app.access.forget(user)
     return plugins
+
+
+def _drop_rows_pointing_at(user: User) -> None:
+    """What deleting the row did before there was a tombstone: rows of any table whose foreign key
+    to ``users`` says CASCADE go, SET NULL ones lose the user. A plugin that relied on the cascade
+    rather than its own ``plugbot_delete_user_data`` still leaves nothing behind."""
+    existing = set(User._meta.database.get_tables())
+    for field in sorted(User._meta.backrefs, key=lambda f: (f.model._meta.table_name, f.name)):
+        if field.model._meta.table_name not in existing:
+            continue  # a model of a plugin this bot does not load
+        action = (field.on_delete or "").upper()
+        if action == "CASCADE":
+            field.model.delete().where(field == user.id).execute()
+        elif action == "SET NULL":
+            field.model.update({field: None}).where(field == user.id).execute()
 
 
 @hookimpl
@@ -163,9 +181,12 @@ def retention(job: JobContext) -> None:
     now = job.now()
     remind_before = now - dt.timedelta(days=config["remind_after_days"])
     archive_before = now - dt.timedelta(days=config["archive_after_days"])
-    for user in User.select().where(User.last_active < remind_before, User.status == "active"):
+    # An erased user's tombstone holds nothing; a banned or blocked one is archived like anyone
+    # inactive, but only an active one is written to (a blocked one cannot be reached).
+    for user in User.select().where(User.last_active < remind_before, User.status != "deleted"):
         settings, _ = UserSettings.get_or_create(user=user.id, defaults={"created_at": now, "updated_at": now})
-        if settings.inactivity_reminded_at is None or settings.inactivity_reminded_at < user.last_active:
+        if user.status == "active" and (settings.inactivity_reminded_at is None
+                                        or settings.inactivity_reminded_at < user.last_active):
             job.notify(user, "core.inactivity_reminder", name=user.first_name or "")  # skipped when muted
             settings.inactivity_reminded_at = now
         if user.last_active < archive_before and settings.archived_at is None:

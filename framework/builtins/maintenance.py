@@ -23,6 +23,7 @@ def plugbot_register_jobs(register: Any) -> None:
     register("prune_llm_cache", prune_llm_cache, trigger="interval", hours=1)
     register("prune_rate_limits", prune_rate_limits, trigger="interval", hours=1)
     register("resend_outbox", resend_outbox, trigger="interval", minutes=1)
+    register("lift_expired_bans", lift_expired_bans, trigger="interval", minutes=5)
 
 
 def audit_retention(job: JobContext) -> None:
@@ -49,3 +50,10 @@ def resend_outbox(job: JobContext) -> None:
     """Send the replies of a process that died after committing them (another machine's, say):
     the start of a process only finds those of processes already gone by then."""
     job.app.outbox.recover()
+
+
+def lift_expired_bans(job: JobContext) -> None:
+    """``users.status`` of users whose ban ran out goes back to ``active``, so a broadcast or a job
+    selecting active users reaches them even before they write again."""
+    for telegram_id in job.app.access.lift_expired_bans():
+        job.app.users.invalidate(telegram_id)

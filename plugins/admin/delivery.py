@@ -179,6 +179,7 @@ class Delivery:
             if status == BLOCKED:
                 (BotBlocked.insert(user=row.user_id, blocked_at=now)
                  .on_conflict(conflict_target=[BotBlocked.user], update={BotBlocked.blocked_at: now}).execute())
+                self.plugin.users.mark_blocked(row.telegram_id)  # users.status: every job skips them too
         return 0.0
 
     def _pause(self, broadcast: Broadcast, seconds: float) -> None:

@@ -70,7 +70,8 @@ def llm(ctx: Context, action: str | None, value: str | None) -> None:
         return
     vendor, option = match.groups()
     if _SECRET.search(option):
-        ctx.reply(ctx.t("llm.secret_refused"))  # keys come from the environment only, never the database
+        # Keys come from the environment only, never the database: name the variable that takes it.
+        ctx.reply(ctx.t("llm.secret_refused", variable=ctx.llm.key_variable(vendor)))
         return
     config.setdefault(vendor, {})
     if not isinstance(config[vendor], dict):

@@ -57,10 +57,12 @@ def register(register: Any) -> None:
 
 
 def users_summary(now: dt.datetime) -> dict[str, int]:
-    """Users in total and active (a message, a press) within a day, a week, a month."""
-    summary = {"total": User.select().count()}
+    """Users in total and active (a message, a press) within a day, a week, a month. An erased user's
+    tombstone (``status='deleted'``) is nobody: not counted."""
+    present = User.select().where(User.status != "deleted")
+    summary = {"total": present.count()}
     for key, days in (("day", 1), ("week", 7), ("month", 30)):
-        summary[key] = User.select().where(User.last_active >= now - dt.timedelta(days=days)).count()
+        summary[key] = present.where(User.last_active >= now - dt.timedelta(days=days)).count()
     return summary
 
 
@@ -69,7 +71,8 @@ def new_users_per_day(today: dt.date, days: int = CHART_DAYS) -> list[tuple[dt.d
     first = today - dt.timedelta(days=days - 1)
     start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
     per_day = dict.fromkeys((first + dt.timedelta(days=n) for n in range(days)), 0)
-    for (created,) in User.select(User.created_at).where(User.created_at >= start).tuples():
+    for (created,) in (User.select(User.created_at).where((User.created_at >= start) & (User.status != "deleted"))
+                       .tuples()):
         day = created.astimezone(dt.UTC).date() if created.tzinfo else created.date()
         if day in per_day:
             per_day[day] += 1

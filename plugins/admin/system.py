@@ -46,12 +46,20 @@ def register(register: Any) -> None:
 
 
 def plugins_view(ctx: Context) -> tuple[str, list[list[Button]]]:
-    statuses = ctx.runtime.plugin_statuses()
+    statuses, switches = ctx.runtime.plugin_statuses(), ctx.runtime.switches()
     lines = [ctx.t("plugins.header")]
-    lines += [f"{name} [{status}]" for name, status in statuses.items()]
+    lines += [f"{name} [{_shown(status, switches.get(name))}]" for name, status in statuses.items()]
     buttons = [[Button(ctx.t("plugins.resume", plugin=name), ResumePlugin(plugin=name))]
                for name, status in statuses.items() if status == "paused"]
     return "\n".join(lines), buttons
+
+
+def _shown(status: str, switch: bool | None) -> str:
+    """Who switched a plugin off: an admin (a stored choice) or the config (``enabled: false``,
+    which ``/plugin enable`` overrides)."""
+    if status != "off":
+        return status
+    return "off (admin)" if switch is False else "off (config)"
 
 
 def plugin_command(ctx: Context, action: str, name: str) -> None:

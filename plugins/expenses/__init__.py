@@ -109,7 +109,7 @@ def plugbot_export_user_data(user: User) -> dict[str, Any]:
 @hookimpl
 def plugbot_delete_user_data(user: User, plugin: Plugin) -> None:
     userdata.delete(user)
-    # SQLite may give a new user the erased row's id: their cached categories must not outlive them.
+    # A returning user keeps their tombstone's id: the cached categories must not outlive the erasure.
     categories.forget_user(plugin.cache, user.id)
     preferences.forget_user(plugin.cache, user.id)
 

@@ -48,8 +48,9 @@ def run_recurring(job: JobContext) -> None:
            .join_from(User, UserSettings, peewee.JOIN.LEFT_OUTER, on=(UserSettings.user == User.id),
                       attr="core_settings")
            .where(RecurringExpense.active == True, RecurringExpense.next_run <= horizon,  # noqa: E712
-                  # an archived (inactive for the archive period) or deleted user's schedules stop
-                  UserSettings.archived_at.is_null(), User.status != "deleted")
+                  # an archived (inactive for the archive period), deleted or blocked (the bot
+                  # cannot reach them) user's schedules stop; users.status is the core's
+                  UserSettings.archived_at.is_null(), User.status.not_in(("deleted", "blocked")))
            .order_by(RecurringExpense.id))
     for row in due:
         if job.access.active_ban(row.user) is not None:

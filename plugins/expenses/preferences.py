@@ -99,7 +99,7 @@ def of(ctx: Context, *, create: bool = True) -> ExpenseSettings:
 
 
 def forget_user(cache: Any, user_id: int) -> None:
-    """Drop a user's cached settings (their data was erased: SQLite may reuse the id)."""
+    """Drop a user's cached settings (their data was erased; if they come back, under the same id)."""
     cache.delete(cache_key(user_id))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from framework import SendError, User
 
-from . import ledger, wallet
+from . import ledger, payments, wallet
 from .models import Reading, Subscription, Transaction, UserSession
 from .payments import Payload
 
@@ -55,9 +55,11 @@ def subscriptions(job: Any) -> None:
 
 
 def reconcile(job: Any) -> None:
-    """Nightly: every Stars payment Telegram lists must have its completed transaction; credit any
-    that has none (a payment message that never arrived) and report it."""
-    offset, found = 0, []
+    """Nightly: every Stars payment Telegram lists must have its completed transaction, and every
+    refund Telegram lists its refund in the ledger. Credit a payment that has none (a payment
+    message that never arrived), take back a refund the ledger missed (a lost ``refunded_payment``),
+    each once, and report them."""
+    offset, credited, refunded = 0, [], []
     while True:
         try:
             page = job.call_api("get_star_transactions", offset=offset, limit=PAGE)
@@ -66,17 +68,23 @@ def reconcile(job: Any) -> None:
             return
         items = list(getattr(page, "transactions", None) or [])
         for item in items:
-            missing = _missing(job, item)
-            if missing is not None:
-                found.append(missing)
+            if getattr(item, "source", None) is not None:
+                line = _missing(job, item)
+                if line is not None:
+                    credited.append(line)
+            else:
+                line = _missed_refund(job, item)
+                if line is not None:
+                    refunded.append(line)
         if len(items) < PAGE:
             break
         offset += PAGE
-    for line in found:
+    for line in credited + refunded:
         log.warning("reconciliation: %s", line)
         job.audit("tarot_reconciled", details={"payment": line})
-    if found:
-        report = job.t("reconcile.report", count=len(found), payments="\n".join(found))
+    reports = ([job.t("reconcile.report", count=len(credited), payments="\n".join(credited))] if credited else []) + (
+        [job.t("reconcile.report_refunds", count=len(refunded), refunds="\n".join(refunded))] if refunded else [])
+    for report in reports:
         for admin in sorted(job.access.admins):
             job.send_message(admin, report)
 
@@ -90,14 +98,31 @@ def _missing(job: Any, item: Any) -> str | None:
     if Transaction.select().where((Transaction.payment_reference == charge_id)
                                   & Transaction.status.in_(("completed", "refunded"))).exists():
         return None
-    user = User.get_or_none(User.telegram_id == source.user.id)
-    if user is None:
+    user = User.get_or_none((User.telegram_id == source.user.id) & (User.status != "deleted"))
+    if user is None:  # never met, or erased (/deleteme): their tombstone gets no account
         return f"{charge_id}: {item.amount} Stars from {source.user.id}, who is not a user any more: not credited"
     tx, created = ledger.purchase(user, payload.credits, charge_id, job.now(),
                                   kind="subscription" if payload.kind == "s" else "purchase",
                                   metadata={"item": payload.item, "stars": item.amount, "reconciled": True})
     if created:
-        # Dropped inside the job's transaction (jobs have no after-commit step): a parallel update
-        # reading the balance in the instant before the commit could cache the old one for 5 minutes.
-        wallet.forget(job.cache, user)
+        # Dropped now and again once the job committed: an update reading the balance in between
+        # would otherwise cache the old one for 5 minutes.
+        wallet.changed(job, user)
     return f"{charge_id}: {item.amount} Stars from {source.user.id} had no transaction; credited {payload.credits}"
+
+
+def _missed_refund(job: Any, item: Any) -> str | None:
+    """A Stars transaction going out to a user: Telegram's refund of the payment whose charge id it
+    carries (the Bot API gives a refund the id of the transaction it reverses)."""
+    receiver = getattr(item, "receiver", None)
+    if getattr(receiver, "type", None) != "user":
+        return None  # a withdrawal, an ad payment: no purchase of ours is reversed
+    tx = Transaction.get_or_none((Transaction.payment_reference == item.id) & (Transaction.status == "completed")
+                                 & Transaction.type.in_(("purchase", "subscription")))
+    if tx is None:
+        return None  # refunded in the ledger already, or not a payment of this plugin
+    reversal = payments.apply_refund(job, tx, item.id, "refunded by Telegram (found by reconciliation)")
+    if reversal is None:
+        return None  # a refund that reached the ledger while this job ran
+    return (f"{item.id}: {item.amount} Stars refunded to {receiver.user.id} had no refund in the ledger; "
+            f"took back {-reversal.amount} credits")

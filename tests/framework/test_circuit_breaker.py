@@ -142,3 +142,33 @@ def test_in_a_group_a_paused_plugins_text_handler_is_told_once_per_user_and_paus
     assert alice.send("7") == [] and recorder.status == "enabled"  # served (it reads numbers) and silent
     recorder.status, recorder.paused_until = "paused", clock[0] + 600  # a new pause: told again
     assert _texts(alice.send("hello everyone"), -100) == [PAUSED]
+
+
+def test_a_held_off_user_pressing_a_button_is_told_briefly_and_nothing_runs(make_bot: Any,
+                                                                             monkeypatch: pytest.MonkeyPatch,
+                                                                             clock: list[float]) -> None:
+    from framework import connection_scope
+    from plugins.expenses.models import Expense
+
+    bot = make_bot({"expenses": {"charts": False}})
+    alice, bob = bot.user(1001), bot.user(1002)
+    alice.send("coffee 5")
+    bob.send("tea 3")
+    alices_undo, bobs_undo = bot.find_button(1001, "Undo")[1], bot.find_button(1002, "Undo")[1]
+    with monkeypatch.context() as broken:  # alice's own input keeps failing: she alone is held off
+        broken.setattr(plugins.expenses.nlp, "parse_expense", _broken)
+        assert _texts(alice.send("coffee 5"), 1001) == [SORRY]
+        assert _texts(alice.send("coffee 5"), 1001) == [SORRY]
+        assert _texts(alice.send("coffee 5"), 1001)[1].startswith(HELD)
+    assert bot.app.plugins.plugins["expenses"].status == "enabled"
+
+    # A press is answered with the short notice (a button answer, not a new message), and the
+    # handler does not run: her expense is still there.
+    assert [(r.method, r.text) for r in alice.press(data=alices_undo)] == [
+        ("answer_callback_query", "This feature is resting for you for a little while.")]
+    with connection_scope():
+        assert Expense.select().where(Expense.is_deleted == False).count() == 2  # noqa: E712
+    assert _texts(bob.press(data=bobs_undo), 1002)[0].startswith("🗑")    # bob is served as before
+
+    clock[0] += 61  # the hold ends: her button works again
+    assert _texts(alice.press(data=alices_undo), 1001)[0].startswith("🗑")

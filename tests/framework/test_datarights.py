@@ -117,7 +117,10 @@ def test_deleteme_yes_erases_and_anonymises(bot_factory, monkeypatch, backend) -
 
     alice.send("/deleteme")
     assert texts(alice.press("Да, удалить всё")) == ["Все ваши данные удалены. До свидания!"]
-    assert _user(ALICE) is None
+    tombstone = _user(ALICE)   # the Telegram id and the status stay: the erasure is on record
+    assert (tombstone.id, tombstone.status, tombstone.username, tombstone.first_name, tombstone.last_name,
+            tombstone.language_code, tombstone.timezone, tombstone.is_admin) == (
+        user_id, "deleted", None, None, None, "en", "UTC", False)
     assert _greeting_rows(user_id) == 0
     with connection_scope():
         assert UserSettings.select().where(UserSettings.user == user_id).count() == 0
@@ -130,7 +133,10 @@ def test_deleteme_yes_erases_and_anonymises(bot_factory, monkeypatch, backend) -
     assert _greeting_rows(_user(BOB).id) == 1                 # nobody else's data
 
     assert "greeting #1" in texts(alice.send("/hello"))[0]   # a new, empty account
-    assert _user(ALICE).id != user_id
+    back = _user(ALICE)
+    assert (back.id, back.status, back.first_name) == (user_id, "active", "Alice")   # as Telegram shows them now
+    with connection_scope():
+        assert UserSettings.select().where(UserSettings.user == user_id).count() == 0   # no /language of before
 
 
 def test_retention_reminds_once_and_archives_at_180_days(bot_factory, monkeypatch, backend) -> None:
@@ -170,7 +176,7 @@ def test_retention_reminds_once_and_archives_at_180_days(bot_factory, monkeypatc
 
 
 def test_erased_admins_role_does_not_pass_to_a_new_user(bot_factory, monkeypatch, backend) -> None:
-    """SQLite reuses the highest rowid: the next new user may get the erased user's id."""
+    """Nor to the erased user coming back under their tombstone's id (nor, on SQLite, a new user)."""
     bot = build(bot_factory, backend, monkeypatch, HELLO)
     alice = bot.user(ALICE)
     alice.send("/hello")
@@ -184,6 +190,9 @@ def test_erased_admins_role_does_not_pass_to_a_new_user(bot_factory, monkeypatch
     assert texts(carol.send("/jobs")) == ["I don't know /jobs. See /help."]
     with connection_scope():
         assert not bot.app.access.is_admin(_user(BOB))
+    assert texts(alice.send("/jobs")) == ["I don't know /jobs. See /help."]   # back as a new user
+    with connection_scope():
+        assert not bot.app.access.is_admin(_user(ALICE)) and not _user(ALICE).is_admin
 
 
 def test_mydata_includes_restrictions_and_who_touched_the_personal_data(bot_factory, monkeypatch, backend) -> None:

@@ -40,20 +40,27 @@ def tables(bot: Any) -> set[str]:
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
-def test_disabled_plugin_is_fully_out(bot_factory, database: str) -> None:
+def test_a_plugin_the_config_disables_is_loaded_but_off(bot_factory, database: str) -> None:
+    """Loaded (imported, migrated, registered) so an admin can switch it on without a restart;
+    until then it serves nothing."""
     bot = bot_factory({"hello": {**HELLO, "enabled": False}}, database=database)
     app = bot.app
-    assert "hello_greetings" not in tables(bot)
-    assert "users" in tables(bot)  # the core did migrate
-    assert app.plugins.plugins["hello"].status == "disabled"
-    assert app.plugins.pm.get_plugin("hello") is None  # none of its hooks can run
-    assert not app.routes.commands_of("hello")
-    assert not [job for job in app.routes.jobs if job.startswith("hello.")]
+    assert "hello_greetings" in tables(bot)
+    assert app.plugins.plugins["hello"].status == "off"
+    assert app.plugins.switchable("hello") and not app.plugins.config_default("hello")
+    assert "hello.morning" in app.routes.jobs
     assert not [info for info in app.scheduler.jobs() if info.id.startswith("hello.")]
-    assert "hello" not in {row.plugin for row in app.migration_status()}
     user = bot.user(1)
     assert [r.text for r in user.send("/hello")] == ["I don't know /hello. See /help."]
     assert "/hello" not in user.send("/help")[0].text
+
+
+def test_a_disabled_plugin_whose_settings_are_wrong_is_left_out_not_an_error(bot_factory) -> None:
+    bot = bot_factory({"hello": {**HELLO, "enabled": False, "no_such_setting": 1}, "alpha": section_of("alpha")})
+    hello = bot.app.plugins.plugins["hello"]
+    assert hello.status == "disabled" and "no_such_setting: unknown setting" in hello.error
+    assert bot.app.plugins.pm.get_plugin("hello") is None  # none of its hooks can run
+    assert not bot.app.plugins.switchable("hello")
 
 
 def test_enabled_plugin_creates_its_table_and_answers(bot_factory) -> None:

@@ -144,11 +144,26 @@ def test_a_switch_made_in_another_process_reaches_this_one(bot_factory, monkeypa
     assert texts(alice.send("/write"))
 
 
+def test_a_config_disabled_plugin_stays_off_until_an_admin_chooses_and_follows_the_config_after_a_reset(
+        bot_factory, monkeypatch) -> None:
+    bot = build(bot_factory, "memory", monkeypatch, PROBE, {"hello": {"module": "plugbot_hello", "enabled": False}})
+    runtime, alice = bot.app.runtime, bot.user(ALICE)
+    runtime.switch_plugin("probe", False, actor=None)   # another plugin's choice leaves it as the config says
+    assert texts(alice.send("/hello")) == ["I don't know /hello. See /help."]
+    runtime.switch_plugin("hello", True, actor=None)
+    assert "Hello" in texts(alice.send("/hello"))[0]
+    runtime.switch_plugin("hello", None, actor=None)    # the admin's choice withdrawn: the config again
+    assert texts(alice.send("/hello")) == ["I don't know /hello. See /help."]
+    assert bot.app.plugins.plugins["hello"].status == "off"
+
+
 def test_builtins_and_unloaded_plugins_cannot_be_switched(bot_factory, monkeypatch) -> None:
-    bot = build(bot_factory, "memory", monkeypatch, HELLO, {"probe": {"module": "plugins_for_tests.probe",
+    bot = build(bot_factory, "memory", monkeypatch, HELLO, {"ghost": {"module": "no_such_package.plugin",
                                                                        "enabled": False}})
     plugins = bot.app.plugins
-    assert not plugins.switchable("core") and not plugins.switchable("probe") and plugins.switchable("hello")
+    assert plugins.plugins["ghost"].status == "disabled"   # the config disables it and it cannot be imported
+    assert not plugins.switchable("core") and not plugins.switchable("ghost") and plugins.switchable("hello")
+    assert not plugins.switchable("probe")                 # not in the config at all
     assert plugins.switch("core", False) is False and plugins.plugins["core"].status == "enabled"
 
 

@@ -191,13 +191,13 @@ def test_three_worker_processes_one_killed_every_expense_once_in_order(
 def test_run_with_processes_receives_in_one_and_processes_in_the_workers(
         tmp_path: Path, fake_api: Any, postgres_url: str, redis_url: str, redis_prefix: str) -> None:
     sys.path.insert(0, str(ROOT))
-    from benchmarks.services import Storage, bot_config, pending_updates, write_config
-    from benchmarks.workloads import UpdateFactory
-
     import socket
     import urllib.request
 
     from prometheus_client.parser import text_string_to_metric_families
+
+    from benchmarks.services import Storage, bot_config, pending_updates, write_config
+    from benchmarks.workloads import UpdateFactory
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -42,6 +42,20 @@ def test_llm_shows_vendor_and_config_with_secrets_masked(bot_factory, monkeypatc
     assert "Usage: /llm" in text(keys.send("/llm fly"))
 
 
+def test_an_api_key_is_refused_with_the_environment_variable_to_set(bot: Any) -> None:
+    keys = person(bot, KEYS)
+    for option, variable in (("openai.api_key", "OPENAI_API_KEY"), ("proxiapi.token", "PROXIAPI_API_KEY"),
+                             ("yandex.api_key", "YANDEX_API_KEY")):
+        answer = text(keys.send(f"/llm set {option} sk-pasted-by-mistake-1234"))
+        assert answer.startswith("API keys are never stored in the database") and variable in answer
+        assert answer.count("_API_KEY") == 1                       # that vendor's variable, not a list
+        assert "sk-pasted" not in answer
+    with connection_scope():
+        stored = AppSettings.get_by_id(1).llm_config or {}
+    assert "sk-pasted" not in str(stored)                          # nothing reached the database
+    assert not audit_rows("settings_changed")
+
+
 def test_cache_ttl_set_by_an_admin_is_what_the_llm_cache_uses(bot: Any) -> None:
     from framework.llm import LlmSettings
 

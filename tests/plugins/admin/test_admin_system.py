@@ -57,15 +57,53 @@ def test_a_switch_made_in_another_process_is_followed_within_seconds(bot: Any) -
     assert bot.app.runtime.plugin_statuses()["hello"] == "off"
 
 
-def test_plugin_command_refuses_built_ins_unknown_and_config_disabled_plugins(bot_factory, monkeypatch) -> None:
+def test_plugin_command_refuses_built_ins_unknown_and_plugins_that_could_not_load(bot_factory, monkeypatch) -> None:
     bot = make_bot(bot_factory, monkeypatch, plugins={"admin": {}, "hello": {"module": "plugbot_hello"},
-                                                      "probe": {"module": "plugins_for_tests.probe", "enabled": False}})
+                                                      "ghost": {"module": "no_such_package.plugin", "enabled": False}})
     boss = person(bot, SUPER)
     assert "cannot be switched" in text(boss.send("/plugin disable core"))
-    assert "cannot be switched" in text(boss.send("/plugin enable probe"))
+    assert "cannot be switched" in text(boss.send("/plugin enable ghost"))   # disabled and not importable
     assert text(boss.send("/plugin disable nothing")).startswith("No plugin nothing.")
     assert text(boss.send("/plugin resume hello")) == "Plugin hello is not paused."
     assert [row.action for row in audit_rows() if row.action.startswith("plugin_")] == []
+
+
+CONFIG_OFF = {"admin": {}, "hello": {"module": "plugbot_hello", "enabled": False}}
+
+
+def test_a_plugin_the_config_disables_is_switched_on_by_an_admin_and_the_choice_survives_a_restart(
+        bot_factory, monkeypatch, backend) -> None:
+    bot = make_bot(bot_factory, monkeypatch, backend, plugins=CONFIG_OFF)
+    boss, alice = person(bot, SUPER), person(bot, ALICE)
+    assert texts(alice.send("/hello")) == [UNKNOWN.format(command="hello")]   # loaded, but off
+    assert "hello.morning" not in {info.id for info in bot.app.scheduler.jobs()}
+    assert "hello 1.0.0 [off (config)]" in text(boss.send("/plugins"))
+
+    assert text(boss.send("/plugin enable hello")) == "Plugin hello is switched on in every process."
+    assert "greeting #1" in text(alice.send("/hello"))                        # its table was migrated
+    assert "hello.morning" in {info.id for info in bot.app.scheduler.jobs()}
+    assert "hello 1.0.0 [enabled]" in text(boss.send("/plugins"))
+
+    config = bot.app.config
+    kwargs: dict[str, Any] = {"db_url": config["database"]["url"]}
+    if config["redis"]["url"]:
+        kwargs.update(redis=True, redis_prefix=config["redis"]["prefix"])
+    second = make_bot(bot_factory, monkeypatch, plugins=CONFIG_OFF, **kwargs)   # a restart, same config
+    second._update_ids = itertools.count(next(bot._update_ids) + 10_000)
+    assert "greeting #2" in text(person(second, ALICE).send("/hello"))      # the stored choice wins
+    assert "hello.morning" in {info.id for info in second.app.scheduler.jobs()}
+
+    boss = person(second, SUPER)
+    assert text(boss.send("/plugin disable hello")).startswith("Plugin hello is switched off in every process")
+    assert texts(person(second, ALICE).send("/hello")) == [UNKNOWN.format(command="hello")]
+    assert "hello 1.0.0 [off (admin)]" in text(boss.send("/plugins"))
+    assert [row.action for row in audit_rows() if row.action.startswith("plugin_")] == [
+        "plugin_enabled", "plugin_disabled"]
+
+
+def test_a_plugin_not_in_the_config_stays_unloaded(bot: Any) -> None:
+    assert "probe" not in bot.app.plugins.plugins
+    assert text(person(bot, SUPER).send("/plugin enable probe")).startswith("No plugin probe.")
 
 
 def test_a_paused_plugin_is_resumed_by_command(bot: Any) -> None:

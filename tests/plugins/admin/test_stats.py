@@ -117,3 +117,20 @@ def test_botstats_adds_up_every_process_of_the_bot(bot_factory, redis_url, redis
     own = lookup_totals(bot.app.caches().values())
     hits, lookups = 30 + own["hits"], 40 + own["hits"] + own["misses"]
     assert lines[4] == f"Cache hit rate: {hits / lookups:.0%} ({hits} of {lookups} lookups)"
+
+
+def test_an_erased_users_tombstone_is_not_counted(bot_factory) -> None:
+    pytest.importorskip("matplotlib", reason="the chart needs the charts extra")
+    bot = bot_factory({"admin": {}}, admins=(SUPERADMIN,))
+    bot.set_time(NOW)
+    _users()
+    alice = bot.user(7)
+    alice.send("/start")
+    admin = bot.user(SUPERADMIN)
+    before = admin.send("/botstats")[0].text.splitlines()
+    assert before[1] == "Users: 10; active in 24 h: 4, 7 days: 6, 30 days: 8"
+    alice.send("/deleteme")
+    alice.press("Yes, delete everything")
+    after = admin.send("/botstats")[0].text.splitlines()
+    assert after[1] == "Users: 9; active in 24 h: 3, 7 days: 5, 30 days: 7"   # the row stays, uncounted
+    assert after[2] == "New users in 14 days: 7"

@@ -217,3 +217,29 @@ def test_the_benchmark_lives_outside_the_plugin_package() -> None:
 
     plugin = Path(__file__).resolve().parents[3] / "plugins" / "expenses"
     assert not (plugin / "bench_stats.py").exists() and callable(bench.main)
+
+
+def test_recurring_expenses_of_a_user_who_blocked_the_bot_stop_until_they_write_again(bot, alice) -> None:
+    alice.send("/recurring add rent 10 daily")
+    bot.set_time(dt.datetime(2025, 3, 13, 12, tzinfo=dt.UTC))
+    real = bot.telegram.call
+
+    def blocked(method: str, **params):  # Telegram: the user blocked the bot
+        if params.get("chat_id") == 1001:
+            from telebot import apihelper
+            raise apihelper.ApiTelegramException(method, None, {"ok": False, "error_code": 403,
+                                                                "description": "Forbidden: bot was blocked by the user"})
+        return real(method, **params)
+
+    bot.telegram.call = blocked
+    bot.run_job("expenses.recurring")                 # the notice is refused: users.status says blocked
+    bot.telegram.call = real
+    with connection_scope():
+        assert User.get(User.telegram_id == 1001).status == "blocked"
+    booked = len(rows_of(1001))
+    bot.set_time(dt.datetime(2025, 3, 15, 12, tzinfo=dt.UTC))
+    assert bot.run_job("expenses.recurring") == [] and len(rows_of(1001)) == booked   # stopped
+    alice.send("/list")                               # back: active again, the schedule resumes
+    with connection_scope():
+        assert User.get(User.telegram_id == 1001).status == "active"
+    assert "Recurring expense added" in texts(bot.run_job("expenses.recurring"))

@@ -189,3 +189,71 @@ def test_reconciliation_credits_a_payment_that_never_arrived(bot_factory: Any, d
     assert alice.send("/balance")[0].text.startswith("💳 You have 23 credits.")
     with connection_scope():
         assert ledger.verify() == []
+
+
+def _star(charge: str, telegram_id: int, *, refund: bool = False, payload: str = "tarot:p:small:10:1") -> dict:
+    """A StarTransaction as getStarTransactions lists it: a payment comes from the user (``source``),
+    its refund goes to the user (``receiver``) under the same id."""
+    partner = {"type": "user", "user": {"id": telegram_id, "is_bot": False, "first_name": "A"}}
+    if not refund:
+        partner["invoice_payload"] = payload
+    return {"id": charge, "amount": 50, "date": int(START.timestamp()), ("receiver" if refund else "source"): partner}
+
+
+def test_the_balance_right_after_reconciliation_credits_a_payment_is_the_new_one(
+        bot_factory: Any, database: str, monkeypatch: Any) -> None:
+    from framework import User
+    from plugins.tarot import jobs
+
+    bot = bot_factory(plugins={"tarot": {}}, database=database, redis=database == "postgres", admins=(ADMIN,))
+    bot.set_time(START)
+    alice = bot.user(1)
+    assert alice.send("/balance")[-1].text.startswith("💳 You have 3 credits.")   # cached
+    with connection_scope():
+        key = f"balance:{User.get(User.telegram_id == 1).id}"
+    cache, changed = bot.app.plugin_cache("tarot"), jobs.wallet.changed
+
+    def an_update_reads_before_the_commit(job: Any, user: Any) -> None:
+        changed(job, user)
+        # Credited and the cache entry dropped, not committed: an update of alice now reads the
+        # committed (old) balance and caches it.
+        def other_update() -> None:
+            with connection_scope():
+                cache.set(key, ledger.balance_of(user))
+
+        thread = threading.Thread(target=other_update)
+        thread.start()
+        thread.join()
+        assert cache.get(key) == 3
+
+    monkeypatch.setattr(jobs.wallet, "changed", an_update_reads_before_the_commit)
+    bot.telegram.star_transactions = [_star("ch-lost", 1)]
+    bot.run_job("tarot.reconcile")
+    assert alice.send("/balance")[0].text.startswith("💳 You have 13 credits.")  # dropped after the commit
+
+
+def test_reconciliation_applies_a_refund_telegram_made_that_the_ledger_missed(bot_factory: Any,
+                                                                              database: str) -> None:
+    bot = bot_factory(plugins={"tarot": {}}, database=database, admins=(ADMIN,))
+    bot.set_time(START)
+    alice = bot.user(1)
+    alice.pay(_invoice(bot, alice), "ch-1")
+    alice.pay(_invoice(bot, alice), "ch-2")
+    alice.pay(_invoice(bot, alice), "ch-3")
+    alice.refunded_payment(bot.telegram.invoices[-1], "ch-3")       # this refund reached the bot
+    assert alice.send("/balance")[0].text.startswith("💳 You have 23 credits.")
+    # Telegram refunded ch-1 too (a dispute), but its refunded_payment message never arrived.
+    bot.telegram.star_transactions = [_star("ch-1", 1), _star("ch-2", 1), _star("ch-3", 1),
+                                      _star("ch-3", 1, refund=True), _star("ch-1", 1, refund=True),
+                                      _star("not-ours", 1, refund=True)]
+    report = [r.text for r in bot.run_job("tarot.reconcile") if r.chat_id == ADMIN]
+    assert report == ["🧾 Reconciliation: 1 Stars refund(s) by Telegram were missing from the ledger and were "
+                      "applied now:\nch-1: 50 Stars refunded to 1 had no refund in the ledger; took back 10 credits"]
+    assert [r for r in bot.run_job("tarot.reconcile") if r.method == "send_message"] == []   # applied once
+    assert _purchases() == [("purchase", 10, "refunded", "ch-1"), ("purchase", 10, "completed", "ch-2"),
+                            ("purchase", 10, "refunded", "ch-3"), ("refund", -10, "completed", None),
+                            ("refund", -10, "completed", None)]
+    with connection_scope():
+        assert Transaction.get(Transaction.payment_reference == "ch-1").refund_reference == "ch-1"
+        assert ledger.verify() == []
+    assert alice.send("/balance")[0].text.startswith("💳 You have 13 credits.")
