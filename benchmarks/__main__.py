@@ -142,19 +142,26 @@ def run_processes(args: argparse.Namespace, workdir: str) -> list[dict[str, Any]
     """The same workload on PostgreSQL + Redis with 1, 2, 4... worker processes: does it scale out?
 
     1 is ``run`` as one process (it receives and works); N > 1 is ``run --processes N``'s shape,
-    a polling receiver plus N worker processes. ``slow_chat`` runs once as one process: the echo
-    workload with one chat whose handler takes a second (see ``benchmarks.workloads.slow_chat``),
-    to compare with the plain echo row of the matrix.
+    a polling receiver plus N worker processes. Then a pair at a fixed offered load, one process:
+    echo, and echo with one chat whose handler takes a second (``benchmarks.workloads.slow_chat``):
+    the other chats' reply latency shows whether the slow one holds them back.
     """
     results = []
     with FakeApiProcess(cwd=e2e.ROOT) as server:
         for workload in _csv(args.processes_workloads):
-            for processes in ([1] if workload == "slow_chat" else _csv(args.processes, int)):
+            for processes in _csv(args.processes, int):
                 with storage("postgres", workdir) as store:
                     result = e2e.run_plugbot(server, store, generate(workload, args.n, args.users),
                                              args.processes_workers, workdir, processes=processes)
                 results.append(result)
                 print_processes([result], header=len(results) == 1)
+        n = min(args.n, int(args.slow_rate * 30))  # about 30 s of traffic
+        for workload in ("echo", "slow_chat"):
+            with storage("postgres", workdir) as store:
+                result = e2e.run_plugbot(server, store, generate(workload, n, args.users),
+                                         args.processes_workers, workdir, rate=args.slow_rate)
+            results.append(result)
+            print_processes([result], header=not results[:-1])
     return results
 
 
