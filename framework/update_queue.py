@@ -41,6 +41,7 @@ import logging
 import select
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -129,6 +130,7 @@ class UpdateQueue:
         self._running = False
         self._lifecycle = threading.Lock()
         self._pruned_at = 0.0
+        self._token = uuid.uuid4().hex  # names this process in its NOTIFY payloads
 
     # -- receiving -------------------------------------------------------------------------
     def store(self, updates: Iterable[Any]) -> None:
@@ -153,7 +155,8 @@ class UpdateQueue:
             for start in range(0, len(values), 500):
                 IncomingUpdate.insert_many(values[start:start + 500]).on_conflict_ignore().execute()
             if is_postgres(self._db):
-                database.execute_sql(f"NOTIFY {CHANNEL}")  # delivered at commit
+                # Delivered at commit; the payload names this process, whose own workers are woken below.
+                database.execute_sql("SELECT pg_notify(%s, %s)", (CHANNEL, self._token))
         self._ensure_running()
         with self._cond:
             # A receiver without workers waits for nobody but its fast path: others process the rest.
@@ -345,8 +348,8 @@ class UpdateQueue:
                 return self._candidates.popleft()
         with self._scan_lock:
             with self._cond:
-                if self._candidates and not self._dirty:
-                    return self._candidates.popleft()
+                if not self._dirty:  # a sibling scanned while this thread waited: share its result
+                    return self._candidates.popleft() if self._candidates else None
                 self._dirty = False
             chats = self._scan()
             with self._cond:
@@ -459,9 +462,11 @@ class UpdateQueue:
                     if select.select([conn], [], [], 0.5)[0]:
                         conn.poll()
                         if conn.notifies:
+                            others = any(note.payload != self._token for note in conn.notifies)
                             conn.notifies.clear()
-                            with self._cond:
-                                self._wake_locked()
+                            if others:  # this process's own stores woke its workers already
+                                with self._cond:
+                                    self._wake_locked()
             except Exception as exc:  # noqa: BLE001 - the fallback poll covers the gap; try again
                 log.warning("update queue: LISTEN connection lost (%s); reconnecting", exc.__class__.__name__)
                 self._stop.wait(ERROR_PAUSE)
