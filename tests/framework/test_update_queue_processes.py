@@ -2,11 +2,11 @@
 framework worker``, real OS processes) on PostgreSQL + Redis, replying to the fake Bot API server
 (benchmarks/fakeapi.py), one of them SIGKILLed midway.
 
-The receiver is this test's own application with no workers of its own, storing updates the way
-the webhook does (``app.feed_many``, from 4 threads at once): 3,000 quick-adds from 100 users,
-10% of them delivered twice (half at once, half after they were processed), the chats'
-updates interleaved so that update ids arrive out of global order (a chat's own updates keep
-theirs, as Telegram sends them). Asserted: every expense stored exactly once, each user's
+The receiver is this test's own application with no workers of its own, run twice: once serving
+the webhook (3,000 quick-adds from 100 users POSTed from 4 threads, 10% of them twice — half at
+once, half after they were processed — the chats' updates interleaved so that update ids arrive
+out of global order; a chat's own keep theirs, as Telegram sends them), once polling the fake
+Telegram, which holds the same updates with the same tenth twice. Asserted: every expense stored exactly once, each user's
 expenses processed in the order sent, every one answered, and a reply sent twice only when the
 killed worker had committed it and not yet marked it sent (an outbox row it left, re-sent by the
 worker started after it, as a supervisor would).
@@ -36,6 +36,7 @@ USERS = 100
 PER_USER = 30          # 3,000 quick-adds
 WORKER_PROCESSES = 3
 KILL_AFTER = 900       # expenses stored before one worker is SIGKILLed
+WEBHOOK_SECRET = "proof-webhook-secret"
 
 
 @pytest.fixture
@@ -76,8 +77,9 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("via", ["webhook", "polling"])
 def test_three_worker_processes_one_killed_every_expense_once_in_order(
-        tmp_path: Path, fake_api: Any, postgres_url: str, redis_url: str, redis_prefix: str) -> None:
+        via: str, tmp_path: Path, fake_api: Any, postgres_url: str, redis_url: str, redis_prefix: str) -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks.services import Storage, bot_config, write_config
     from benchmarks.workloads import UpdateFactory
@@ -111,32 +113,22 @@ def test_three_worker_processes_one_killed_every_expense_once_in_order(
         receiver.start(scheduler=False, telegram=False)  # migrates before the workers start
         workers = [_worker(path, tmp_path / f"worker-{n}.log") for n in range(WORKER_PROCESSES)]
 
-        def feed(users: list[int]) -> None:
-            # This thread's chats interleaved, one update of each in turn (a chat's own keep their
-            # order, as Telegram sends them), a duplicate now and then.
-            later: list[dict[str, Any]] = []
-            for step in range(PER_USER):
-                batch = []
-                for user in users:
-                    update = per_user[user][step]
-                    batch.append(update)
-                    if update["update_id"] in twice:
-                        (batch if update["update_id"] % 2 else later).append(dict(update))
-                receiver.feed_many(batch)
-            receiver.feed_many(later)  # redelivered after they were (mostly) processed
-
-        threads = [threading.Thread(target=feed, args=([u for u in range(USERS) if u % 4 == t],))
-                   for t in range(4)]
-        for thread in threads:
-            thread.start()
+        if via == "webhook":
+            threads, refused = _feed_through_the_webhook(receiver, per_user, twice)
+        else:
+            threads, refused = _feed_through_polling(receiver, fake_api, per_user, twice)
 
         stored = lambda: _query(postgres_url, "SELECT count(*) FROM expenses")[0][0]  # noqa: E731
         _wait(lambda: stored() >= KILL_AFTER, 120, f"{KILL_AFTER} expenses")
         victim = workers[0]
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(10)
+        if via == "polling":
+            _wait(lambda: fake_api.stats()["confirmed_all_at"] is not None, 120, "every update to be polled")
+            receiver.stopping.set()  # the polling loop leaves; what it stored stays stored
         for thread in threads:
             thread.join(60)
+        assert not refused, f"webhook answers other than 200 (not stored): {refused[:10]}"
         _wait(lambda: _query(postgres_url, "SELECT count(*) FROM incoming_updates")[0][0] == 0, 180,
               "the survivors to process every stored update")
         # The killed worker's committed replies it had not marked sent: a worker started in its place
@@ -185,6 +177,66 @@ def test_three_worker_processes_one_killed_every_expense_once_in_order(
                    if name.endswith(".log"))
     assert TOKEN.split(":")[1] not in logs, "the token reached a log"
     assert "Traceback" not in logs, logs[-3000:]
+
+
+def _feed_through_the_webhook(receiver: Any, per_user: dict[int, list[dict[str, Any]]],
+                              twice: set[int]) -> tuple[list[threading.Thread], list[int]]:
+    """POST every update to the receiver's webhook endpoint from 4 threads, as Telegram's delivery
+    connections do: each thread's chats interleaved, one update of each in turn (a chat's own keep
+    their order, as Telegram sends them), a duplicate now and then — half at once, half at the end,
+    after they were (mostly) processed. Returns the threads and the statuses other than 200 (an
+    update the endpoint did not store)."""
+    import requests
+
+    from framework.transports.webhook import make_webhook_server
+
+    server = make_webhook_server(receiver, "127.0.0.1", 0, secret_token=WEBHOOK_SECRET)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/webhook"
+    refused: list[int] = []
+
+    def post(users: list[int]) -> None:
+        session = requests.Session()
+        later: list[dict[str, Any]] = []
+        for step in range(PER_USER):
+            for user in users:
+                update = per_user[user][step]
+                sends = [update]
+                if update["update_id"] in twice:
+                    (sends if update["update_id"] % 2 else later).append(update)
+                for body in sends:
+                    answer = session.post(url, json=body, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+                                          timeout=30)
+                    if answer.status_code != 200:
+                        refused.append(answer.status_code)
+        for body in later:
+            session.post(url, json=body, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}, timeout=30)
+
+    posters = [threading.Thread(target=post, args=([u for u in range(USERS) if u % 4 == t],)) for t in range(4)]
+
+    def close_when_posted() -> None:
+        for poster in posters:
+            poster.join()
+        server.shutdown()
+
+    threads = [*posters, threading.Thread(target=close_when_posted)]
+    for thread in threads:
+        thread.start()
+    return threads, refused
+
+
+def _feed_through_polling(receiver: Any, fake_api: Any, per_user: dict[int, list[dict[str, Any]]],
+                          twice: set[int]) -> tuple[list[threading.Thread], list[int]]:
+    """The fake Telegram holds every update, a tenth of them twice; the receiver polls it (stores a
+    batch, advances the offset, polls again) until the test stops it."""
+    from framework.transports.polling import run_polling
+
+    updates = [update for step in range(PER_USER) for user in range(USERS) for update in
+               ([per_user[user][step]] * (2 if per_user[user][step]["update_id"] in twice else 1))]
+    fake_api.load(updates)
+    thread = threading.Thread(target=run_polling, args=(receiver,), kwargs={"timeout": 1, "limit": 100})
+    thread.start()
+    return [thread], []
 
 
 @pytest.mark.postgres
