@@ -182,7 +182,8 @@ class Pipeline:
         if not self._claim(update.update_id):
             log.info("update %s already processed: skipped", update.update_id)
             return None
-        user, lang = self.app.users.upsert(tg_user)
+        # A pre-checkout query must not wait for the row lock of the user's running updates.
+        user, lang = self.app.users.upsert(tg_user, touch=update.pre_checkout_query is None)
         return Context(self.app, update, user=user, lang=lang)
 
     def _claim(self, update_id: int) -> bool:

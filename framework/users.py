@@ -53,8 +53,13 @@ class UserService:
         # admin views shows ``active`` once the user's last ban ran out.
         self.lift_expired_bans: Callable[[User], list[int]] | None = None
 
-    def upsert(self, tg_user: types.User) -> tuple[User, str]:
+    def upsert(self, tg_user: types.User, *, touch: bool = True) -> tuple[User, str]:
         """The core ``User`` row for this Telegram user, and the language to answer in.
+
+        ``touch=False`` (a pre-checkout query, answered within Telegram's 10 s) reads a known
+        user's row without writing it: the write would wait for the row lock of any update of
+        theirs still running (a long handler), and the names and last-active time can wait for
+        their next message.
 
         A user met for the first time is inserted by the caller's transaction, so their profile is
         not cached then: a parallel update of the same user (another chat, a payment query on its
@@ -64,7 +69,11 @@ class UserService:
         now = self.clock()
         key = f"user:{tg_user.id}"
         profile = self.cache.get(key)
-        if profile is None or not self._fresh(profile, tg_user, now):
+        if profile is None and not touch:
+            profile = self._load(tg_user.id)
+            if profile is not None and profile["status"] in ("blocked", "deleted"):
+                profile = None  # coming back: the write below makes them active again
+        if profile is None or (touch and not self._fresh(profile, tg_user, now)):
             profile = self._write(tg_user, now)
             if not profile.pop("_inserted"):
                 self.cache.set(key, profile, ttl=self.profile_ttl)

@@ -145,14 +145,20 @@ def test_a_pre_checkout_query_is_stored_and_answered_on_the_fast_path(bot_factor
     user = bot.user(9)
     user.send("/buy")  # the user row exists: a new user's row would wait for the stuck transaction's
     shop.busy.clear()
+    shop.slow_started.clear()
+    shop.slow_done.clear()
     try:
+        bot.app.users.invalidate(user.profile["id"])  # /slow writes the user's row and holds its lock
         bot.app.feed(user.message_update("/slow"))  # the only chat worker is stuck in this chat
+        assert shop.slow_started.wait(10)
+        bot.app.users.invalidate(user.profile["id"])  # the query finds no cached profile either
         query = {"update_id": bot.next_update_id(), "pre_checkout_query": {
             "id": "q-fast", "from": user.profile, "currency": "XTR", "total_amount": 25,
             "invoice_payload": "star:9"}}
         bot.app.feed(query)
         bot.app.feed(dict(query))  # redelivered: answered once
         assert eventually(lambda: "q-fast" in bot.telegram.pre_checkout_answers, timeout=10)
+        assert not shop.slow_done.is_set(), "the query waited for the busy chat's update to finish"
         assert query["update_id"] not in stored()  # its row went with its transaction
     finally:
         shop.busy.set()

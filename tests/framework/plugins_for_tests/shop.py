@@ -8,6 +8,8 @@ from framework import PluginInfo, SendError, hookimpl
 
 PRICE = 25
 busy = threading.Event()  # /slow waits for it: a chat whose queue is busy
+slow_started = threading.Event()  # set once /slow's handler runs (its transaction holds the user's row)
+slow_done = threading.Event()  # set when it returns
 
 
 @hookimpl
@@ -35,7 +37,9 @@ def refund(ctx: Any) -> None:
 
 
 def slow(ctx: Any) -> None:
+    slow_started.set()
     busy.wait(10)
+    slow_done.set()
     ctx.reply("slow done")
 
 
