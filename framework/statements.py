@@ -64,6 +64,28 @@ def _insert_text(model: type[peewee.Model], fields: tuple[peewee.Field, ...], ig
     return text
 
 
+def insert_many(model: type[peewee.Model], rows: list[dict[str, Any]], *, ignore_conflict: bool = False) -> None:
+    """``model.insert_many(rows)`` (``.on_conflict_ignore()``), every row with the same keys: one
+    multi-row INSERT whose text is built once per table, columns and number of rows."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    fields = tuple(model._meta.fields[name] for name in names)
+    postgres = is_postgres()
+    key = ("insert_many", model, names, len(rows), ignore_conflict, postgres)
+    text = _texts.get(key)
+    if text is None:
+        one = "(" + ", ".join(["%s" if postgres else "?"] * len(fields)) + ")"
+        text = _insert_text(model, fields, ignore_conflict, postgres).replace(
+            "VALUES " + one, "VALUES " + ", ".join([one] * len(rows)), 1)
+        if postgres and not ignore_conflict:
+            text = text.split(" RETURNING ", 1)[0]
+        with _lock:
+            _texts[key] = text
+    params = [field.db_value(row[name]) for row in rows for field, name in zip(fields, names, strict=True)]
+    database.execute_sql(text, params)
+
+
 def insert(model: type[peewee.Model], values: dict[str, Any], *, ignore_conflict: bool = False) -> int | None:
     """``model.insert(**values).execute()`` (``.on_conflict_ignore().as_rowcount()`` with
     ``ignore_conflict``): the new row's id, or with ``ignore_conflict`` the number of rows

@@ -152,7 +152,7 @@ class UpdateQueue:
         with connection_scope(), database.atomic():
             values = list(rows.values())
             for start in range(0, len(values), 500):
-                IncomingUpdate.insert_many(values[start:start + 500]).on_conflict_ignore().execute()
+                statements.insert_many(IncomingUpdate, values[start:start + 500], ignore_conflict=True)
             if is_postgres(self._db):
                 database.execute_sql(f"NOTIFY {CHANNEL}")  # delivered at commit
         self._ensure_running()
