@@ -178,3 +178,18 @@ class BaseModel(peewee.Model):
         from .statements import create  # statements builds on this module
 
         return create(cls, **query)
+
+    @classmethod
+    def get_or_none(cls, *query: Any, **filters: Any) -> Any:
+        """``Model.get_or_none``; a lookup by one field's value (``Settings.get_or_none(Settings.user
+        == id)``, the commonest, a plugin's settings row on every update) runs a SELECT whose text
+        is built once per table and field (framework.statements). Anything else is peewee's."""
+        if len(query) == 1 and not filters:
+            where = query[0]
+            if (isinstance(where, peewee.Expression) and where.op == peewee.OP.EQ
+                    and isinstance(where.lhs, peewee.Field) and where.lhs.model is cls
+                    and not isinstance(where.rhs, peewee.Node)):
+                from .statements import get_or_none  # statements builds on this module
+
+                return get_or_none(cls, where.lhs, where.rhs)
+        return super().get_or_none(*query, **filters)

@@ -125,3 +125,23 @@ def create(model: type[M], **values: Any) -> M:
         instance._dirty.discard(pk.name)
     instance._dirty -= set(data)
     return instance
+
+
+def get_or_none(model: type[M], field: peewee.Field, value: Any) -> M | None:
+    """``model.get_or_none(field == value)``: the first row with that value, or None; the row is
+    built as peewee builds it (each column's ``python_value``, no defaults, nothing dirty)."""
+    fields = model._meta.sorted_fields
+    key = ("get", model, field.name)
+    text = _texts.get(key)
+    if text is None:
+        table = _quote(model._meta.table_name)
+        text = (f"SELECT {', '.join(f'{table}.{_quote(f.column_name)}' for f in fields)} FROM {table} "
+                f"WHERE {table}.{_quote(field.column_name)} = %s LIMIT 1")
+        with _lock:
+            _texts[key] = text
+    row = execute(text, (field.db_value(value),)).fetchone()
+    if row is None:
+        return None
+    instance = model(__no_default__=1, **{f.name: f.python_value(v) for f, v in zip(fields, row, strict=True)})
+    instance._dirty.clear()
+    return instance

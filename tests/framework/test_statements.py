@@ -48,3 +48,18 @@ def test_a_batch_is_one_insert_and_skips_rows_already_stored(bound_db: Any) -> N
     with connection_scope():
         stored = [(r.update_id, r.received_at, r.fast) for r in IncomingUpdate.select().order_by(IncomingUpdate.update_id)]
     assert stored == [(n, NOW, False) for n in (1, 2, 3, 4)]
+
+
+def test_a_lookup_by_one_field_reads_the_row_peewee_reads(bound_db: Any) -> None:
+    with connection_scope(), bound_db.atomic():
+        user = User.create(telegram_id=43, username="bee", created_at=NOW, updated_at=NOW, last_active=NOW)
+        AuditLog.create(user=user.id, telegram_id=43, action="seen", details={"n": 1}, created_at=NOW)
+    with connection_scope():
+        ours = AuditLog.get_or_none(AuditLog.user == user.id)
+        theirs = AuditLog.select().where(AuditLog.user == user.id).get()
+        by_instance = AuditLog.get_or_none(AuditLog.user == user)
+        missing = User.get_or_none(User.telegram_id == 44)
+        compound = User.get_or_none((User.telegram_id == 43) & (User.username == "bee"))
+    assert ours.__data__ == theirs.__data__ == by_instance.__data__ and not ours.dirty_fields
+    assert (ours.details, ours.created_at, ours.user.telegram_id) == ({"n": 1}, NOW, 43)
+    assert missing is None and compound.id == user.id
