@@ -17,6 +17,8 @@ import re
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -31,6 +33,38 @@ from .services import BENCH_TOKEN
 QUICK = re.compile(r"^\s*([^\d\s][^\d]*?)\s+(\d+(?:[.,]\d{1,2})?)\s*$")
 
 db = peewee.DatabaseProxy()
+
+
+class CpuMeter:
+    """CPU of the whole process from the first message handled to the last (as plugbot's runner counts it)."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+        self.handled = 0
+        self._lock = threading.Lock()
+
+    def wrap(self, handler: Callable[[telebot.types.Message], None]) -> Callable[[telebot.types.Message], None]:
+        def measured(message: telebot.types.Message) -> None:
+            with self._lock:
+                if self.first is None:
+                    self.first = time.process_time()
+            try:
+                handler(message)
+            finally:
+                with self._lock:
+                    self.handled += 1
+                    self.last = time.process_time()
+
+        return measured
+
+    def per_update_ms(self) -> float | None:
+        if self.first is None or self.last is None or not self.handled:
+            return None
+        return (self.last - self.first) * 1000 / self.handled
+
+
+CPU = CpuMeter()
 
 
 class Expense(peewee.Model):
@@ -58,10 +92,12 @@ def build_bot(workload: str, workers: int) -> telebot.TeleBot:
 
     if workload == "echo":
         @bot.message_handler(content_types=["text"])
+        @CPU.wrap
         def echo(message: telebot.types.Message) -> None:
             bot.send_message(message.chat.id, message.text)
     else:
         @bot.message_handler(content_types=["text"])
+        @CPU.wrap
         def quick_add(message: telebot.types.Message) -> None:
             match = QUICK.match(message.text or "")
             if match is None:
@@ -105,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     done.wait()
     poller.join(10)
     with open(args.stats_out, "w", encoding="utf-8") as fh:
-        json.dump({"peak_rss_mb": peak_rss_mb()}, fh)
+        json.dump({"peak_rss_mb": peak_rss_mb(), "cpu_ms_per_update": CPU.per_update_ms()}, fh)
     return 0
 
 

@@ -116,6 +116,7 @@ def run_plugbot(server: FakeApiProcess, store: Storage, work: Workload, workers:
     if len(reports) == 1:
         bot = reports[0]
         result.update({"bot": bot, "peak_rss_mb": bot["peak_rss_mb"], "all": bot["all"], "kinds": bot["kinds"],
+                       "cpu_ms_per_update": bot.get("cpu_ms_per_update"),
                        "sql_total": bot["sql_total"], "redis_total": bot["redis_total"],
                        "redis_roundtrips": bot["redis_roundtrips"]})
         result.update({k: v for k, v in _combined(reports).items() if k.endswith("_per_update")})
@@ -168,7 +169,9 @@ def run_baseline(server: FakeApiProcess, store: Storage, work: Workload, workers
               **_server_numbers(stats, n, stats["last_reply_at"])}
     if os.path.exists(stats_out):
         with open(stats_out, encoding="utf-8") as fh:
-            result["peak_rss_mb"] = json.load(fh)["peak_rss_mb"]
+            numbers = json.load(fh)
+        result["peak_rss_mb"] = numbers["peak_rss_mb"]
+        result["cpu_ms_per_update"] = numbers.get("cpu_ms_per_update")
     for path in (updates, kinds, stats_out):
         if os.path.exists(path):
             os.remove(path)

@@ -131,6 +131,10 @@ class UpdateRecorder:
         self.first_arrival: float | None = None
         self.last_done: float | None = None
         self.handled = 0
+        # CPU of the whole process (every thread: poller, workers, outbox) from the first
+        # arrival to the last update handled: what an update costs the bot, HTTP included.
+        self.first_cpu: float | None = None
+        self.last_cpu: float | None = None
 
     def arrived(self, update: dict[str, Any]) -> None:
         now = time.perf_counter()
@@ -138,6 +142,7 @@ class UpdateRecorder:
             self._arrivals.setdefault(update.get("update_id"), now)
             if self.first_arrival is None:
                 self.first_arrival = now
+                self.first_cpu = time.process_time()
 
     def wrap(self, handle: Callable[..., Any]) -> Callable[..., Any]:
         def timed(update: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
@@ -156,6 +161,7 @@ class UpdateRecorder:
                     self.roundtrips[kind].append(REDIS_ROUNDTRIPS.mine() - rt0)
                     self.handled += 1
                     self.last_done = done
+                    self.last_cpu = time.process_time()
 
         return timed
 
@@ -171,7 +177,9 @@ class UpdateRecorder:
                      for name, series in (("lat", self.latency), ("sql", self.sql), ("redis", self.redis),
                                           ("rt", self.roundtrips))}
             span = (self.last_done - self.first_arrival) if self.first_arrival and self.last_done else 0.0
+            cpu = (self.last_cpu - self.first_cpu) if self.first_cpu is not None and self.last_cpu is not None else 0.0
             return {"handled": self.handled, "span_s": span, "kinds": kinds,
+                    "cpu_s": cpu, "cpu_ms_per_update": cpu * 1000 / self.handled if self.handled else None,
                     "all": _summary(every["lat"], every["sql"], every["redis"], every["rt"])}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 MATRIX_HEADER = ("| mode | engine | workload | backend | workers | N | updates/s | p50 ms | p95 ms | p99 ms "
-                 "| SQL/update | Redis cmds/update | Redis RTs/update | peak RSS MB |")
+                 "| SQL/update | Redis cmds/update | Redis RTs/update | peak RSS MB | CPU ms/update |")
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -27,7 +27,7 @@ def matrix_row(r: dict[str, Any]) -> str:
     return (f"| {r['mode']} | {r.get('engine', 'plugbot')} | {r['workload']} | {r['backend']} | {r['workers']} "
             f"| {r['n']} | {_f(r.get('updates_per_s'), 0)}{done} | {_f(lat.get('p50_ms'))} | {_f(lat.get('p95_ms'))} "
             f"| {_f(lat.get('p99_ms'))} | {_f(sql, 2)} | {_f(redis_cmds, 2)} | {_f(redis_rt, 2)} "
-            f"| {_f(r.get('peak_rss_mb'), 0)} |")
+            f"| {_f(r.get('peak_rss_mb'), 0)} | {_f(r.get('cpu_ms_per_update'), 2)} |")
 
 
 def print_matrix(results: list[dict[str, Any]], header: bool = True) -> None:
@@ -57,13 +57,15 @@ def print_baseline(plugbot: list[dict[str, Any]], baseline: list[dict[str, Any]]
     """plugbot / baseline throughput for the same workload, backend and workers (both end to end)."""
     ours = {(r["workload"], r["backend"], r["workers"]): r for r in plugbot
             if r.get("mode") == "e2e" and "error" not in r}
-    print("\n| workload | backend | workers | plugbot updates/s | baseline updates/s | plugbot/baseline |")
-    print("|---|---|---|---|---|---|")
+    print("\n| workload | backend | workers | plugbot updates/s | baseline updates/s | plugbot/baseline "
+          "| plugbot CPU ms/update | baseline CPU ms/update |")
+    print("|---|---|---|---|---|---|---|---|")
     for b in baseline:
         mine = ours.get((b["workload"], b["backend"], b["workers"]))
         ratio = (mine["updates_per_s"] / b["updates_per_s"]) if mine and b["updates_per_s"] else None
         print(f"| {b['workload']} | {b['backend']} | {b['workers']} | "
-              f"{_f(mine['updates_per_s'], 0) if mine else '—'} | {_f(b['updates_per_s'], 0)} | {_f(ratio, 2)} |")
+              f"{_f(mine['updates_per_s'], 0) if mine else '—'} | {_f(b['updates_per_s'], 0)} | {_f(ratio, 2)} "
+              f"| {_f(mine.get('cpu_ms_per_update') if mine else None, 2)} | {_f(b.get('cpu_ms_per_update'), 2)} |")
 
 
 def print_scale(results: list[dict[str, Any]]) -> None:

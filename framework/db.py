@@ -169,3 +169,27 @@ class BaseModel(peewee.Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+    @classmethod
+    def create(cls, **query: Any) -> Any:
+        """``Model.create``, with the INSERT's text built once per table and columns
+        (framework.statements): most updates create a row or two, and peewee compiling the same
+        INSERT every time cost more CPU than the database storing it."""
+        from .statements import create  # statements builds on this module
+
+        return create(cls, **query)
+
+    @classmethod
+    def get_or_none(cls, *query: Any, **filters: Any) -> Any:
+        """``Model.get_or_none``; a lookup by one field's value (``Settings.get_or_none(Settings.user
+        == id)``, the commonest, a plugin's settings row on every update) runs a SELECT whose text
+        is built once per table and field (framework.statements). Anything else is peewee's."""
+        if len(query) == 1 and not filters:
+            where = query[0]
+            if (isinstance(where, peewee.Expression) and where.op == peewee.OP.EQ
+                    and isinstance(where.lhs, peewee.Field) and where.lhs.model is cls
+                    and not isinstance(where.rhs, peewee.Node)):
+                from .statements import get_or_none  # statements builds on this module
+
+                return get_or_none(cls, where.lhs, where.rhs)
+        return super().get_or_none(*query, **filters)

@@ -35,6 +35,7 @@ from typing import Any
 
 from telebot import types
 
+from . import statements
 from .context import Outgoing
 from .db import DB_CONNECTION_ERRORS, connection_scope, database, utcnow
 from .heartbeat import STALE_AFTER
@@ -81,7 +82,7 @@ class Outbox:
         calls = encode_calls(items)
         if calls is None:
             return None
-        return OutboxMessage.insert(instance=self.instance, created_at=self._clock(), calls=calls).execute()
+        return statements.insert(OutboxMessage, {"instance": self.instance, "created_at": self._clock(), "calls": calls})
 
     def send(self, row_id: int | None, items: list[Outgoing]) -> None:
         """Deliver ``items`` (after the commit) and mark their row sent."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from telebot import types
 
+from . import statements
 from .arguments import BadArgument
 from .arguments import parse as parse_arguments
 from .arguments import usage as usage_line
@@ -178,7 +179,7 @@ class Pipeline:
         """Take the update out of the queue, claim it and know its user: the start of every
         update's transaction (the "already processed" one too, so a redelivery leaves no row)."""
         if queued:
-            IncomingUpdate.delete().where(IncomingUpdate.update_id == update.update_id).execute()
+            statements.execute("DELETE FROM incoming_updates WHERE update_id = %s", (update.update_id,))
         if not self._claim(update.update_id):
             log.info("update %s already processed: skipped", update.update_id)
             return None
@@ -187,8 +188,8 @@ class Pipeline:
         return Context(self.app, update, user=user, lang=lang)
 
     def _claim(self, update_id: int) -> bool:
-        inserted = (ProcessedUpdate.insert(update_id=update_id, processed_at=self.app.now())
-                    .on_conflict_ignore().as_rowcount().execute())
+        inserted = statements.insert(ProcessedUpdate, {"update_id": update_id, "processed_at": self.app.now()},
+                                     ignore_conflict=True)
         return bool(inserted)
 
     # -- gates ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ within them and a 429 one of them saw pauses the others.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -21,13 +22,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlencode
 
 import requests
 import telebot
-from telebot import apihelper
+import urllib3
+from telebot import apihelper, types
 
 from .pacing import FailoverPacing, LocalPacing, Pacing, RedisPacing
-from .redaction import redact_call, register_token
+from .redaction import redact, redact_call, register_token
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -48,6 +51,7 @@ _REPORTED = frozenset({"edit_message_text", "edit_message_caption", "copy_messag
 _FIRST_CHUNK_ONLY = ("reply_parameters", "reply_to_message_id", "allow_sending_without_reply")
 
 _NETWORK_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+_JSON = {"Content-Type": "application/json"}
 
 
 class BotApi(Protocol):
@@ -115,6 +119,11 @@ class TelebotApi:
             raise ValueError(f"not a Bot API method: {method!r}")
         if method == "get_updates":
             return apihelper.get_updates(self._token, **params)
+        if method == "send_message" and params.keys() <= _PLAIN_SEND_MESSAGE:
+            # TeleBot.send_message only adds its defaults (none are set on this TeleBot) and the
+            # conversion of deprecated parameters (not among these): straight to apihelper, and the
+            # answer is parsed into a Message only if someone reads more than its id and date.
+            return _SentMessage(apihelper.send_message(self._token, **params))
         return getattr(self.bot, method)(**params)
 
     def __repr__(self) -> str:
@@ -122,21 +131,99 @@ class TelebotApi:
         return f"TelebotApi(bot={bot_id}:***, api_url={self.api_url!r})"
 
 
-class _Http:
-    """The HTTP sessions behind pyTelegramBotAPI: one per thread, reading the environment once.
+# The parameters of ``send_message`` that apihelper takes as TeleBot would pass them.
+_PLAIN_SEND_MESSAGE = frozenset({
+    "chat_id", "text", "reply_markup", "parse_mode", "disable_notification", "entities", "protect_content",
+    "message_thread_id", "reply_parameters", "link_preview_options", "business_connection_id",
+    "message_effect_id", "allow_paid_broadcast"})
 
-    With requests' default ``trust_env`` every call looks up the proxy variables, NO_PROXY,
-    a CA bundle and ``~/.netrc`` again, a quarter of the CPU of a sendMessage
-    (docs/performance.md). Every call goes to one Bot API server, so the proxy and CA
-    bundle the environment names for it are read here, once, and kept.
+
+class _SentMessage(types.Message):
+    """The ``types.Message`` a sendMessage returned, built from Telegram's answer when first read.
+
+    Most replies are never looked at; the pipeline's listeners read the id and the date only.
+    Those two are taken at once, and any other attribute parses the whole answer the way
+    ``TeleBot.send_message`` would have.
+    """
+
+    def __init__(self, answer: dict[str, Any]) -> None:  # no super().__init__(): that is the parsing put off
+        self.__dict__["_answer"] = answer
+        self.__dict__["message_id"] = answer.get("message_id")
+        self.__dict__["date"] = answer.get("date")
+
+    def __getattr__(self, name: str) -> Any:
+        answer = self.__dict__.pop("_answer", None)
+        if answer is None or name.startswith("__"):
+            raise AttributeError(name)
+        self.__dict__.update(types.Message.de_json(answer).__dict__)
+        return getattr(self, name)
+
+
+class _Answer:
+    """What pyTelegramBotAPI reads of an HTTP answer (``requests.Response``'s names), from urllib3's."""
+
+    __slots__ = ("status_code", "reason", "content")
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self.status_code = response.status
+        self.reason = response.reason
+        self.content = response.data
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _Http:
+    """The HTTP client behind pyTelegramBotAPI: one keep-alive connection pool, JSON bodies.
+
+    A ``requests`` round (session merging, hooks, cookie jars, query-string encoding, and with
+    the default ``trust_env`` the proxy variables, NO_PROXY, a CA bundle and ``~/.netrc`` looked
+    up again) was most of the CPU of a reply (docs/performance.md). Every call goes to one Bot API
+    server, so the calls go straight to urllib3, which requests itself wraps: one pool shared by
+    the threads, the parameters as a JSON body, the environment read once here. Errors come out as
+    the requests exceptions pyTelegramBotAPI and :class:`Sender` expect, with the same timeouts and
+    no retries of urllib3's own (the sender decides). Uploads (files) and a proxy the environment
+    names keep going through a requests session (per thread) with that proxy.
     """
 
     def __init__(self, api_url: str) -> None:
         self._proxies = requests.utils.get_environ_proxies(api_url)
         self._verify: str | bool = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._local = threading.local()
+        ca = self._verify if isinstance(self._verify, str) else requests.certs.where()  # requests' own default
+        # More threads than connections still work: block=False opens a spare one and drops it after.
+        self._pool = urllib3.PoolManager(maxsize=16, block=False, retries=False, ca_certs=ca,
+                                         cert_reqs="CERT_REQUIRED")
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str, params: dict[str, Any] | None = None, files: Any = None,
+                timeout: Any = None, **kwargs: Any) -> Any:
+        if files or self._proxies:
+            return self._session_request(method, url, params=params, files=files, timeout=timeout, **kwargs)
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        verb = method.upper()
+        body = headers = None
+        if params and verb == "GET":
+            url = f"{url}?{urlencode(params)}"
+        elif params:
+            body = json.dumps(params, separators=(",", ":")).encode()
+            headers = _JSON
+        try:
+            return _Answer(self._pool.request(verb, url, body=body, headers=headers,
+                                              timeout=urllib3.Timeout(connect=connect, read=read)))
+        except urllib3.exceptions.ConnectTimeoutError as exc:
+            raise requests.exceptions.ConnectTimeout(redact(str(exc))) from exc
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ReadTimeout(redact(str(exc))) from exc
+        except urllib3.exceptions.TimeoutError as exc:
+            raise requests.exceptions.Timeout(redact(str(exc))) from exc
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, closed mid-answer, TLS...
+            raise requests.exceptions.ConnectionError(redact(str(exc))) from exc
+
+    def _session_request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()

@@ -48,6 +48,7 @@ from typing import Any
 
 import peewee
 
+from . import statements
 from .db import DB_CONNECTION_ERRORS, connection_scope, database, is_postgres, utcnow
 from .dispatch import ChatDispatcher
 from .models import IncomingUpdate, ProcessedUpdate
@@ -153,7 +154,7 @@ class UpdateQueue:
         with connection_scope(), database.atomic():
             values = list(rows.values())
             for start in range(0, len(values), 500):
-                IncomingUpdate.insert_many(values[start:start + 500]).on_conflict_ignore().execute()
+                statements.insert_many(IncomingUpdate, values[start:start + 500], ignore_conflict=True)
             if is_postgres(self._db):
                 # Delivered at commit; the payload names this process, whose own workers are woken below.
                 database.execute_sql("SELECT pg_notify(%s, %s)", (CHANNEL, self._token))
@@ -393,20 +394,20 @@ class UpdateQueue:
                     f"UPDATE incoming_updates SET attempts = attempts + 1 WHERE update_id = ({head}) "
                     "RETURNING update_id, payload, attempts", params).fetchone()
             return None if row is None else (row[0], row[1], row[2])
+        # Texts built once (framework.statements): a take per update was the queue's dearest Python.
         with connection_scope(), database.atomic():
-            query = IncomingUpdate.select(IncomingUpdate.update_id, IncomingUpdate.payload, IncomingUpdate.attempts)
             if update_id is not None:
-                query = query.where(IncomingUpdate.update_id == update_id)
+                cursor = statements.execute(
+                    "SELECT update_id, payload, attempts FROM incoming_updates WHERE update_id = %s", (update_id,))
             else:
-                query = (query.where((IncomingUpdate.chat_key == key)
-                                     & ((IncomingUpdate.fast == False)  # noqa: E712
-                                        | (IncomingUpdate.received_at < threshold)))
-                         .order_by(IncomingUpdate.update_id).limit(1))
-            row = query.tuples().first()
+                cursor = statements.execute(
+                    "SELECT update_id, payload, attempts FROM incoming_updates WHERE chat_key = %s "
+                    "AND (NOT fast OR received_at < %s) ORDER BY update_id LIMIT 1",
+                    (key, IncomingUpdate.received_at.db_value(threshold)))
+            row = cursor.fetchone()
             if row is None:
                 return None
-            (IncomingUpdate.update(attempts=IncomingUpdate.attempts + 1)
-             .where(IncomingUpdate.update_id == row[0]).execute())
+            statements.execute("UPDATE incoming_updates SET attempts = attempts + 1 WHERE update_id = %s", (row[0],))
             return row[0], row[1], row[2] + 1
 
     def _run(self, update_id: int, payload: str, attempts: int) -> bool:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import peewee
 from telebot import types
 
+from . import statements
 from .models import AdminUser, User, UserSettings
 
 if TYPE_CHECKING:
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
 ACTIVE_REFRESH = dt.timedelta(seconds=60)
 _PROFILE_FIELDS = ("id", "telegram_id", "username", "first_name", "last_name", "language_code", "timezone",
                    "notifications_enabled", "is_admin", "status")
+# What _load reads: the profile, when they were last active, and their settings row's flags.
+_LOADED = ([(name, User._meta.fields[name]) for name in (*_PROFILE_FIELDS, "last_active")]
+           + [(name, UserSettings._meta.fields[name]) for name in ("language", "consent_at", "archived_at")])
+_LOAD = ("SELECT " + ", ".join(f'{"u" if field.model is User else "s"}."{field.column_name}"' for _, field in _LOADED)
+         + f' FROM "{User._meta.table_name}" AS u LEFT OUTER JOIN "{UserSettings._meta.table_name}" AS s'
+         + f' ON s."{UserSettings.user.column_name}" = u."id" WHERE u."telegram_id" = %s LIMIT 1')
 
 
 class UserService:
@@ -236,17 +243,17 @@ class UserService:
         self.on_unarchive(user)
 
     def _load(self, telegram_id: int) -> dict[str, Any] | None:
-        row = (User.select(User, UserSettings.language, UserSettings.consent_at, UserSettings.archived_at)
-               .join(UserSettings, peewee.JOIN.LEFT_OUTER, on=(UserSettings.user == User.id))
-               .where(User.telegram_id == telegram_id).objects().first())
+        # Read twice by every write of a user (framework.statements: the text is built once).
+        row = statements.execute(_LOAD, (telegram_id,)).fetchone()
         if row is None:
             return None
-        profile = {name: getattr(row, name) for name in _PROFILE_FIELDS}
-        profile["last_active"] = row.last_active.isoformat()
-        profile["_language"] = row.language
-        profile["_consent"] = row.consent_at is not None
-        profile["_consent_at"] = row.consent_at.isoformat() if row.consent_at is not None else None
-        profile["_archived"] = row.archived_at is not None
+        values = {name: field.python_value(value) for (name, field), value in zip(_LOADED, row, strict=True)}
+        profile = {name: values[name] for name in _PROFILE_FIELDS}
+        profile["last_active"] = values["last_active"].isoformat()
+        profile["_language"] = values["language"]
+        profile["_consent"] = values["consent_at"] is not None
+        profile["_consent_at"] = values["consent_at"].isoformat() if values["consent_at"] is not None else None
+        profile["_archived"] = values["archived_at"] is not None
         return profile
 
     def _user(self, profile: dict[str, Any]) -> User:

@@ -355,6 +355,8 @@ def test_telebot_api_calls_the_configured_server(bot_api_server) -> None:
     updates = api.call("get_updates", offset=None, limit=100, timeout=1, long_polling_timeout=1,
                        allowed_updates=None)
     assert isinstance(message, types.Message) and message.message_id == 9
+    # Parsed from Telegram's answer only when read, then a whole Message.
+    assert (message.text, message.chat.id, message.content_type) == ("sent", 1, "text")
     assert updates == [{"update_id": 5, "message": {"message_id": 1, "date": 0, "text": "hi",
                                                     "chat": {"id": 1, "type": "private"}}}]
     assert paths == ["/bot123456:SECRET-sender-test/sendMessage", "/bot123456:SECRET-sender-test/getUpdates"]
@@ -374,8 +376,9 @@ def test_telebot_api_goes_through_the_proxy_the_environment_names(bot_api_server
 
     monkeypatch.setenv("NO_PROXY", "api.telegram.invalid")
     direct = TelebotApi("123456:SECRET-proxy-test", "http://api.telegram.invalid")
-    with pytest.raises(requests.exceptions.ConnectionError):  # straight to a host that does not exist
+    with pytest.raises(requests.exceptions.ConnectionError) as failed:  # straight to a host that does not exist
         direct.call("send_message", chat_id=1, text="direct")
+    assert "SECRET" not in str(failed.value)
     assert len(paths) == 1
 
 

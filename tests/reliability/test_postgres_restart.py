@@ -125,14 +125,19 @@ def test_postgres_restarts_mid_run(pg_cluster: PostgresCluster, bot_factory: Any
     problems = app_invariants(bot.app)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     retries = sum(1 for r in caplog.records if "database error" in r.getMessage())
+    # A pending update whose turn came while the server was down fails in the queue's take instead
+    # of the pipeline (its row stays stored and is taken again): it hit the restart as well. Which
+    # of the two it is depends on timing; the faster the pipeline, the likelier the take.
+    takes_failed = sum(1 for r in caplog.records
+                       if r.getMessage().startswith("update queue: ") and "Error" in r.getMessage())
     ledger.record("postgres restarted", sent=feed.fed,
                   failures=unanswered + wrong + len(errors) + len(problems) + int(restarter.error is not None),
                   lost=lost, duplicates=duplicates,
                   note=f"{pg_cluster.restarts} restarts, in flight at each {restarter.in_flight}, "
-                       f"{retries} update attempts retried")
+                       f"{retries} update attempts retried, {takes_failed} takes failed")
     assert restarter.error is None, f"restarting the server failed: {restarter.error}"
     assert pg_cluster.restarts == restarter.times and all(restarter.in_flight), restarter.in_flight
-    assert retries > 0, "no update hit the restart: the test did not test anything"
+    assert retries + takes_failed > 0, "no update hit the restart: the test did not test anything"
     assert lost == 0 and duplicates == 0, (lost, duplicates)
     assert unanswered == 0 and wrong == 0, (unanswered, wrong)
     assert not errors, [r.getMessage()[:300] for r in errors[:5]]
