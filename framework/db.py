@@ -175,6 +175,8 @@ class BaseModel(peewee.Model):
         """``Model.create``, with the INSERT's text built once per table and columns
         (framework.statements): most updates create a row or two, and peewee compiling the same
         INSERT every time cost more CPU than the database storing it."""
+        if cls.save is not peewee.Model.save:  # a model (a plugin's) that does its own thing on save
+            return super().create(**query)
         from .statements import create  # statements builds on this module
 
         return create(cls, **query)

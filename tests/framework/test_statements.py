@@ -63,3 +63,27 @@ def test_a_lookup_by_one_field_reads_the_row_peewee_reads(bound_db: Any) -> None
     assert ours.__data__ == theirs.__data__ == by_instance.__data__ and not ours.dirty_fields
     assert (ours.details, ours.created_at, ours.user.telegram_id) == ({"n": 1}, NOW, 43)
     assert missing is None and compound.id == user.id
+
+
+def test_a_model_that_overrides_save_is_created_through_its_save(bound_db: Any) -> None:
+    """peewee's ``Model.create`` calls ``save``; a plugin's model that overrides it (timestamps,
+    a derived column) must still see every create, so the built-once INSERT is not used for it."""
+    import peewee
+
+    from framework.db import BaseModel
+
+    class Stamped(BaseModel):
+        name = peewee.CharField()
+        derived = peewee.CharField(null=True)
+
+        def save(self, *args: Any, **kwargs: Any) -> Any:
+            self.derived = self.name.upper()
+            return super().save(*args, **kwargs)
+
+    with connection_scope():
+        bound_db.create_tables([Stamped])
+        try:
+            row = Stamped.create(name="tea")
+            assert Stamped.get_by_id(row.id).derived == "TEA"
+        finally:
+            bound_db.drop_tables([Stamped])
