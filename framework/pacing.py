@@ -172,6 +172,15 @@ class LocalPacing:
 
 # All times in microseconds: integers exact in Lua's doubles for centuries, and fine enough that
 # 30 a second (33,334 us apart) is not rounded up to 30.3.
+# Both scripts start with `now` in microseconds: ARGV[1] when the caller gives a clock (tests),
+# else the Redis server's, so hosts whose clocks differ still agree.
+_NOW = """
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end"""
+
 # KEYS[1] the bot-wide pause, KEYS[2] the chat's pause, KEYS[3] the chat's booked slots (a list,
 # oldest first), KEYS[4] the bot-wide bucket's theoretical arrival time (GCRA).
 # ARGV[1] now (empty: the server's clock, so hosts whose clocks differ still agree), ARGV[2] the
@@ -183,12 +192,7 @@ class LocalPacing:
 # whose chat must wait sleeps, then runs the script again (ARGV[6] '1', no window) for the
 # bot-wide slot alone, so a message takes two round trips at most.
 # Returns {microseconds to wait, 1 if the bot-wide slot is booked (or there is no such limit) else 0}.
-_RESERVE_SCRIPT = """
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+_RESERVE_SCRIPT = _NOW + """
 local start = now
 if ARGV[6] ~= '1' then
   local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -223,12 +227,7 @@ return {wait, 1}
 
 # KEYS[1] the pause; ARGV[1] now (empty: the server's clock), ARGV[2] its length. A longer pause
 # already there is kept.
-_PAUSE_SCRIPT = """
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+_PAUSE_SCRIPT = _NOW + """
 local ends = now + tonumber(ARGV[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < ends then
