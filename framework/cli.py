@@ -216,9 +216,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if processes > 1:
             app.queue.workers = 0  # this process receives; the worker processes process
         app.start()  # inside: a start that fails (Telegram unreachable) still stops what it began
-        _stop_on_signals(app)
+        _stop_on_signals(app, children)
         if processes > 1:
-            children = _start_workers(args, processes)
+            children.extend(_start_workers(args, processes))
         else:
             app.queue.start()
         mode = config["telegram"]["mode"]
@@ -400,11 +400,16 @@ def _check_port(listen: str, port: int) -> None:
                                f"{describe_error(exc)}"]) from None
 
 
-def _stop_on_signals(app: Any) -> None:
+def _stop_on_signals(app: Any, children: list[Any] | None = None) -> None:
+    """The first SIGTERM/SIGINT stops after the updates in hand; a second exits at once, passing
+    the signal on to ``children`` (`run --processes`' workers) so none is left running alone."""
     def stop(signum: int, frame: Any) -> None:
         if app.stopping.is_set():
             # A second signal: the operator will not wait. Updates not confirmed come again.
             log.warning("signal %s again: exiting now; the updates in hand will be delivered again", signum)
+            for child in children or ():
+                if child.poll() is None:
+                    child.send_signal(signum)  # a worker finishes its update in hand and exits
             os._exit(128 + signum)
         log.info("signal %s: stopping after the updates in hand", signum)
         app.stopping.set()
