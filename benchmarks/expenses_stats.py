@@ -17,11 +17,9 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from urllib.parse import urlparse, urlunparse
 
 from framework import User
 from framework import db as dbmod
@@ -41,19 +39,10 @@ def throwaway(url: str | None) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/bench.db"
         return
-    import psycopg2
+    from .services import postgres_database
 
-    name = f"plugbot_bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunparse(urlparse(url)._replace(path="/" + name))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with postgres_database(url) as created:
+        yield created
 
 
 def populate(user: User, count: int, seed: int = 42) -> None:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import yaml
 
@@ -59,19 +58,10 @@ def storage(backend: str, workdir: str) -> Iterator[Storage]:
 @contextmanager
 def postgres_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     """Create ``plugbot_bench_<hex>`` and drop it (WITH FORCE) afterwards."""
-    import psycopg2
+    from framework.testing import throwaway_postgres
 
-    name = f"plugbot_bench_{uuid.uuid4().hex[:10]}"
-    conn = psycopg2.connect(admin_url, connect_timeout=5)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunparse(urlparse(admin_url)._replace(path="/" + name))
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+    with throwaway_postgres(admin_url, prefix="plugbot_bench") as url:
+        yield url
 
 
 def drop_redis_prefix(url: str, prefix: str) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -46,27 +47,37 @@ def _secrets_of_this_test_only() -> Iterator[None]:
     keep_only(before)
 
 
+@contextmanager
+def throwaway_postgres(admin_url: str, prefix: str = "plugbot_test") -> Iterator[str]:
+    """URL of a new, empty database ``<prefix>_<hex>`` on the server of ``admin_url``, dropped
+    (``WITH (FORCE)``) afterwards; the tests' fixture, a restore target and the benchmarks use it."""
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    conn = psycopg2.connect(admin_url, connect_timeout=5)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunparse(urlparse(admin_url)._replace(path="/" + name))
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """URL of a new, empty PostgreSQL database, dropped after the test."""
     import psycopg2
 
     admin_url = os.environ.get("PLUGBOT_TEST_POSTGRES_URL", DEFAULT_PG)
-    parsed = urlparse(admin_url)
-    name = f"plugbot_test_{uuid.uuid4().hex[:12]}"
     try:
-        conn = psycopg2.connect(admin_url, connect_timeout=3)
+        psycopg2.connect(admin_url, connect_timeout=3).close()
     except Exception as exc:  # noqa: BLE001 - any failure means "service missing"
         _unavailable("PostgreSQL", exc)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunparse(parsed._replace(path="/" + name))
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+    with throwaway_postgres(admin_url) as url:
+        yield url
 
 
 @pytest.fixture

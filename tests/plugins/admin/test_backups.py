@@ -7,11 +7,9 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import pytest
 from broadcast_helpers import SUPERADMIN, add_users
@@ -35,19 +33,10 @@ def empty_database(database: str, db_url: str, tmp_path: Path) -> Iterator[str]:
     if database == "sqlite":
         yield f"sqlite:///{tmp_path}/restored.db"
         return
-    import psycopg2
+    from framework.testing import throwaway_postgres
 
-    name = f"plugbot_restore_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(db_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunparse(urlparse(db_url)._replace(path="/" + name))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with throwaway_postgres(db_url, prefix="plugbot_restore") as url:
+        yield url
 
 
 def count(url: str, table: str) -> int:
