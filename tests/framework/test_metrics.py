@@ -2,6 +2,7 @@
 Bot API calls and cache lookups went through the real application; no user data in it."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from typing import Any
@@ -12,6 +13,8 @@ from plugins_for_tests import PROBE, build
 from prometheus_client.parser import text_string_to_metric_families
 from telebot import apihelper
 
+from framework.db import connection_scope
+from framework.models import IncomingUpdate
 from framework.sender import SendError
 from framework.testing import CLOSED_PORT_REDIS_URL
 from framework.transports.webhook import make_wsgi_app
@@ -167,3 +170,21 @@ def test_a_polling_bot_serves_metrics_on_a_port_of_its_own(bot_factory, monkeypa
     assert {"plugbot_updates", "plugbot_update_duration_seconds", "plugbot_queue_depth",
             "plugbot_telegram_requests"} <= names
     assert "polled" not in text and str(USER) not in text
+
+
+def test_the_queue_gauges_count_what_waits_in_the_queue_and_how_long_the_oldest_has(bot_factory,
+                                                                                     monkeypatch) -> None:
+    bot = build(bot_factory, "memory", monkeypatch, PROBE)
+    bot.app.queue.stop()
+    bot.app.queue.workers = 0  # a receiver only: what it stores stays stored
+    _, samples = scrape(bot.app)
+    assert value(samples, "plugbot_queue_depth") == 0 and value(samples, "plugbot_queue_oldest_age_seconds") == 0
+    user = bot.user(USER)
+    bot.app.feed_many([user.message_update("/write one"), user.message_update("/write two")])
+    with connection_scope():  # the first arrived a minute and a half ago
+        row = IncomingUpdate.select().order_by(IncomingUpdate.update_id).first()
+        (IncomingUpdate.update(received_at=row.received_at - dt.timedelta(seconds=90))
+         .where(IncomingUpdate.update_id == row.update_id).execute())
+    _, samples = scrape(bot.app)
+    assert value(samples, "plugbot_queue_depth") == 2
+    assert 90 <= value(samples, "plugbot_queue_oldest_age_seconds") < 90 + 60
